@@ -1,0 +1,406 @@
+"""Authentication types, chosen by `auth.type`.
+
+Each type is a dataclass whose fields are its settings and a `requests` auth hook
+that puts credentials on a request. The OAuth 2.0 types own the token lifecycle:
+one token per run shared by every stream and thread, renewed early, renewed once
+when the API answers 401, and refresh-token rotation handed to token stores.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import ipaddress
+import logging
+import threading
+import time
+import typing as t
+from collections.abc import Mapping
+from urllib.parse import quote_plus, urlsplit
+
+import msgspec
+import requests
+
+from tap_restoauth import options, redaction
+from tap_restoauth.errors import AuthError, ConfigError
+from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy
+from tap_restoauth.token_store import FileTokenStore, RefreshTokenStore
+
+logger = logging.getLogger("tap_restoauth.auth")
+
+AUTH_TYPES: dict[str, type[Auth]] = {}
+
+
+@dataclasses.dataclass
+class HttpContext:
+    """What token requests share with API requests: session (TLS settings), timeout, retries."""
+
+    session: requests.Session
+    timeout: float
+    retry: RetryPolicy
+
+
+class Auth(requests.auth.AuthBase):
+    """Puts credentials on each request."""
+
+    type: t.ClassVar[str]
+    secret_fields: t.ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type" in cls.__dict__:
+            AUTH_TYPES[cls.type] = cls
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+    def bind(self, http: HttpContext) -> None:
+        """Receive the HTTP session to use for the auth's own requests (token calls)."""
+
+    def renew_after_unauthorized(self, rejected: requests.PreparedRequest) -> bool:
+        """Whether fresh credentials were obtained after the API answered 401 to `rejected`.
+
+        True means the request is worth sending once more.
+        """
+        return False
+
+    @classmethod
+    def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The settings as field names (for types whose documented names differ)."""
+        return dict(settings)
+
+    def register_secrets(self) -> None:
+        for name in self.secret_fields:
+            redaction.register(getattr(self, name, None))
+
+
+def build_auth(settings: Mapping[str, t.Any] | None) -> Auth:
+    """The auth a validated `auth` setting describes (`type: none` when absent)."""
+    settings = settings or {"type": "none"}
+    if not isinstance(settings, Mapping):
+        raise ConfigError("auth: expected an object with a 'type'")
+    kind = settings.get("type", "none")
+    cls = AUTH_TYPES.get(str(kind))
+    if cls is None:
+        raise ConfigError(f"auth.type: unknown auth type {kind!r} (known: {', '.join(sorted(AUTH_TYPES))})")
+    auth = options.build(cls, cls.normalize_settings(settings), "auth", ignore={"type"})
+    auth.register_secrets()
+    return auth
+
+
+@dataclasses.dataclass
+class NoAuth(Auth):
+    """The API is public: `auth: {type: none}`."""
+
+    type: t.ClassVar[str] = "none"
+
+
+@dataclasses.dataclass
+class BasicAuth(Auth):
+    """HTTP Basic: `auth: {type: basic, username: ..., password: ...}`."""
+
+    type: t.ClassVar[str] = "basic"
+    secret_fields = ("password",)
+    username: str
+    password: str
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return requests.auth.HTTPBasicAuth(self.username, self.password)(request)
+
+    def register_secrets(self) -> None:
+        super().register_secrets()
+        pair = f"{self.username}:{self.password}".encode()
+        redaction.register(base64.b64encode(pair).decode())
+
+
+@dataclasses.dataclass
+class BearerAuth(Auth):
+    """A static token: `auth: {type: bearer, token: ...}`."""
+
+    type: t.ClassVar[str] = "bearer"
+    secret_fields = ("token",)
+    token: str
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+@dataclasses.dataclass
+class ApiKeyAuth(Auth):
+    """A key in a header or query parameter: `auth: {type: api_key, name: X-Api-Key, value: ..., in: header}`."""
+
+    type: t.ClassVar[str] = "api_key"
+    secret_fields = ("value",)
+    name: str
+    value: str
+    location: t.Literal["header", "query"] = "header"
+
+    @classmethod
+    def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """`in` is the documented name; it is a Python keyword, so the field is `location`."""
+        renamed = dict(settings)
+        if "in" in renamed:
+            renamed["location"] = renamed.pop("in")
+        return renamed
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self.location == "header":
+            request.headers[self.name] = self.value
+        else:
+            request.prepare_url(request.url, {self.name: self.value})
+        return request
+
+
+_OAUTH_HINTS = {
+    "invalid_client": "check auth.client_id, auth.client_secret and auth.client_auth_method",
+    "invalid_grant": (
+        "the refresh token is expired, revoked or was already used: consent again and "
+        "store the new refresh token"
+    ),
+    "invalid_scope": "check auth.scopes against the scopes this client may request",
+    "unauthorized_client": "this client is not allowed to use this grant type",
+    "unsupported_grant_type": "the server does not support this grant type",
+    "invalid_request": "check auth.token_params, auth.audience and auth.resource",
+    "access_denied": "the authorization server refused access to this client",
+}
+
+
+@dataclasses.dataclass
+class _Token:
+    access_token: str
+    expires_at: float | None  # time.monotonic() deadline, None when the server gave no lifetime
+
+
+@dataclasses.dataclass
+class OAuth2ClientCredentials(Auth):
+    """OAuth 2.0 client-credentials grant (RFC 6749 section 4.4).
+
+    ``auth: {type: oauth2_client_credentials, token_url: ..., client_id: ...,
+    client_secret: ..., scopes: [read]}``
+    """
+
+    type: t.ClassVar[str] = "oauth2_client_credentials"
+    grant_type: t.ClassVar[str] = "client_credentials"
+    secret_fields = ("client_secret",)
+
+    token_url: str
+    client_id: str
+    client_secret: str
+    client_auth_method: t.Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    resource: str | None = None
+    token_params: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    token_headers: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    expiry_skew_seconds: float = 60.0
+    allow_insecure_token_url: bool = False
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.token_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(f"auth.token_url: expected an http(s) URL, got {self.token_url!r}")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname) and not self.allow_insecure_token_url:
+            raise ConfigError(
+                "auth.token_url: plain http would send the client secret in clear; use https "
+                "(or set auth.allow_insecure_token_url: true if you really must)"
+            )
+        self._lock = threading.Lock()
+        self._token: _Token | None = None
+        self._http: HttpContext | None = None
+        self.token_requests = 0
+
+    def bind(self, http: HttpContext) -> None:
+        self._http = http
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._valid_token()}"
+        return request
+
+    def renew_after_unauthorized(self, rejected: requests.PreparedRequest) -> bool:
+        with self._lock:
+            current = self._token
+            if current is None or rejected.headers.get("Authorization") == f"Bearer {current.access_token}":
+                logger.info("The API answered 401: requesting a new access token")
+                self._token = self._request_token()
+        return True
+
+    def _valid_token(self) -> str:
+        with self._lock:
+            token = self._token
+            if token is None or (token.expires_at is not None and time.monotonic() >= token.expires_at):
+                token = self._token = self._request_token()
+            return token.access_token
+
+    def grant_fields(self) -> dict[str, str]:
+        """Form fields specific to the grant."""
+        return {"grant_type": self.grant_type}
+
+    def on_token_response(self, payload: Mapping[str, t.Any]) -> None:
+        """Hook for grant-specific fields of a successful token response."""
+
+    def _request_token(self) -> _Token:
+        if self._http is None:
+            raise RuntimeError("auth used before bind()")
+        form: dict[str, t.Any] = self.grant_fields()
+        if self.scopes:
+            form["scope"] = " ".join(self.scopes)
+        if self.audience:
+            form["audience"] = self.audience
+        if self.resource:
+            form["resource"] = self.resource
+        form.update(self.token_params)
+        headers = {"Accept": "application/json", **{k: str(v) for k, v in self.token_headers.items()}}
+        if self.client_auth_method == "client_secret_basic":
+            # RFC 6749 section 2.3.1: form-urlencode id and secret before base64.
+            pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret)}"
+            encoded = base64.b64encode(pair.encode()).decode()
+            redaction.register(encoded)
+            headers["Authorization"] = f"Basic {encoded}"
+        else:
+            form["client_id"] = self.client_id
+            form["client_secret"] = self.client_secret
+        response = self._post_with_retries(form, headers)
+        payload = _json_object(response)
+        if response.status_code != 200 or payload is None or not payload.get("access_token"):
+            raise AuthError(self._describe_failure(response, payload))
+        access_token = str(payload["access_token"])
+        redaction.register(access_token)
+        self.token_requests += 1
+        self.on_token_response(payload)
+        lifetime = _seconds(payload.get("expires_in"))
+        expires_at = None
+        if lifetime is not None:
+            margin = min(self.expiry_skew_seconds, lifetime / 2)
+            expires_at = time.monotonic() + lifetime - margin
+        logger.info(
+            "Obtained an access token from %s (%s)",
+            _origin(self.token_url),
+            f"expires in {lifetime:.0f}s" if lifetime is not None else "no expiry given",
+        )
+        return _Token(access_token, expires_at)
+
+    def _post_with_retries(self, form: Mapping[str, t.Any], headers: Mapping[str, str]) -> requests.Response:
+        assert self._http is not None
+        http = self._http
+        attempt = 0
+        while True:
+            try:
+                response = http.session.post(
+                    self.token_url, data=form, headers=headers, timeout=http.timeout, auth=None
+                )
+            except TRANSIENT_ERRORS as exc:
+                if attempt >= http.retry.max_retries:
+                    raise AuthError(
+                        f"token request to {_origin(self.token_url)} failed after "
+                        f"{attempt + 1} attempts: {type(exc).__name__}"
+                    ) from None
+                wait = http.retry.wait_seconds(attempt)
+            else:
+                if not http.retry.should_retry(response.status_code) or attempt >= http.retry.max_retries:
+                    return response
+                wait = http.retry.wait_seconds(attempt, response)
+                logger.warning(
+                    "Token endpoint answered %s; retrying in %.1fs", response.status_code, wait
+                )
+            attempt += 1
+            time.sleep(wait)
+
+    def _describe_failure(self, response: requests.Response, payload: Mapping[str, t.Any] | None) -> str:
+        where = f"token request to {_origin(self.token_url)} failed: HTTP {response.status_code}"
+        if payload is not None and payload.get("error"):
+            error = str(payload["error"])
+            description = str(payload.get("error_description") or "").strip()
+            hint = _OAUTH_HINTS.get(error, "see the provider's OAuth documentation")
+            detail = f"{error}" + (f" ({redaction.redact(description)[:200]})" if description else "")
+            return f"{where} {detail}: {hint}"
+        if response.status_code == 200:
+            return f"{where}: the response has no access_token"
+        content_type = response.headers.get("Content-Type", "unknown content type")
+        return f"{where} ({content_type}): {redaction.excerpt(response.text)}"
+
+
+@dataclasses.dataclass
+class OAuth2RefreshToken(OAuth2ClientCredentials):
+    """OAuth 2.0 refresh-token grant (RFC 6749 section 6), for APIs a person consented to once.
+
+    ``auth: {type: oauth2_refresh_token, token_url: ..., client_id: ..., client_secret: ...,
+    refresh_token: ..., refresh_token_file: ~/.config/tap-restoauth/refresh_token}``
+
+    A rotated refresh token is used for the rest of the run and saved to every token
+    store (the file, then Secret Manager when the token came from an `sm://` reference).
+    """
+
+    type: t.ClassVar[str] = "oauth2_refresh_token"
+    grant_type: t.ClassVar[str] = "refresh_token"
+    secret_fields = ("client_secret", "refresh_token")
+
+    refresh_token: str | None = None
+    refresh_token_file: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.stores: list[RefreshTokenStore] = []
+        if self.refresh_token_file:
+            file_store = FileTokenStore(self.refresh_token_file)
+            saved = file_store.load()
+            if saved:
+                self.refresh_token = saved
+            self.stores.append(file_store)
+        if not self.refresh_token:
+            raise ConfigError("auth.refresh_token is required (or a non-empty auth.refresh_token_file)")
+        redaction.register(self.refresh_token)
+
+    def add_store(self, store: RefreshTokenStore) -> None:
+        """Also save rotated tokens to `store` (after those already added)."""
+        self.stores.append(store)
+
+    def grant_fields(self) -> dict[str, str]:
+        return {"grant_type": self.grant_type, "refresh_token": str(self.refresh_token)}
+
+    def on_token_response(self, payload: Mapping[str, t.Any]) -> None:
+        rotated = payload.get("refresh_token")
+        if not rotated or rotated == self.refresh_token:
+            return
+        rotated = str(rotated)
+        redaction.register(rotated)
+        self.refresh_token = rotated
+        if not self.stores:
+            logger.warning(
+                "The provider rotated the refresh token and no token store is configured: "
+                "the next run will fail if the provider invalidated the old one "
+                "(set auth.refresh_token_file or keep auth.refresh_token in Secret Manager)"
+            )
+            return
+        for store in self.stores:
+            store.save(rotated)
+            logger.info("Saved the rotated refresh token to %s", store.description)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def _seconds(value: t.Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_object(response: requests.Response) -> dict[str, t.Any] | None:
+    try:
+        payload = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None

@@ -1,0 +1,170 @@
+"""One configured endpoint: builds its requests, walks its pages, extracts its records."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import typing as t
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+from tap_restoauth.client import ApiClient, ApiResponse, mask_url
+from tap_restoauth.config import StreamSettings, TapSettings
+from tap_restoauth.errors import ApiError, ConfigError
+from tap_restoauth.jsonpath import Matcher, compile_path
+from tap_restoauth.pagination import Page, PageRequest
+
+logger = logging.getLogger("tap_restoauth.endpoint")
+
+COMMON_RECORD_KEYS = ("data", "items", "results", "records", "value", "entries")
+
+
+class Endpoint:
+    """Fetches the records of one stream for one context (parent record)."""
+
+    def __init__(self, tap: TapSettings, stream: StreamSettings, client: ApiClient) -> None:
+        self.tap = tap
+        self.stream = stream
+        self.client = client
+        self.pages_fetched = 0
+        self._records: Matcher | None = None
+        self._container: Matcher | None = None
+        if stream.records_path:
+            self._use_records_path(stream.records_path)
+
+    def _use_records_path(self, expression: str) -> None:
+        where = f"streams[{self.stream.name}].records_path"
+        self._records = compile_path(expression, where)
+        if expression.endswith("[*]"):
+            self._container = compile_path(expression[:-3], where)
+
+    def url(self, context: Mapping[str, t.Any] | None) -> str:
+        path = self.stream.path
+        if self.stream.path_fields:
+            values = {k: quote(str(v), safe="") for k, v in (context or {}).items()}
+            path = path.format(**values)
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.tap.api_url + path
+
+    def first_request(self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]) -> PageRequest:
+        params = {**self.tap.params, **self.stream.params, **extra}
+        return self.stream.paginator.first_request(PageRequest(self.url(context), params))
+
+    def pages(self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]) -> Iterator[tuple[Page, list[t.Any]]]:
+        """Every page of the endpoint with its records, in order.
+
+        A repeated request is an error rather than an endless loop. When the first
+        page tells how many pages there are and `concurrency` > 1, the rest are
+        fetched concurrently and still yielded in order.
+        """
+        request: PageRequest | None = self.first_request(context, extra)
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        count = 0
+        while request is not None:
+            identity = request.identity()
+            if identity in seen:
+                raise ApiError(
+                    f"{self.stream.name}: pagination asked for the same page twice "
+                    f"({mask_url(request.url)} {dict(request.params)}); stopped to avoid an endless "
+                    "loop: check the stream's pagination settings"
+                )
+            seen.add(identity)
+            fetched = self.fetch(request)
+            if fetched is None:
+                return
+            page, records = fetched
+            count += 1
+            yield page, records
+            if self._page_limit_reached(count):
+                return
+            if count == 1 and self.tap.concurrency > 1:
+                planned = self.stream.paginator.remaining_requests(page)
+                if planned is not None and page.record_count:
+                    yield from self._fetch_concurrently(planned, count)
+                    return
+            request = self.stream.paginator.next_request(page)
+
+    def _page_limit_reached(self, count: int) -> bool:
+        if self.stream.max_pages and count >= self.stream.max_pages:
+            logger.info("%s: stopped after max_pages=%d pages", self.stream.name, count)
+            return True
+        return False
+
+    def _fetch_concurrently(self, planned: list[PageRequest], count: int) -> Iterator[tuple[Page, list[t.Any]]]:
+        if self.stream.max_pages:
+            planned = planned[: max(0, self.stream.max_pages - count)]
+        window = self.tap.concurrency * 2
+        with ThreadPoolExecutor(self.tap.concurrency, thread_name_prefix=self.stream.name) as pool:
+            pending = [pool.submit(self.fetch, request) for request in planned[:window]]
+            position = window
+            while pending:
+                fetched = pending.pop(0).result()
+                if position < len(planned):
+                    pending.append(pool.submit(self.fetch, planned[position]))
+                    position += 1
+                if fetched is None:
+                    continue
+                yield fetched
+
+    def fetch(self, request: PageRequest) -> tuple[Page, list[t.Any]] | None:
+        """One page and its records; None when its status is ignored."""
+        response = self.client.get_json(
+            self.stream.name,
+            self.stream.method,
+            request.url,
+            request.params,
+            self.stream.body,
+            self.stream.ignore_statuses,
+        )
+        if response is None:
+            return None
+        self.pages_fetched += 1
+        records = self.extract(response)
+        page = Page(request, response.url, response.headers, response.body, len(records))
+        return page, records
+
+    def extract(self, response: ApiResponse) -> list[t.Any]:
+        """The records in a decoded page."""
+        if self._records is None:
+            self._use_records_path(self._detect_records_path(response.body))
+        assert self._records is not None
+        records = self._records(response.body)
+        if not records and self._container is not None:
+            container = self._container(response.body)
+            if not container or not isinstance(container[0], list):
+                raise ApiError(
+                    f"{self.stream.name}: records_path {self.stream.records_path or ''!s} matched "
+                    f"nothing in the response of {mask_url(response.url)}; {_shape(response.body)}"
+                )
+        if records and not isinstance(records[0], dict):
+            raise ApiError(
+                f"{self.stream.name}: records_path selects {type(records[0]).__name__} values in "
+                f"{mask_url(response.url)}; expected JSON objects"
+            )
+        return records
+
+    def _detect_records_path(self, body: t.Any) -> str:
+        if isinstance(body, list):
+            path = "$[*]"
+        elif isinstance(body, dict):
+            candidates = [k for k in COMMON_RECORD_KEYS if isinstance(body.get(k), list)]
+            if len(candidates) != 1:
+                raise ConfigError(
+                    f"streams[{self.stream.name}].records_path is not set and cannot be guessed: "
+                    f"{_shape(body)}; set records_path (e.g. \"$.data[*]\")"
+                )
+            path = f"$.{candidates[0]}[*]"
+        else:
+            raise ApiError(f"{self.stream.name}: expected a JSON object or list, got {type(body).__name__}")
+        logger.info("%s: records_path not set; using %s", self.stream.name, path)
+        self.stream = dataclasses.replace(self.stream, records_path=path)
+        return path
+
+
+def _shape(body: t.Any) -> str:
+    if isinstance(body, dict):
+        keys = ", ".join(list(body)[:12]) or "none"
+        return f"the response is an object with keys: {keys}"
+    return f"the response is a JSON {type(body).__name__}"

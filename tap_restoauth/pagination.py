@@ -1,0 +1,324 @@
+"""Paginators: each reads one page and decides what the next request is.
+
+A paginator is an immutable dataclass built from the stream's `pagination`
+setting. It holds no per-run state: the request that fetched a page carries
+everything needed to compute the next one, so one paginator serves every
+partition and thread. The fetch loop (see `streams.py`) guards against repeated
+requests and enforces `max_pages`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from urllib.parse import urljoin
+
+from requests.utils import parse_header_links
+
+from tap_restoauth import options
+from tap_restoauth.errors import ConfigError
+from tap_restoauth.jsonpath import Matcher, compile_path, first_match
+
+
+@dataclasses.dataclass(frozen=True)
+class PageRequest:
+    """The URL and query parameters of one page request."""
+
+    url: str
+    params: Mapping[str, t.Any]
+
+    def identity(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """A hashable key: two requests with the same key fetch the same page."""
+        return self.url, tuple(sorted((k, str(v)) for k, v in self.params.items()))
+
+    def with_params(self, **changes: t.Any) -> PageRequest:
+        return PageRequest(self.url, {**self.params, **changes})
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One fetched page: what was asked, what came back, how many records it held."""
+
+    request: PageRequest
+    url: str
+    headers: Mapping[str, str]
+    body: t.Any
+    record_count: int
+
+
+class Paginator(ABC):
+    """Decides the first and each next request of a paginated endpoint."""
+
+    type: t.ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type" in cls.__dict__:
+            PAGINATORS[cls.type] = cls
+
+    def first_request(self, request: PageRequest) -> PageRequest:
+        """The request for the first page (adds e.g. the page size)."""
+        return request
+
+    @abstractmethod
+    def next_request(self, page: Page) -> PageRequest | None:
+        """The request for the page after `page`, or None when `page` was the last."""
+
+    def remaining_requests(self, first: Page) -> list[PageRequest] | None:
+        """Every request after `first` when the first page tells how many there are.
+
+        Lets the fetch loop request pages concurrently; None means the pages must be
+        walked one after another.
+        """
+        return None
+
+
+PAGINATORS: dict[str, type[Paginator]] = {}
+
+
+def build_paginator(settings: Mapping[str, t.Any] | None, where: str) -> Paginator:
+    """The paginator a `pagination` setting describes."""
+    settings = settings or {"type": "none"}
+    if not isinstance(settings, Mapping):
+        raise ConfigError(f"{where}: expected an object with a 'type'")
+    kind = settings.get("type")
+    cls = PAGINATORS.get(str(kind))
+    if cls is None:
+        known = ", ".join(sorted(PAGINATORS))
+        raise ConfigError(f"{where}.type: unknown pagination type {kind!r} (known: {known})")
+    return options.build(cls, settings, where, ignore={"type"})
+
+
+@dataclasses.dataclass(frozen=True)
+class NoPagination(Paginator):
+    """A single request returns everything.
+
+    Config: ``pagination: {type: none}``
+    """
+
+    type: t.ClassVar[str] = "none"
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class PageNumberPaginator(Paginator):
+    """Pages numbered 1, 2, 3... (or from `start`).
+
+    Reads, when configured, ``{"meta": {"has_more": true, "total_pages": 7}}``;
+    otherwise stops on an empty page or one shorter than `page_size`.
+
+    Config::
+
+        pagination: {type: page_number, page_param: page, size_param: per_page,
+                     page_size: 100, total_pages_path: "$.meta.total_pages"}
+    """
+
+    type: t.ClassVar[str] = "page_number"
+    page_param: str = "page"
+    size_param: str | None = None
+    page_size: int | None = None
+    start: int = 1
+    has_more_path: str | None = None
+    total_pages_path: str | None = None
+    total_records_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("has_more_path", "total_pages_path", "total_records_path"):
+            expression = getattr(self, name)
+            if expression:
+                compile_path(expression, f"pagination.{name}")
+        if self.total_records_path and not self.page_size:
+            raise ConfigError("pagination.total_records_path needs pagination.page_size")
+
+    def _matcher(self, name: str) -> Matcher | None:
+        expression = getattr(self, name)
+        return compile_path(expression, f"pagination.{name}") if expression else None
+
+    def first_request(self, request: PageRequest) -> PageRequest:
+        sized = request.with_params(**{self.size_param: self.page_size}) if (
+            self.size_param and self.page_size
+        ) else request
+        return sized.with_params(**{self.page_param: self.start})
+
+    def _total_pages(self, body: t.Any) -> int | None:
+        pages = self._matcher("total_pages_path")
+        if pages:
+            value = first_match(pages, body)
+            return int(value) if value is not None else None
+        records = self._matcher("total_records_path")
+        if records and self.page_size:
+            value = first_match(records, body)
+            return -(-int(value) // self.page_size) if value is not None else None
+        return None
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        if page.record_count == 0:
+            return None
+        has_more = self._matcher("has_more_path")
+        if has_more and not first_match(has_more, page.body):
+            return None
+        number = int(page.request.params[self.page_param])
+        total = self._total_pages(page.body)
+        if total is not None and number - self.start + 1 >= total:
+            return None
+        if self.page_size and page.record_count < self.page_size:
+            return None
+        return page.request.with_params(**{self.page_param: number + 1})
+
+    def remaining_requests(self, first: Page) -> list[PageRequest] | None:
+        total = self._total_pages(first.body)
+        if total is None:
+            return None
+        number = int(first.request.params[self.page_param])
+        last = self.start + total - 1
+        return [first.request.with_params(**{self.page_param: n}) for n in range(number + 1, last + 1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class OffsetPaginator(Paginator):
+    """`offset`/`limit` windows.
+
+    Reads, when configured, ``{"total": 1234, "items": [...]}``; otherwise stops on an
+    empty page or one shorter than `limit`.
+
+    Config::
+
+        pagination: {type: offset, offset_param: offset, limit_param: limit,
+                     limit: 100, total_path: "$.total"}
+    """
+
+    type: t.ClassVar[str] = "offset"
+    limit: int = 100
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    start: int = 0
+    total_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.total_path:
+            compile_path(self.total_path, "pagination.total_path")
+        if self.limit <= 0:
+            raise ConfigError("pagination.limit must be positive")
+
+    def _total(self, body: t.Any) -> int | None:
+        if not self.total_path:
+            return None
+        value = first_match(compile_path(self.total_path, "pagination.total_path"), body)
+        return int(value) if value is not None else None
+
+    def first_request(self, request: PageRequest) -> PageRequest:
+        return request.with_params(**{self.offset_param: self.start, self.limit_param: self.limit})
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        if page.record_count < self.limit:
+            return None
+        offset = int(page.request.params[self.offset_param]) + self.limit
+        total = self._total(page.body)
+        if total is not None and offset >= total:
+            return None
+        return page.request.with_params(**{self.offset_param: offset})
+
+    def remaining_requests(self, first: Page) -> list[PageRequest] | None:
+        total = self._total(first.body)
+        if total is None:
+            return None
+        begin = int(first.request.params[self.offset_param]) + self.limit
+        return [
+            first.request.with_params(**{self.offset_param: offset})
+            for offset in range(begin, total, self.limit)
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class CursorPaginator(Paginator):
+    """An opaque cursor from the body or a header, sent back as a query parameter.
+
+    Reads ``{"data": [...], "meta": {"next": "c2Vjb25k"}}`` (``cursor_path``) or a
+    ``X-Next-Cursor: c2Vjb25k`` header (``cursor_header``). Stops when the cursor is
+    missing, null or empty, or the page is empty.
+
+    Config::
+
+        pagination: {type: cursor, cursor_path: "$.meta.next", cursor_param: cursor}
+    """
+
+    type: t.ClassVar[str] = "cursor"
+    cursor_param: str = "cursor"
+    cursor_path: str | None = None
+    cursor_header: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.cursor_path) == bool(self.cursor_header):
+            raise ConfigError("pagination: cursor needs exactly one of cursor_path or cursor_header")
+        if self.cursor_path:
+            compile_path(self.cursor_path, "pagination.cursor_path")
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        if page.record_count == 0:
+            return None
+        if self.cursor_path:
+            cursor = first_match(compile_path(self.cursor_path, "pagination.cursor_path"), page.body)
+        else:
+            cursor = page.headers.get(str(self.cursor_header))
+        if cursor in (None, ""):
+            return None
+        return page.request.with_params(**{self.cursor_param: cursor})
+
+
+@dataclasses.dataclass(frozen=True)
+class NextUrlPaginator(Paginator):
+    """The body names the next page's URL (relative URLs resolve against the request).
+
+    Reads ``{"results": [...], "next": "/v1/items?page=2"}``.
+
+    Config::
+
+        pagination: {type: next_url, next_url_path: "$.next"}
+    """
+
+    type: t.ClassVar[str] = "next_url"
+    next_url_path: str
+
+    def __post_init__(self) -> None:
+        compile_path(self.next_url_path, "pagination.next_url_path")
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        if page.record_count == 0:
+            return None
+        target = first_match(compile_path(self.next_url_path, "pagination.next_url_path"), page.body)
+        if not target:
+            return None
+        return PageRequest(urljoin(page.url, str(target)), {})
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkHeaderPaginator(Paginator):
+    """RFC 8288 ``Link: <https://api.example.com/items?page=2&per_page=50>; rel="next"``.
+
+    The next URL is followed as given, with every query parameter it carries.
+
+    Config: ``pagination: {type: link_header}``
+    """
+
+    type: t.ClassVar[str] = "link_header"
+    rel: str = "next"
+
+    def next_request(self, page: Page) -> PageRequest | None:
+        if page.record_count == 0:
+            return None
+        target = _parse_link_header(page.headers.get("Link", "")).get(self.rel)
+        if not target:
+            return None
+        return PageRequest(urljoin(page.url, target), {})
+
+
+def _parse_link_header(value: str) -> dict[str, str]:
+    links: dict[str, str] = {}
+    for link in parse_header_links(value) if value else []:
+        for rel in link.get("rel", "").split():
+            links.setdefault(rel, link["url"])
+    return links

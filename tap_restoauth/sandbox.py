@@ -1,0 +1,206 @@
+"""A small local REST API behind OAuth 2.0 client credentials, for the demo and tests.
+
+    python -m tap_restoauth.sandbox --port 8765
+
+Endpoints (deterministic data):
+- ``POST /oauth/token``: client-credentials grant; client ``sandbox-client`` /
+  ``sandbox-secret`` by client_secret_basic or client_secret_post.
+- ``GET /v1/users``: page-number pagination (``page``, ``per_page``), ``meta.total_pages``,
+  filter ``updated_since``.
+- ``GET /v1/users/{user_id}/orders``: cursor pagination (``cursor``, ``meta.next``).
+- ``GET /v1/users/{user_id}/orders/{order_id}/items``: Link-header pagination.
+- ``GET /v1/events``: offset pagination (``offset``, ``limit``, ``total``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import secrets
+import threading
+import time
+import typing as t
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
+
+CLIENT_ID = "sandbox-client"
+CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a public demo credential
+EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class SandboxData:
+    """Deterministic users, orders, items and events."""
+
+    def __init__(self, users: int = 120, events: int = 230) -> None:
+        self.users = [
+            {
+                "id": n,
+                "name": f"User {n}",
+                "email": f"user{n}@example.com",
+                "active": n % 3 != 0,
+                "score": round(n * 1.5, 2),
+                "updated_at": _iso(EPOCH + dt.timedelta(hours=n)),
+            }
+            for n in range(1, users + 1)
+        ]
+        self.orders: dict[int, list[dict[str, t.Any]]] = {
+            user["id"]: [
+                {
+                    "id": user["id"] * 100 + k,
+                    "total": float(k * 10 + user["id"] % 7),
+                    "created_at": _iso(EPOCH + dt.timedelta(hours=user["id"], minutes=k)),
+                }
+                for k in range(1, user["id"] % 4 + 1)
+            ]
+            for user in self.users
+        }
+        self.events = [
+            {"id": n, "kind": ("click", "view", "buy")[n % 3], "at": _iso(EPOCH + dt.timedelta(minutes=n))}
+            for n in range(1, events + 1)
+        ]
+
+    def items(self, order_id: int) -> list[dict[str, t.Any]]:
+        return [{"sku": f"SKU-{order_id}-{k}", "qty": k} for k in range(1, order_id % 5 + 2)]
+
+    def counts(self) -> dict[str, int]:
+        orders = [o for user_orders in self.orders.values() for o in user_orders]
+        return {
+            "users": len(self.users),
+            "user_orders": len(orders),
+            "order_items": sum(len(self.items(o["id"])) for o in orders),
+            "events": len(self.events),
+        }
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int = 0, data: SandboxData | None = None, token_ttl: int = 3600) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.data = data or SandboxData()
+        self.token_ttl = token_ttl
+        self.tokens: dict[str, float] = {}
+        self.token_requests = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> SandboxServer:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: SandboxServer
+
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+        """Quiet: the tap logs its own requests."""
+
+    def _send(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if urlsplit(self.path).path != "/oauth/token":
+            self._send(404, {"error": "not found"})
+            return
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            client_id, client_secret = unquote_plus(user), unquote_plus(password)
+        if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
+            self._send(401, {"error": "invalid_client", "error_description": "unknown client"})
+            return
+        if form.get("grant_type") != "client_credentials":
+            self._send(400, {"error": "unsupported_grant_type"})
+            return
+        token = secrets.token_urlsafe(24)
+        with self.server.lock:
+            self.server.tokens[token] = time.monotonic() + self.server.token_ttl
+            self.server.token_requests += 1
+        self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.server.token_ttl})
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        expiry = self.server.tokens.get(header[7:]) if header.startswith("Bearer ") else None
+        return expiry is not None and expiry > time.monotonic()
+
+    def do_GET(self) -> None:
+        if not self._authorized():
+            self._send(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        segments = [s for s in parts.path.split("/") if s]
+        data = self.server.data
+        if segments == ["v1", "users"]:
+            self._users(query)
+        elif len(segments) == 4 and segments[:2] == ["v1", "users"] and segments[3] == "orders":
+            self._orders(int(segments[2]), query)
+        elif len(segments) == 6 and segments[3] == "orders" and segments[5] == "items":
+            self._items(parts.path, int(segments[4]), query)
+        elif segments == ["v1", "events"]:
+            offset, limit = int(query.get("offset", 0)), int(query.get("limit", 50))
+            self._send(200, {"total": len(data.events), "items": data.events[offset : offset + limit]})
+        else:
+            self._send(404, {"error": "not found"})
+
+    def _users(self, query: dict[str, str]) -> None:
+        users = self.server.data.users
+        since = query.get("updated_since")
+        if since:
+            cutoff = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+            users = [u for u in users if dt.datetime.fromisoformat(u["updated_at"].replace("Z", "+00:00")) >= cutoff]
+        page, size = int(query.get("page", 1)), int(query.get("per_page", 25))
+        total_pages = max(1, -(-len(users) // size))
+        chunk = users[(page - 1) * size : page * size]
+        self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": total_pages}})
+
+    def _orders(self, user_id: int, query: dict[str, str]) -> None:
+        orders = self.server.data.orders.get(user_id, [])
+        start = int(query.get("cursor", 0))
+        chunk = orders[start : start + 2]
+        following = str(start + 2) if start + 2 < len(orders) else None
+        self._send(200, {"orders": chunk, "meta": {"next": following}})
+
+    def _items(self, path: str, order_id: int, query: dict[str, str]) -> None:
+        items = self.server.data.items(order_id)
+        page, size = int(query.get("page", 1)), 2
+        chunk = items[(page - 1) * size : page * size]
+        headers = {}
+        if page * size < len(items):
+            headers["Link"] = f'<{path}?{urlencode({"page": page + 1})}>; rel="next"'
+        self._send(200, {"data": chunk}, headers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--users", type=int, default=120)
+    args = parser.parse_args()
+    server = SandboxServer(args.port, SandboxData(users=args.users))
+    print(json.dumps({"url": server.url, "counts": server.data.counts()}), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

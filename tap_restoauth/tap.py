@@ -1,0 +1,148 @@
+"""The tap: settings, discovery, and a command line that reports expected failures in one line."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import typing as t
+
+from singer_sdk import Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_restoauth import redaction
+from tap_restoauth.client import ApiClient
+from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
+from tap_restoauth.endpoint import Endpoint
+from tap_restoauth.errors import ConfigError, TapRestOAuthError
+from tap_restoauth.schema import infer, property_type, with_properties
+from tap_restoauth.settings import CONFIG_SCHEMA
+from tap_restoauth.streams import RestStream
+
+SAMPLE_PAGE_LIMIT = 10
+
+
+class TapRestOAuth(Tap):
+    """Extracts any paginated REST API behind OAuth 2.0, Basic or API keys."""
+
+    name = "tap-restoauth"
+    config_jsonschema = CONFIG_SCHEMA
+    dynamic_catalog = True
+    message_writer_class = MsgSpecWriter
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
+
+    @functools.cached_property
+    def settings(self) -> TapSettings:
+        """The validated settings (secrets resolved), parsed once."""
+        return parse_settings(self.config)
+
+    @functools.cached_property
+    def client(self) -> ApiClient:
+        return ApiClient(self.settings.http, self.settings.auth)
+
+    def discover_streams(self) -> list[RestStream]:
+        settings = self.settings
+        built: dict[str, RestStream] = {}
+        for stream_settings in settings.streams:
+            endpoint = Endpoint(settings, stream_settings, self.client)
+            schema = self._schema(stream_settings, endpoint, built)
+            parent = built.get(stream_settings.parent) if stream_settings.parent else None
+            cls = type(
+                _class_name(stream_settings.name),
+                (RestStream,),
+                {"parent_stream_type": type(parent) if parent else None},
+            )
+            stream = cls(self, schema, stream_settings, endpoint)
+            if parent:
+                parent.register_child(stream)
+            built[stream_settings.name] = stream
+        return list(built.values())
+
+    def _schema(self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]) -> dict[str, t.Any]:
+        """Declared schema, else the input catalog's, else inferred from sample records."""
+        if stream.schema is not None:
+            base = stream.schema
+        else:
+            cataloged = self._catalog_schema(stream.name)
+            if cataloged is not None:
+                return cataloged
+            base = infer(self._samples(stream, endpoint, built), stream.primary_keys)
+        return with_properties(base, self._context_properties(stream, built))
+
+    def _catalog_schema(self, name: str) -> dict[str, t.Any] | None:
+        catalog = self.input_catalog
+        if catalog is None:
+            return None
+        entry = catalog.get_stream(name)
+        return entry.schema.to_dict() if entry is not None else None
+
+    def _context_properties(self, stream: StreamSettings, built: dict[str, RestStream]) -> dict[str, t.Any]:
+        """Schema properties for the context keys injected into child records."""
+        if not stream.parent:
+            return {}
+        parent = built[stream.parent]
+        properties = {key: property_type(parent.schema, key) for key in parent.settings.context_keys}
+        for key, field in stream.parent_keys.items():
+            properties[key] = property_type(parent.schema, field)
+        return properties
+
+    @functools.cached_property
+    def _sample_cache(self) -> dict[str, tuple[list[dict[str, t.Any]], dict[str, t.Any] | None]]:
+        return {}
+
+    def _samples(self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]) -> list[dict[str, t.Any]]:
+        records, _ = self._sample_with_context(stream, endpoint, built)
+        self.logger.info("%s: inferred the schema from %d sample records", stream.name, len(records))
+        return records
+
+    def _sample_with_context(
+        self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]
+    ) -> tuple[list[dict[str, t.Any]], dict[str, t.Any] | None]:
+        """Up to `schema_sample_size` records and the context they were fetched with."""
+        if stream.name in self._sample_cache:
+            return self._sample_cache[stream.name]
+        context: dict[str, t.Any] | None = None
+        if stream.parent:
+            parent = built[stream.parent]
+            parent_records, parent_context = self._sample_with_context(
+                parent.settings, parent.endpoint, built
+            )
+            context = None
+            for record in parent_records:
+                if all(record.get(field) is not None for field in stream.parent_keys.values()):
+                    context = {**(parent_context or {})}
+                    context.update({key: record[field] for key, field in stream.parent_keys.items()})
+                    break
+            if context is None:
+                self._sample_cache[stream.name] = ([], None)
+                return [], None
+        limit = self.settings.schema_sample_size
+        records: list[dict[str, t.Any]] = []
+        for number, (_, page_records) in enumerate(endpoint.pages(context, {}), start=1):
+            records.extend(page_records[: limit - len(records)])
+            if len(records) >= limit or number >= SAMPLE_PAGE_LIMIT:
+                break
+        self._sample_cache[stream.name] = (records, context)
+        return records, context
+
+
+def _class_name(stream_name: str) -> str:
+    return "".join(part.capitalize() for part in stream_name.replace("-", "_").split("_")) + "Stream"
+
+
+def cli() -> None:
+    """Console entry point: expected failures print one line and exit 1."""
+    redaction.install()
+    try:
+        TapRestOAuth.cli()
+    except TapRestOAuthError as exc:
+        message = redaction.redact(str(exc))
+        logging.getLogger("tap-restoauth").error(message)
+        print(f"tap-restoauth: error: {message}", file=sys.stderr)
+        sys.exit(1)
