@@ -100,7 +100,7 @@ class BasicAuth(Auth):
     """HTTP Basic: `auth: {type: basic, username: ..., password: ...}`."""
 
     type: t.ClassVar[str] = "basic"
-    secret_fields = ("password",)
+    secret_fields: t.ClassVar[tuple[str, ...]] = ("password",)
     username: str
     password: str
 
@@ -118,7 +118,7 @@ class BearerAuth(Auth):
     """A static token: `auth: {type: bearer, token: ...}`."""
 
     type: t.ClassVar[str] = "bearer"
-    secret_fields = ("token",)
+    secret_fields: t.ClassVar[tuple[str, ...]] = ("token",)
     token: str
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -128,10 +128,13 @@ class BearerAuth(Auth):
 
 @dataclasses.dataclass
 class ApiKeyAuth(Auth):
-    """A key in a header or query parameter: `auth: {type: api_key, name: X-Api-Key, value: ..., in: header}`."""
+    """A key in a header or query parameter.
+
+    ``auth: {type: api_key, name: X-Api-Key, value: ..., in: header}``
+    """
 
     type: t.ClassVar[str] = "api_key"
-    secret_fields = ("value",)
+    secret_fields: t.ClassVar[tuple[str, ...]] = ("value",)
     name: str
     value: str
     location: t.Literal["header", "query"] = "header"
@@ -182,7 +185,7 @@ class OAuth2ClientCredentials(Auth):
 
     type: t.ClassVar[str] = "oauth2_client_credentials"
     grant_type: t.ClassVar[str] = "client_credentials"
-    secret_fields = ("client_secret",)
+    secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret",)
 
     token_url: str
     client_id: str
@@ -300,9 +303,7 @@ class OAuth2ClientCredentials(Auth):
                 if not http.retry.should_retry(response.status_code) or attempt >= http.retry.max_retries:
                     return response
                 wait = http.retry.wait_seconds(attempt, response)
-                logger.warning(
-                    "Token endpoint answered %s; retrying in %.1fs", response.status_code, wait
-                )
+                logger.warning("Token endpoint answered %s; retrying in %.1fs", response.status_code, wait)
             attempt += 1
             time.sleep(wait)
 
@@ -333,7 +334,7 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
 
     type: t.ClassVar[str] = "oauth2_refresh_token"
     grant_type: t.ClassVar[str] = "refresh_token"
-    secret_fields = ("client_secret", "refresh_token")
+    secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret", "refresh_token")
 
     refresh_token: str | None = None
     refresh_token_file: str | None = None

@@ -22,8 +22,20 @@ logger = logging.getLogger("tap_restoauth.client")
 
 SENSITIVE_PARAMS = frozenset(
     {
-        "access_token", "api_key", "apikey", "api-key", "auth", "client_secret", "code", "key",
-        "password", "refresh_token", "secret", "sig", "signature", "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "api-key",
+        "auth",
+        "client_secret",
+        "code",
+        "key",
+        "password",
+        "refresh_token",
+        "secret",
+        "sig",
+        "signature",
+        "token",
     }
 )
 
@@ -93,6 +105,7 @@ class ApiClient:
         stream: str,
         method: str,
         url: str,
+        *,
         params: t.Mapping[str, t.Any],
         body: t.Any = None,
         ignore_statuses: t.Collection[int] = (),
@@ -102,7 +115,10 @@ class ApiClient:
         if response.status_code in ignore_statuses:
             logger.info(
                 "%s: %s %s answered %s; skipped (ignore_statuses)",
-                stream, method, mask_url(response.url), response.status_code,
+                stream,
+                method,
+                mask_url(response.url),
+                response.status_code,
             )
             return None
         if response.status_code >= 400:
@@ -130,8 +146,14 @@ class ApiClient:
                     ) from None
                 wait = retry.wait_seconds(attempt)
                 logger.warning(
-                    "%s: %s on %s %s; retry %d/%d in %.1fs", stream, describe_transport_error(exc),
-                    method, mask_url(prepared.url or url), attempt + 1, retry.max_retries, wait,
+                    "%s: %s on %s %s; retry %d/%d in %.1fs",
+                    stream,
+                    describe_transport_error(exc),
+                    method,
+                    mask_url(prepared.url or url),
+                    attempt + 1,
+                    retry.max_retries,
+                    wait,
                 )
             except requests.exceptions.InvalidURL as exc:
                 raise ApiError(f"{stream}: invalid URL {mask_url(url)} ({exc})") from None
@@ -149,8 +171,14 @@ class ApiClient:
                     return response
                 wait = retry.wait_seconds(attempt, response)
                 logger.warning(
-                    "%s: HTTP %s on %s %s; retry %d/%d in %.1fs", stream, status, method,
-                    mask_url(response.url), attempt + 1, retry.max_retries, wait,
+                    "%s: HTTP %s on %s %s; retry %d/%d in %.1fs",
+                    stream,
+                    status,
+                    method,
+                    mask_url(response.url),
+                    attempt + 1,
+                    retry.max_retries,
+                    wait,
                 )
             attempt += 1
             self.retries += 1

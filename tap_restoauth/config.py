@@ -130,7 +130,9 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         raise ConfigError(f"ca_bundle: cannot read {ca_bundle!r}")
     retry = RetryPolicy(
         max_retries=options.coerce(config.get("max_retries", 5), int, "max_retries"),
-        backoff_max_seconds=options.coerce(config.get("backoff_max_seconds", 60), float, "backoff_max_seconds"),
+        backoff_max_seconds=options.coerce(
+            config.get("backoff_max_seconds", 60), float, "backoff_max_seconds"
+        ),
         max_retry_after_seconds=options.coerce(
             config.get("max_retry_after_seconds", 300), float, "max_retry_after_seconds"
         ),
@@ -169,7 +171,9 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
         compile_path(spec.records_path, f"{label}.records_path")
     incremental = None
     if spec.replication_key:
-        incremental = options.build(IncrementalSettings, spec.incremental or {}, f"{label}.incremental", ignore=set())
+        incremental = options.build(
+            IncrementalSettings, spec.incremental or {}, f"{label}.incremental", ignore=set()
+        )
     elif spec.incremental:
         raise ConfigError(f"{label}.incremental needs {label}.replication_key")
     schema = load_declared(spec.schema, f"{label}.schema")
@@ -224,7 +228,7 @@ def _order_by_parent(streams: list[StreamSettings]) -> tuple[StreamSettings, ...
         if stream.name in resolved:
             return resolved[stream.name]
         if stream.name in chain:
-            cycle = " -> ".join([*chain[chain.index(stream.name):], stream.name])
+            cycle = " -> ".join([*chain[chain.index(stream.name) :], stream.name])
             raise ConfigError(f"streams: parent cycle {cycle}")
         inherited: tuple[str, ...] = ()
         if stream.parent:

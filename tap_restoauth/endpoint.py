@@ -52,7 +52,9 @@ class Endpoint:
         params = {**self.tap.params, **self.stream.params, **extra}
         return self.stream.paginator.first_request(PageRequest(self.url(context), params))
 
-    def pages(self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]) -> Iterator[tuple[Page, list[t.Any]]]:
+    def pages(
+        self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]
+    ) -> Iterator[tuple[Page, list[t.Any]]]:
         """Every page of the endpoint with its records, in order.
 
         A repeated request is an error rather than an endless loop. When the first
@@ -92,7 +94,9 @@ class Endpoint:
             return True
         return False
 
-    def _fetch_concurrently(self, planned: list[PageRequest], count: int) -> Iterator[tuple[Page, list[t.Any]]]:
+    def _fetch_concurrently(
+        self, planned: list[PageRequest], count: int
+    ) -> Iterator[tuple[Page, list[t.Any]]]:
         if self.stream.max_pages:
             planned = planned[: max(0, self.stream.max_pages - count)]
         window = self.tap.concurrency * 2
@@ -114,9 +118,9 @@ class Endpoint:
             self.stream.name,
             self.stream.method,
             request.url,
-            request.params,
-            self.stream.body,
-            self.stream.ignore_statuses,
+            params=request.params,
+            body=self.stream.body,
+            ignore_statuses=self.stream.ignore_statuses,
         )
         if response is None:
             return None
@@ -153,7 +157,7 @@ class Endpoint:
             if len(candidates) != 1:
                 raise ConfigError(
                     f"streams[{self.stream.name}].records_path is not set and cannot be guessed: "
-                    f"{_shape(body)}; set records_path (e.g. \"$.data[*]\")"
+                    f'{_shape(body)}; set records_path (e.g. "$.data[*]")'
                 )
             path = f"$.{candidates[0]}[*]"
         else:

@@ -29,9 +29,7 @@ def build(cls: type[T], options: Mapping[str, t.Any], where: str, *, ignore: set
     hints = t.get_type_hints(cls)
     kwargs: dict[str, t.Any] = {}
     for name, field in fields.items():
-        required = (
-            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        )
+        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         value = options.get(name)
         if value is None:
             if required:
@@ -87,9 +85,8 @@ def coerce(value: t.Any, hint: t.Any, where: str) -> t.Any:
                 return float(value)
             except ValueError:
                 pass
-    elif hint is str:
-        if isinstance(value, str):
-            return value
+    elif hint is str and isinstance(value, str):
+        return value
     raise ConfigError(f"{where}: expected {_describe(hint)}, got {type(value).__name__}")
 
 

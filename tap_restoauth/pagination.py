@@ -139,9 +139,11 @@ class PageNumberPaginator(Paginator):
         return compile_path(expression, f"pagination.{name}") if expression else None
 
     def first_request(self, request: PageRequest) -> PageRequest:
-        sized = request.with_params(**{self.size_param: self.page_size}) if (
-            self.size_param and self.page_size
-        ) else request
+        sized = (
+            request.with_params(**{self.size_param: self.page_size})
+            if (self.size_param and self.page_size)
+            else request
+        )
         return sized.with_params(**{self.page_param: self.start})
 
     def _total_pages(self, body: t.Any) -> int | None:

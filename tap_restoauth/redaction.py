@@ -22,7 +22,7 @@ _pattern: re.Pattern[str] | None = None
 
 def register(value: t.Any) -> None:
     """Treat `value` (if a usable string) as secret from now on."""
-    global _pattern
+    global _pattern  # noqa: PLW0603 - one process-wide registry
     if not isinstance(value, str) or len(value) < _MIN_LENGTH:
         return
     with _lock:

@@ -38,7 +38,7 @@ class SandboxData:
     """Deterministic users, orders, items and events."""
 
     def __init__(self, users: int = 120, events: int = 230) -> None:
-        self.users = [
+        self.users: list[dict[str, t.Any]] = [
             {
                 "id": n,
                 "name": f"User {n}",
@@ -60,7 +60,7 @@ class SandboxData:
             ]
             for user in self.users
         }
-        self.events = [
+        self.events: list[dict[str, t.Any]] = [
             {"id": n, "kind": ("click", "view", "buy")[n % 3], "at": _iso(EPOCH + dt.timedelta(minutes=n))}
             for n in range(1, events + 1)
         ]
@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SandboxServer
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: t.Any) -> None:
         """Quiet: the tap logs its own requests."""
 
     def _send(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
@@ -169,7 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
         since = query.get("updated_since")
         if since:
             cutoff = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
-            users = [u for u in users if dt.datetime.fromisoformat(u["updated_at"].replace("Z", "+00:00")) >= cutoff]
+            users = [
+                u
+                for u in users
+                if dt.datetime.fromisoformat(u["updated_at"].replace("Z", "+00:00")) >= cutoff
+            ]
         page, size = int(query.get("page", 1)), int(query.get("per_page", 25))
         total_pages = max(1, -(-len(users) // size))
         chunk = users[(page - 1) * size : page * size]
@@ -193,7 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--users", type=int, default=120)
     args = parser.parse_args()

@@ -14,9 +14,7 @@ from genson.schema.strategies import String
 
 from tap_restoauth.errors import ConfigError
 
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
 
 
 def load_declared(value: t.Any, where: str) -> dict[str, t.Any] | None:
@@ -111,7 +109,9 @@ def _nullable(schema: dict[str, t.Any]) -> dict[str, t.Any]:
     return schema
 
 
-def with_properties(schema: Mapping[str, t.Any], extra: Mapping[str, Mapping[str, t.Any]]) -> dict[str, t.Any]:
+def with_properties(
+    schema: Mapping[str, t.Any], extra: Mapping[str, Mapping[str, t.Any]]
+) -> dict[str, t.Any]:
     """A copy of `schema` with `extra` properties added where missing."""
     result = copy.deepcopy(dict(schema))
     properties = result.setdefault("properties", {})

@@ -14,7 +14,9 @@ AUTH = th.ObjectType(
     th.Property("name", th.StringType, description="api_key: header or query parameter name."),
     th.Property("value", th.StringType, secret=True, description="api_key: the key."),
     th.Property("in", th.StringType, description="api_key: `header` (default) or `query`."),
-    th.Property("token_url", th.StringType, description="oauth2_*: the token endpoint (https unless loopback)."),
+    th.Property(
+        "token_url", th.StringType, description="oauth2_*: the token endpoint (https unless loopback)."
+    ),
     th.Property("client_id", th.StringType, description="oauth2_*: client id."),
     th.Property("client_secret", th.StringType, secret=True, description="oauth2_*: client secret."),
     th.Property(
@@ -23,10 +25,16 @@ AUTH = th.ObjectType(
         description="oauth2_*: `client_secret_basic` (default, RFC 6749 2.3.1) or `client_secret_post`.",
     ),
     th.Property("scopes", th.ArrayType(th.StringType), description="oauth2_*: scopes, sent space-separated."),
-    th.Property("audience", th.StringType, description="oauth2_*: `audience` form field, if the provider needs it."),
+    th.Property(
+        "audience", th.StringType, description="oauth2_*: `audience` form field, if the provider needs it."
+    ),
     th.Property("resource", th.StringType, description="oauth2_*: `resource` form field (RFC 8707)."),
-    th.Property("token_params", th.ObjectType(), description="oauth2_*: extra form fields for the token request."),
-    th.Property("token_headers", th.ObjectType(), description="oauth2_*: extra headers for the token request."),
+    th.Property(
+        "token_params", th.ObjectType(), description="oauth2_*: extra form fields for the token request."
+    ),
+    th.Property(
+        "token_headers", th.ObjectType(), description="oauth2_*: extra headers for the token request."
+    ),
     th.Property(
         "expiry_skew_seconds",
         th.NumberType,
@@ -38,7 +46,9 @@ AUTH = th.ObjectType(
         th.BooleanType,
         description="oauth2_*: allow a plain-http token_url on a non-loopback host (sends secrets in clear).",
     ),
-    th.Property("refresh_token", th.StringType, secret=True, description="oauth2_refresh_token: the refresh token."),
+    th.Property(
+        "refresh_token", th.StringType, secret=True, description="oauth2_refresh_token: the refresh token."
+    ),
     th.Property(
         "refresh_token_file",
         th.StringType,
@@ -49,25 +59,37 @@ AUTH = th.ObjectType(
 
 STREAM = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Stream name."),
-    th.Property("path", th.StringType, required=True, description="Path below api_url; `{key}` takes parent_keys."),
+    th.Property(
+        "path", th.StringType, required=True, description="Path below api_url; `{key}` takes parent_keys."
+    ),
     th.Property("method", th.StringType, description="GET (default) or POST."),
     th.Property("body", th.ObjectType(), description="JSON body for POST."),
     th.Property("params", th.ObjectType(), description="Query parameters of this stream."),
     th.Property("records_path", th.StringType, description="JSONPath to the records, e.g. `$.data[*]`."),
     th.Property("primary_keys", th.ArrayType(th.StringType), description="Primary key fields."),
     th.Property("replication_key", th.StringType, description="Field bookmarked for incremental sync."),
-    th.Property("incremental", th.ObjectType(), description="`{param, format}`: query param receiving the bookmark."),
-    th.Property("pagination", th.ObjectType(), description="Pagination of this stream (overrides the default)."),
-    th.Property("schema", th.CustomType({"type": ["object", "string"]}), description="JSON Schema or file path."),
+    th.Property(
+        "incremental", th.ObjectType(), description="`{param, format}`: query param receiving the bookmark."
+    ),
+    th.Property(
+        "pagination", th.ObjectType(), description="Pagination of this stream (overrides the default)."
+    ),
+    th.Property(
+        "schema", th.CustomType({"type": ["object", "string"]}), description="JSON Schema or file path."
+    ),
     th.Property("parent", th.StringType, description="Parent stream name."),
     th.Property("parent_keys", th.ObjectType(), description="`{template_key: parent_field}`."),
     th.Property("max_pages", th.IntegerType, description="Stop after this many pages per parent."),
-    th.Property("ignore_statuses", th.ArrayType(th.IntegerType), description="HTTP statuses to skip (e.g. 404)."),
+    th.Property(
+        "ignore_statuses", th.ArrayType(th.IntegerType), description="HTTP statuses to skip (e.g. 404)."
+    ),
 )
 
 SECRETS = th.ObjectType(
     th.Property("gcp_project", th.StringType, description="Project for `sm://SECRET` references."),
-    th.Property("endpoint", th.StringType, description="Secret Manager endpoint (regional endpoints, tests)."),
+    th.Property(
+        "endpoint", th.StringType, description="Secret Manager endpoint (regional endpoints, tests)."
+    ),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -81,9 +103,15 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("ca_bundle", th.StringType, description="PEM file of CAs to trust (private CAs)."),
     th.Property("pagination", th.ObjectType(), description="Default pagination for streams."),
     th.Property("streams", th.ArrayType(STREAM), description="The endpoints to extract."),
-    th.Property("schema_sample_size", th.IntegerType, default=100, description="Records sampled to infer a schema."),
-    th.Property("concurrency", th.IntegerType, default=1, description="Parallel requests (pages, child streams)."),
-    th.Property("requests_per_second", th.NumberType, description="Client-side rate limit, all streams together."),
+    th.Property(
+        "schema_sample_size", th.IntegerType, default=100, description="Records sampled to infer a schema."
+    ),
+    th.Property(
+        "concurrency", th.IntegerType, default=1, description="Parallel requests (pages, child streams)."
+    ),
+    th.Property(
+        "requests_per_second", th.NumberType, description="Client-side rate limit, all streams together."
+    ),
     th.Property("max_retries", th.IntegerType, default=5, description="Retries of a failed request."),
     th.Property("backoff_max_seconds", th.NumberType, default=60, description="Longest backoff wait."),
     th.Property(

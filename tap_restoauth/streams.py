@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from collections.abc import Iterable, Mapping
 
@@ -27,7 +26,9 @@ class RestStream(Stream):
     skips the records of a parent it did not reach.
     """
 
-    def __init__(self, tap: Tap, schema: dict[str, t.Any], settings: StreamSettings, endpoint: Endpoint) -> None:
+    def __init__(
+        self, tap: Tap, schema: dict[str, t.Any], settings: StreamSettings, endpoint: Endpoint
+    ) -> None:
         super().__init__(tap, schema=schema, name=settings.name)
         self.settings = settings
         self.endpoint = endpoint
@@ -70,7 +71,8 @@ class RestStream(Stream):
         if keep and keep.dropped:
             self.logger.info(
                 "%s: dropped %d records older than the bookmark (the API ignored the filter)",
-                self.name, keep.dropped,
+                self.name,
+                keep.dropped,
             )
 
     def generate_child_contexts(
@@ -80,11 +82,7 @@ class RestStream(Stream):
         for key, field in self._children_keys.items():
             value = record.get(field)
             if value is None:
-                self.logger.warning(
-                    "%s: a record has no %r; its child streams are skipped", self.name, field
-                )
+                self.logger.warning("%s: a record has no %r; its child streams are skipped", self.name, field)
                 return
             child_context[key] = value
         yield child_context
-
-

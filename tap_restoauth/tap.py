@@ -64,7 +64,9 @@ class TapRestOAuth(Tap):
             built[stream_settings.name] = stream
         return list(built.values())
 
-    def _schema(self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]) -> dict[str, t.Any]:
+    def _schema(
+        self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]
+    ) -> dict[str, t.Any]:
         """Declared schema, else the input catalog's, else inferred from sample records."""
         if stream.schema is not None:
             base = stream.schema
@@ -96,7 +98,9 @@ class TapRestOAuth(Tap):
     def _sample_cache(self) -> dict[str, tuple[list[dict[str, t.Any]], dict[str, t.Any] | None]]:
         return {}
 
-    def _samples(self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]) -> list[dict[str, t.Any]]:
+    def _samples(
+        self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]
+    ) -> list[dict[str, t.Any]]:
         records, _ = self._sample_with_context(stream, endpoint, built)
         self.logger.info("%s: inferred the schema from %d sample records", stream.name, len(records))
         return records

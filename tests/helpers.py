@@ -1,0 +1,79 @@
+"""Run the real tap as a subprocess and read back its Singer messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import typing as t
+from collections import Counter
+from pathlib import Path
+
+# Never let Google's libraries look for the metadata server (or anything else) off this machine.
+ISOLATED_ENV = {
+    "NO_GCE_CHECK": "true",
+    "GCE_METADATA_HOST": "127.0.0.1:9",
+    "GCE_METADATA_IP": "127.0.0.1:9",
+}
+
+
+@dataclasses.dataclass
+class TapRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, t.Any]]
+
+    def records(self, stream: str) -> list[dict[str, t.Any]]:
+        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+    def counts(self) -> Counter[str]:
+        return Counter(m["stream"] for m in self.messages if m["type"] == "RECORD")
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def final_state(self) -> dict[str, t.Any]:
+        return self.states[-1] if self.states else {}
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "tap-restoauth: error:" in line]
+
+
+def run_tap(
+    tmp_path: Path,
+    config: dict[str, t.Any],
+    *,
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+    args: t.Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> TapRun:
+    """Run `python -m tap_restoauth` with `config` (and state/catalog) in a subprocess."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "tap_restoauth", "--config", str(config_file), *args]
+    if state is not None:
+        state_file = tmp_path / "state.json"
+        state_file.write_text(json.dumps(state))
+        command += ["--state", str(state_file)]
+    if catalog is not None:
+        catalog_file = tmp_path / "catalog.json"
+        catalog_file.write_text(json.dumps(catalog))
+        command += ["--catalog", str(catalog_file)]
+    full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
+    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+    messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return TapRun(done.returncode, done.stdout, done.stderr, messages)
+
+
+def discover(tmp_path: Path, config: dict[str, t.Any], env: dict[str, str] | None = None) -> dict[str, t.Any]:
+    run = run_tap(tmp_path, config, args=["--discover"], env=env)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
