@@ -69,7 +69,8 @@ def run_tap(
         command += ["--catalog", str(catalog_file)]
     full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
     done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
-    messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    discovering = "--discover" in args
+    messages = [] if discovering else [json.loads(line) for line in done.stdout.splitlines() if line]
     return TapRun(done.returncode, done.stdout, done.stderr, messages)
 
 
