@@ -59,6 +59,7 @@ class TapSettings:
     start_date: dt.datetime | None
     schema_sample_size: int
     concurrency: int
+    progress_interval_seconds: float = 30.0
 
     def stream(self, name: str) -> StreamSettings:
         return next(s for s in self.streams if s.name == name)
@@ -121,6 +122,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         start_date=start_date,
         schema_sample_size=options.coerce(config.get("schema_sample_size", 100), int, "schema_sample_size"),
         concurrency=max(1, options.coerce(config.get("concurrency", 1), int, "concurrency")),
+        progress_interval_seconds=options.coerce(
+            config.get("progress_interval_seconds", 30), float, "progress_interval_seconds"
+        ),
     )
 
 

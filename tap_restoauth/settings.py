@@ -90,6 +90,13 @@ SECRETS = th.ObjectType(
     th.Property(
         "endpoint", th.StringType, description="Secret Manager endpoint (regional endpoints, tests)."
     ),
+    th.Property(
+        "timeout_seconds",
+        th.NumberType,
+        default=30,
+        description="Give up on a Secret Manager call after this many seconds, retries of "
+        "UNAVAILABLE included.",
+    ),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -116,6 +123,12 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("backoff_max_seconds", th.NumberType, default=60, description="Longest backoff wait."),
     th.Property(
         "max_retry_after_seconds", th.NumberType, default=300, description="Longest Retry-After honoured."
+    ),
+    th.Property(
+        "progress_interval_seconds",
+        th.NumberType,
+        default=30,
+        description="Seconds between per-stream progress lines (records, pages, rate).",
     ),
     th.Property("secrets", SECRETS, description="Google Secret Manager for `sm://` references."),
 ).to_dict()

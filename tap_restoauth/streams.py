@@ -10,6 +10,7 @@ from singer_sdk.streams.core import Stream
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError
 from tap_restoauth.incremental import OlderThanBookmark
+from tap_restoauth.progress import Progress
 from tap_restoauth.schema import is_timestamp
 
 if t.TYPE_CHECKING:
@@ -27,11 +28,17 @@ class RestStream(Stream):
     """
 
     def __init__(
-        self, tap: Tap, schema: dict[str, t.Any], settings: StreamSettings, endpoint: Endpoint
+        self,
+        tap: Tap,
+        schema: dict[str, t.Any],
+        settings: StreamSettings,
+        endpoint: Endpoint,
+        progress: Progress,
     ) -> None:
         super().__init__(tap, schema=schema, name=settings.name)
         self.settings = settings
         self.endpoint = endpoint
+        self.progress = progress
         self.primary_keys = list(settings.primary_keys)
         self.replication_key = settings.replication_key
         if settings.context_keys:
@@ -58,7 +65,9 @@ class RestStream(Stream):
                 if incremental and incremental.param:
                     extra[incremental.param] = incremental.render(start)
         primary_keys = self.settings.primary_keys
+        progress = self.progress
         for page, records in self.endpoint.pages(context, extra):
+            emitted = 0
             for record in records:
                 for key in primary_keys:
                     if record.get(key) is None:
@@ -67,7 +76,9 @@ class RestStream(Stream):
                             "check primary_keys and records_path"
                         )
                 if keep is None or keep.keeps(record):
+                    emitted += 1
                     yield record
+            progress.page_done(self.name, emitted)
         if keep and keep.dropped:
             self.logger.info(
                 "%s: dropped %d records older than the bookmark (the API ignored the filter)",

@@ -16,7 +16,9 @@ from tap_restoauth.client import ApiClient
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
+from tap_restoauth.progress import Progress
 from tap_restoauth.schema import infer, property_type, with_properties
+from tap_restoauth.secret_manager import resolve_config
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
 
@@ -40,11 +42,28 @@ class TapRestOAuth(Tap):
     @functools.cached_property
     def settings(self) -> TapSettings:
         """The validated settings (secrets resolved), parsed once."""
-        return parse_settings(self.config)
+        resolved = resolve_config(self.config)  # self.config keeps the sm:// references
+        settings = parse_settings(resolved.config)
+        resolved.attach_token_store(settings.auth)
+        return settings
 
     @functools.cached_property
     def client(self) -> ApiClient:
         return ApiClient(self.settings.http, self.settings.auth)
+
+    @functools.cached_property
+    def progress(self) -> Progress:
+        return Progress(self.settings.progress_interval_seconds)
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final; we only add a summary
+        super().sync_all()
+        for line in self.progress.summary():
+            self.logger.info("summary: %s", line)
+        self.logger.info(
+            "summary: %d requests retried, %d access tokens obtained",
+            self.client.retries,
+            getattr(self.settings.auth, "token_requests", 0),
+        )
 
     def discover_streams(self) -> list[RestStream]:
         settings = self.settings
@@ -58,7 +77,7 @@ class TapRestOAuth(Tap):
                 (RestStream,),
                 {"parent_stream_type": type(parent) if parent else None},
             )
-            stream = cls(self, schema, stream_settings, endpoint)
+            stream = cls(self, schema, stream_settings, endpoint, self.progress)
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream

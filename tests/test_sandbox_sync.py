@@ -14,3 +14,13 @@ def test_full_sync_emits_every_record_once(sandbox, tmp_path):
     assert all({"user_id", "order_id", "sku", "qty"} <= set(item) for item in items)
     assert len({(i["order_id"], i["sku"]) for i in items}) == len(items)
     assert sandbox.token_requests == 1
+
+
+def test_progress_lines_and_summary(sandbox, tmp_path):
+    run = run_tap(tmp_path, sandbox_config(sandbox, progress_interval_seconds=0))
+    assert run.returncode == 0, run.stderr
+    assert "progress: users: 25 records, 1 pages" in run.stderr
+    counts = sandbox.data.counts()
+    assert f"summary: users: {counts['users']:,} records, 5 pages" in run.stderr
+    assert f"summary: total: {sum(counts.values()):,} records" in run.stderr
+    assert "summary: 0 requests retried, 1 access tokens obtained" in run.stderr
