@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 import typing as t
 
@@ -165,7 +164,5 @@ def cli() -> None:
     try:
         TapRestOAuth.cli()
     except TapRestOAuthError as exc:
-        message = redaction.redact(str(exc))
-        logging.getLogger("tap-restoauth").error(message)
-        print(f"tap-restoauth: error: {message}", file=sys.stderr)
+        print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(1)
