@@ -342,6 +342,7 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.stores: list[RefreshTokenStore] = []
+        self._configured_refresh_token = self.refresh_token
         if self.refresh_token_file:
             file_store = FileTokenStore(self.refresh_token_file)
             saved = file_store.load()
@@ -352,8 +353,14 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
             raise ConfigError("auth.refresh_token is required (or a non-empty auth.refresh_token_file)")
         redaction.register(self.refresh_token)
 
-    def add_store(self, store: RefreshTokenStore) -> None:
-        """Also save rotated tokens to `store` (after those already added)."""
+    def add_store(self, store: RefreshTokenStore, *, authoritative: bool = False) -> None:
+        """Also save rotated tokens to `store` (after those already added).
+
+        An authoritative store (Secret Manager) is where the configured refresh_token came
+        from: that value wins over refresh_token_file, which is then only a fallback copy.
+        """
+        if authoritative and self._configured_refresh_token:
+            self.refresh_token = self._configured_refresh_token
         self.stores.append(store)
 
     def grant_fields(self) -> dict[str, str]:

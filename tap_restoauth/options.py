@@ -7,6 +7,7 @@ registry maps each config `type` to its class, so adding one is a single class.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import types
 import typing as t
 from collections.abc import Mapping
@@ -78,7 +79,8 @@ def coerce(value: t.Any, hint: t.Any, where: str) -> t.Any:
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
     elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # The SDK parses fractional numbers in config files as Decimal.
+        if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, str):
             try:

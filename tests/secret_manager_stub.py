@@ -1,0 +1,142 @@
+"""A local stand-in for Google Secret Manager's gRPC API, for tests with the real client.
+
+Serves `google.cloud.secretmanager.v1.SecretManagerService` (AccessSecretVersion and
+AddSecretVersion) in plaintext on 127.0.0.1 with in-memory secrets and versions,
+counts calls, and injects failures: permission denied per secret (read or write),
+a wrong data_crc32c per secret, and UNAVAILABLE for every call.
+Like the real service, response names carry the project number, not its id.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import threading
+from concurrent import futures
+
+import google_crc32c
+import grpc
+from google.cloud.secretmanager_v1.types import resources, service
+
+SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
+PROJECT_NUMBER = "123456789012"
+_VERSION_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)/versions/([^/]+)")
+_SECRET_NAME = re.compile(r"projects/([^/]+)/secrets/([^/]+)")
+
+
+class SecretManagerStub:
+    """In-memory secrets served over gRPC; `endpoint` is what `secrets.endpoint` takes."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, str], list[bytes]] = {}
+        self.deny_access: set[str] = set()  # secret ids whose reads are denied
+        self.deny_add: set[str] = set()  # secret ids whose new versions are denied
+        self.wrong_crc: set[str] = set()  # secret ids answered with a corrupted checksum
+        self.unavailable = False
+        self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._lock = threading.Lock()
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        handlers = {
+            "AccessSecretVersion": grpc.unary_unary_rpc_method_handler(
+                self._access,
+                request_deserializer=service.AccessSecretVersionRequest.deserialize,
+                response_serializer=service.AccessSecretVersionResponse.serialize,
+            ),
+            "AddSecretVersion": grpc.unary_unary_rpc_method_handler(
+                self._add,
+                request_deserializer=service.AddSecretVersionRequest.deserialize,
+                response_serializer=resources.SecretVersion.serialize,
+            ),
+        }
+        self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> SecretManagerStub:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop(grace=None)
+
+    def put(self, project: str, secret: str, value: str | bytes) -> int:
+        """Add a version (creating the secret if needed); returns its number."""
+        data = value.encode() if isinstance(value, str) else value
+        with self._lock:
+            versions = self.versions.setdefault((project, secret), [])
+            versions.append(data)
+            return len(versions)
+
+    def latest(self, project: str, secret: str) -> str:
+        return self.versions[(project, secret)][-1].decode()
+
+    def access_count(self, project: str, secret: str) -> int:
+        """AccessSecretVersion calls for this secret, any version."""
+        return sum(
+            n
+            for (method, name), n in self.calls.items()
+            if method == "AccessSecretVersion" and name.startswith(f"projects/{project}/secrets/{secret}/")
+        )
+
+    def _access(
+        self, request: service.AccessSecretVersionRequest, context: grpc.ServicerContext
+    ) -> service.AccessSecretVersionResponse:
+        self._count("AccessSecretVersion", request.name)
+        match = _VERSION_NAME.fullmatch(request.name)
+        if not match:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid resource name {request.name}")
+        project, secret, version = match.groups()
+        self._check(context, secret, self.deny_access, "secretmanager.versions.access", request.name)
+        with self._lock:
+            versions = self.versions.get((project, secret))
+            if versions is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Secret [{request.name}] not found.")
+            number = len(versions) if version == "latest" else int(version) if version.isdigit() else 0
+            if not 1 <= number <= len(versions):
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Secret Version [{request.name}] not found.")
+            data = versions[number - 1]
+        checksum = google_crc32c.value(data) + (1 if secret in self.wrong_crc else 0)
+        return service.AccessSecretVersionResponse(
+            name=f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}",
+            payload=resources.SecretPayload(data=data, data_crc32c=checksum),
+        )
+
+    def _add(
+        self, request: service.AddSecretVersionRequest, context: grpc.ServicerContext
+    ) -> resources.SecretVersion:
+        self._count("AddSecretVersion", request.parent)
+        match = _SECRET_NAME.fullmatch(request.parent)
+        if not match:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid parent {request.parent}")
+        project, secret = match.groups()
+        self._check(context, secret, self.deny_add, "secretmanager.versions.add", request.parent)
+        data = request.payload.data
+        if "data_crc32c" in request.payload and request.payload.data_crc32c != google_crc32c.value(data):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Checksum mismatch.")
+        with self._lock:
+            if (project, secret) not in self.versions:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Secret [{request.parent}] not found.")
+            self.versions[(project, secret)].append(data)
+            number = len(self.versions[(project, secret)])
+        return resources.SecretVersion(
+            name=f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}",
+            state=resources.SecretVersion.State.ENABLED,
+        )
+
+    def _count(self, method: str, name: str) -> None:
+        with self._lock:
+            self.calls[(method, name)] += 1
+
+    def _check(
+        self, context: grpc.ServicerContext, secret: str, denied: set[str], permission: str, name: str
+    ) -> None:
+        if self.unavailable:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable.")
+        if secret in denied:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"Permission '{permission}' denied for resource '{name}' (or it may not exist).",
+            )
