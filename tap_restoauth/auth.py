@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import ipaddress
 import logging
+import re
 import threading
 import time
 import typing as t
@@ -22,8 +24,8 @@ import msgspec
 import requests
 
 from tap_restoauth import options, redaction
-from tap_restoauth.errors import AuthError, ConfigError
-from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy
+from tap_restoauth.errors import ApiError, AuthError, ConfigError, TapRestOAuthError
+from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy, describe_transport_error
 from tap_restoauth.token_store import FileTokenStore, RefreshTokenStore
 
 logger = logging.getLogger("tap_restoauth.auth")
@@ -263,10 +265,10 @@ class OAuth2ClientCredentials(Auth):
         else:
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
-        response = self._post_with_retries(form, headers)
+        response, attempts = self._post_with_retries(form, headers)
         payload = _json_object(response)
         if response.status_code != 200 or payload is None or not payload.get("access_token"):
-            raise AuthError(self._describe_failure(response, payload))
+            raise AuthError(self._describe_failure(response, payload, attempts))
         access_token = str(payload["access_token"])
         redaction.register(access_token)
         self.token_requests += 1
@@ -283,7 +285,13 @@ class OAuth2ClientCredentials(Auth):
         )
         return _Token(access_token, expires_at)
 
-    def _post_with_retries(self, form: Mapping[str, t.Any], headers: Mapping[str, str]) -> requests.Response:
+    def _post_with_retries(
+        self, form: Mapping[str, t.Any], headers: Mapping[str, str]
+    ) -> tuple[requests.Response, int]:
+        """The final token-endpoint response and how many attempts it took.
+
+        Timeouts, dropped connections, 5xx and 429 are retried with the API's backoff.
+        """
         assert self._http is not None
         http = self._http
         attempt = 0
@@ -293,32 +301,50 @@ class OAuth2ClientCredentials(Auth):
                     self.token_url, data=form, headers=headers, timeout=http.timeout, auth=None
                 )
             except TRANSIENT_ERRORS as exc:
+                problem = describe_transport_error(exc)
                 if attempt >= http.retry.max_retries:
                     raise AuthError(
                         f"token request to {_origin(self.token_url)} failed after "
-                        f"{attempt + 1} attempts: {type(exc).__name__}"
+                        f"{attempt + 1} attempts: {problem}"
                     ) from None
                 wait = http.retry.wait_seconds(attempt)
             else:
                 if not http.retry.should_retry(response.status_code) or attempt >= http.retry.max_retries:
-                    return response
-                wait = http.retry.wait_seconds(attempt, response)
-                logger.warning("Token endpoint answered %s; retrying in %.1fs", response.status_code, wait)
+                    return response, attempt + 1
+                problem = f"HTTP {response.status_code}"
+                try:
+                    wait = http.retry.wait_seconds(attempt, response)
+                except ApiError as exc:  # a Retry-After beyond max_retry_after_seconds
+                    raise AuthError(f"token request to {_origin(self.token_url)}: {exc}") from None
+            logger.warning(
+                "Token request to %s: %s; retry %d/%d in %.1fs",
+                _origin(self.token_url),
+                problem,
+                attempt + 1,
+                http.retry.max_retries,
+                wait,
+            )
             attempt += 1
             time.sleep(wait)
 
-    def _describe_failure(self, response: requests.Response, payload: Mapping[str, t.Any] | None) -> str:
-        where = f"token request to {_origin(self.token_url)} failed: HTTP {response.status_code}"
+    def _describe_failure(
+        self, response: requests.Response, payload: Mapping[str, t.Any] | None, attempts: int
+    ) -> str:
+        """One line: the RFC 6749 5.2 error with its likely fix, or what came instead of a token."""
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        where = f"token request to {_origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
         if payload is not None and payload.get("error"):
             error = str(payload["error"])
-            description = str(payload.get("error_description") or "").strip()
+            description = " ".join(str(payload.get("error_description") or "").split())
             hint = _OAUTH_HINTS.get(error, "see the provider's OAuth documentation")
             detail = f"{error}" + (f" ({redaction.redact(description)[:200]})" if description else "")
             return f"{where} {detail}: {hint}"
-        if response.status_code == 200:
-            return f"{where}: the response has no access_token"
-        content_type = response.headers.get("Content-Type", "unknown content type")
-        return f"{where} ({content_type}): {redaction.excerpt(response.text)}"
+        if payload is not None:
+            keys = ", ".join(sorted(payload)[:10]) or "none"
+            return f"{where}: the JSON response has no access_token (keys: {keys}); is token_url right?"
+        content_type = response.headers.get("Content-Type", "no content type")
+        text = _visible_text(response.text) if "html" in content_type.lower() else response.text
+        return f"{where} ({content_type}, not JSON): {redaction.excerpt(text)}"
 
 
 @dataclasses.dataclass
@@ -380,9 +406,20 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
                 "(set auth.refresh_token_file or keep auth.refresh_token in Secret Manager)"
             )
             return
-        for store in self.stores:
-            store.save(rotated)
-            logger.info("Saved the rotated refresh token to %s", store.description)
+        failures = []
+        for store in self.stores:  # every store, even after one fails: each may be the one read next
+            try:
+                store.save(rotated)
+            except TapRestOAuthError as exc:
+                failures.append(redaction.redact(str(exc)))
+            else:
+                logger.info("Saved the rotated refresh token to %s", store.description)
+        if failures:
+            raise AuthError(
+                "the provider rotated the refresh token but it could not be saved ("
+                + "; ".join(failures)
+                + "): fix the store, then consent again to get a new refresh token"
+            )
 
 
 def _is_loopback(host: str) -> bool:
@@ -404,6 +441,14 @@ def _seconds(value: t.Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def _visible_text(page: str) -> str:
+    """The text a browser would show of an HTML error page (tags, scripts and comments dropped)."""
+    return html.unescape(_MARKUP.sub(" ", page))
 
 
 def _json_object(response: requests.Response) -> dict[str, t.Any] | None:

@@ -16,7 +16,7 @@ from requests.adapters import HTTPAdapter
 from tap_restoauth import redaction
 from tap_restoauth.auth import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
-from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy
+from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy, describe_transport_error
 
 logger = logging.getLogger("tap_restoauth.client")
 
@@ -165,7 +165,8 @@ class ApiClient:
                 if status == 401 and renewed:
                     raise AuthError(
                         f"{stream}: the API rejected a freshly issued token on {method} "
-                        f"{mask_url(response.url)} (HTTP 401): check auth.scopes and auth.audience"
+                        f"{mask_url(response.url)} (HTTP 401: {redaction.excerpt(response.text, 120)}): "
+                        "check auth.scopes and auth.audience"
                     )
                 if not retry.should_retry(status) or attempt >= retry.max_retries:
                     return response
@@ -209,20 +210,6 @@ def describe_http_error(stream: str, method: str, response: requests.Response) -
         f"{stream}: {method} {mask_url(response.url)} failed: HTTP {response.status_code} "
         f"{response.reason or ''}{hint}: {redaction.excerpt(response.text)}"
     ).replace("  ", " ")
-
-
-def describe_transport_error(exc: Exception) -> str:
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error (certificate not trusted? set ca_bundle)"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "read timed out"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "connection failed (server unreachable or connection dropped)"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "response body was cut off"
-    return type(exc).__name__
 
 
 def mask_url(url: str) -> str:

@@ -55,3 +55,18 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def describe_transport_error(exc: Exception) -> str:
+    """A short phrase for a failed request that got no HTTP response (API and token endpoint)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error (certificate not trusted? set ca_bundle)"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "read timed out"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed (server unreachable or connection dropped)"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "response body was cut off"
+    return type(exc).__name__

@@ -11,7 +11,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from tap_restoauth.errors import ConfigError
+from tap_restoauth.errors import ConfigError, SecretError
 
 
 class RefreshTokenStore(t.Protocol):
@@ -41,8 +41,15 @@ class FileTokenStore:
         return text or None
 
     def save(self, token: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".refresh-token-")
+        """Write `token` to a private temporary file beside the target, then rename it over.
+
+        A crash leaves either the old token or the new one, never a truncated file.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".refresh-token-")
+        except OSError as exc:
+            raise SecretError(f"cannot write {self.path}: {exc.strerror}") from None
         try:
             os.fchmod(descriptor, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -50,6 +57,9 @@ class FileTokenStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.path)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise SecretError(f"cannot write {self.path}: {exc.strerror}") from None
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

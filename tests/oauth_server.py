@@ -378,8 +378,11 @@ class OAuthServer:
         with self.lock:
             values = {client.client_secret for client in self.clients.values()}
             for client in self.clients.values():
-                pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}"
-                values.add(base64.b64encode(pair.encode()).decode())
+                for pair in (
+                    f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}",
+                    f"{client.client_id}:{client.client_secret}",
+                ):
+                    values.add(base64.b64encode(pair.encode()).decode())
                 values.add(quote_plus(client.client_secret))
             values.update(self.access_tokens)
             values.update(self.refresh_tokens)
@@ -524,6 +527,14 @@ class OAuthServer:
         }
 
 
+_REJECTIONS = {
+    "unknown": "the access token is unknown",
+    "revoked": "the access token was revoked",
+    "expired": "the access token has expired",
+    "audience": "the access token was issued for another audience",
+}
+
+
 def _error_code(body: bytes) -> str | None:
     try:
         payload = json.loads(body)
@@ -595,7 +606,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reason:
             self._json(
                 401,
-                {"error": "invalid_token", "error_description": f"the access token is {reason}"},
+                {"error": "invalid_token", "error_description": _REJECTIONS[reason]},
                 [("WWW-Authenticate", 'Bearer error="invalid_token"')],
             )
             return
