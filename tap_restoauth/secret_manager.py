@@ -48,6 +48,9 @@ _REFERENCE = re.compile(
     r"(?:#(?P<version>latest|[1-9][0-9]*|[A-Za-z][A-Za-z0-9_-]*))?"
 )
 
+# Regional endpoints serve the secrets of one location: secretmanager.LOCATION.rep.googleapis.com.
+_REGIONAL_HOST = re.compile(r"secretmanager\.([a-z0-9-]+)\.rep\.googleapis\.com")
+
 
 @dataclasses.dataclass(frozen=True)
 class SecretRef:
@@ -56,10 +59,12 @@ class SecretRef:
     project: str
     secret: str
     version: str = "latest"
+    location: str | None = None  # regional secrets live in projects/P/locations/L/secrets/S
 
     @property
     def secret_name(self) -> str:
-        return f"projects/{self.project}/secrets/{self.secret}"
+        where = f"projects/{self.project}" + (f"/locations/{self.location}" if self.location else "")
+        return f"{where}/secrets/{self.secret}"
 
     @property
     def version_name(self) -> str:
@@ -82,7 +87,9 @@ def is_reference(value: t.Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
-def parse_reference(text: str, where: str, default_project: str | None) -> SecretRef:
+def parse_reference(
+    text: str, where: str, default_project: str | None, location: str | None = None
+) -> SecretRef:
     """The secret version `text` names; `where` is the setting, for error messages."""
     match = _REFERENCE.fullmatch(text)
     if match is None:
@@ -96,7 +103,7 @@ def parse_reference(text: str, where: str, default_project: str | None) -> Secre
             f"{where}: {text} names no project: set secrets.gcp_project or GOOGLE_CLOUD_PROJECT, "
             "or write sm://PROJECT/SECRET"
         )
-    return SecretRef(project, match["secret"], match["version"] or "latest")
+    return SecretRef(project, match["secret"], match["version"] or "latest", location)
 
 
 class CallFailed(Exception):
@@ -118,6 +125,8 @@ class SecretManager:
     def __init__(self, settings: SecretSettings) -> None:
         self.settings = settings
         self.host, self._target = _split_endpoint(settings.endpoint)
+        regional = _REGIONAL_HOST.fullmatch(self.host)
+        self.location = regional[1] if regional else None
         self._client: SecretManagerServiceClient | None = None
         self._lock = threading.Lock()
 
@@ -200,7 +209,8 @@ class SecretManager:
         except DefaultCredentialsError as exc:
             detail = " ".join(str(exc).split())
             raise SecretError(
-                f"Secret Manager: no usable Application Default Credentials ({detail}): {ADC_HINT}"
+                "Secret Manager: no usable Application Default Credentials to read sm:// references "
+                f"({detail}): {ADC_HINT}"
             ) from None
 
 
@@ -333,7 +343,8 @@ def resolve_config(config: Mapping[str, t.Any]) -> ResolvedConfig:
     manager = SecretManager(settings)
     body = {key: value for key, value in config.items() if key != "secrets"}
     references = {
-        where: parse_reference(value, where, default_project) for where, value in _string_leaves(body, "")
+        where: parse_reference(value, where, default_project, manager.location)
+        for where, value in _string_leaves(body, "")
     }
     if not references:
         return ResolvedConfig(dict(config), {}, manager)
@@ -420,4 +431,4 @@ def _status(exc: t.Any) -> tuple[str, str]:
     code = getattr(exc, "grpc_status_code", None)
     name = code.name if code is not None else type(exc).__name__
     message = " ".join(str(getattr(exc, "message", "") or "").split())
-    return name, f"{name} {redaction.redact(message)[:200]}".strip()
+    return name, f"{name}: {redaction.redact(message)[:200]}" if message else name
