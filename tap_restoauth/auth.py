@@ -173,8 +173,11 @@ _OAUTH_HINTS = {
 
 @dataclasses.dataclass
 class _Token:
+    """An access token and its time.monotonic() deadlines (None when the server gave no lifetime)."""
+
     access_token: str
-    expires_at: float | None  # time.monotonic() deadline, None when the server gave no lifetime
+    renew_at: float | None  # expiry minus expiry_skew_seconds: renew from here on
+    expires_at: float | None  # the server's lifetime ends: renewal is then mandatory
 
 
 @dataclasses.dataclass
@@ -233,9 +236,34 @@ class OAuth2ClientCredentials(Auth):
     def _valid_token(self) -> str:
         with self._lock:
             token = self._token
-            if token is None or (token.expires_at is not None and time.monotonic() >= token.expires_at):
+            now = time.monotonic()
+            if token is None or (token.expires_at is not None and now >= token.expires_at):
                 token = self._token = self._request_token()
+            elif token.renew_at is not None and now >= token.renew_at:
+                token = self._renew_early(token)
             return token.access_token
+
+    def _renew_early(self, current: _Token) -> _Token:
+        """A new token; if the token endpoint fails, the current one for the rest of its life.
+
+        The skew exists so that a slow or briefly failing token endpoint does not stop
+        the run while the current token is still accepted.
+        """
+        try:
+            self._token = self._request_token()
+        except AuthError as exc:
+            assert current.expires_at is not None
+            left = current.expires_at - time.monotonic()
+            if left <= 0:
+                raise
+            current.renew_at = time.monotonic() + left / 2
+            logger.warning(
+                "Could not renew the access token early (%s); using the current one, which expires in %.0fs",
+                exc,
+                left,
+            )
+            return current
+        return self._token
 
     def grant_fields(self) -> dict[str, str]:
         """Form fields specific to the grant."""
@@ -274,16 +302,16 @@ class OAuth2ClientCredentials(Auth):
         self.token_requests += 1
         self.on_token_response(payload)
         lifetime = _seconds(payload.get("expires_in"))
-        expires_at = None
+        renew_at = expires_at = None
         if lifetime is not None:
-            margin = min(self.expiry_skew_seconds, lifetime / 2)
-            expires_at = time.monotonic() + lifetime - margin
+            expires_at = time.monotonic() + lifetime
+            renew_at = expires_at - min(self.expiry_skew_seconds, lifetime / 2)
         logger.info(
             "Obtained an access token from %s (%s)",
             _origin(self.token_url),
             f"expires in {lifetime:.0f}s" if lifetime is not None else "no expiry given",
         )
-        return _Token(access_token, expires_at)
+        return _Token(access_token, renew_at, expires_at)
 
     def _post_with_retries(
         self, form: Mapping[str, t.Any], headers: Mapping[str, str]
@@ -415,11 +443,7 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
             else:
                 logger.info("Saved the rotated refresh token to %s", store.description)
         if failures:
-            raise AuthError(
-                "the provider rotated the refresh token but it could not be saved ("
-                + "; ".join(failures)
-                + "): fix the store, then consent again to get a new refresh token"
-            )
+            raise AuthError("; ".join(failures))  # each store's message names itself and the fix
 
 
 def _is_loopback(host: str) -> bool:

@@ -19,6 +19,9 @@ class RefreshTokenStore(t.Protocol):
 
     description: str
 
+    def _failure(self, exc: OSError) -> str:
+        return f"the provider's new refresh token could not be saved to {self.path}: {exc.strerror}"
+
     def save(self, token: str) -> None:
         """Persist `token`, raising a TapRestOAuthError if it cannot be saved."""
 
@@ -40,6 +43,9 @@ class FileTokenStore:
             raise ConfigError(f"auth.refresh_token_file: cannot read {self.path}: {exc.strerror}") from None
         return text or None
 
+    def _failure(self, exc: OSError) -> str:
+        return f"the provider's new refresh token could not be saved to {self.path}: {exc.strerror}"
+
     def save(self, token: str) -> None:
         """Write `token` to a private temporary file beside the target, then rename it over.
 
@@ -49,7 +55,7 @@ class FileTokenStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".refresh-token-")
         except OSError as exc:
-            raise SecretError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise SecretError(self._failure(exc)) from None
         try:
             os.fchmod(descriptor, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -59,7 +65,7 @@ class FileTokenStore:
             os.replace(temporary, self.path)
         except OSError as exc:
             Path(temporary).unlink(missing_ok=True)
-            raise SecretError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise SecretError(self._failure(exc)) from None
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

@@ -75,6 +75,11 @@ class Fault:
         return cls(status, json.dumps(body).encode())
 
     @classmethod
+    def ok(cls) -> Fault:
+        """Answer normally: queue it first to let later faults hit later requests."""
+        return cls()
+
+    @classmethod
     def slow(cls, seconds: float) -> Fault:
         """Answer normally, but only after `seconds` (to provoke client timeouts)."""
         return cls(delay=seconds)

@@ -86,6 +86,17 @@ def test_token_renewed_early_over_a_sync_longer_than_its_lifetime(make_server, t
     assert 2 <= server.tokens_issued() <= math.ceil(elapsed) + 1 < server.api_requests
 
 
+def test_failed_early_renewal_keeps_the_current_token_until_it_expires(make_server, tmp_path):
+    server = make_server(token_ttl=4, api_delay=0.2, datasets={"items": 150, "orders": 60})
+    server.fail_token_requests(Fault.ok(), Fault.http(503), Fault.http(503))  # the first renewal fails
+    run = run_tap(tmp_path, server.tap_config(server.client_credentials_auth(), max_retries=1))
+
+    assert_complete(run, server)
+    assert not server.api_rejections  # the old token was still good, and renewed before expiry
+    assert server.token_attempts() == server.tokens_issued() + 2
+    assert "Could not renew the access token early" in run.stderr
+
+
 def test_revoked_token_is_renewed_once_and_the_request_retried(make_server, tmp_path):
     server = make_server(token_ttl=None)  # no expires_in: the token is reused until a 401
     server.revoke_access_tokens_after(api_requests=4)
@@ -288,6 +299,8 @@ def test_rotated_token_that_cannot_be_saved_is_one_clear_error(make_server, tmp_
     with pytest.raises(AuthError) as raised:
         auth(requests.Request("GET", server.api_url + "/v1/items").prepare())
     message = str(raised.value)
-    assert "rotated the refresh token but it could not be saved" in message
-    assert f"cannot write {tmp_path / 'not-a-directory' / 'refresh_token'}" in message
+    assert message == (
+        "the provider's new refresh token could not be saved to "
+        f"{tmp_path / 'not-a-directory' / 'refresh_token'}: File exists"
+    )
     assert not any(secret in message for secret in server.secret_values())
