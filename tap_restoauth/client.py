@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import ssl
 import threading
 import time
 import typing as t
@@ -11,12 +12,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from tap_restoauth import redaction
 from tap_restoauth.auth import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
-from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy, describe_transport_error
+from tap_restoauth.retry import (
+    TRANSIENT_ERRORS,
+    RetryAfterTooLong,
+    RetryPolicy,
+    describe_transport_error,
+    exception_chain,
+)
 
 logger = logging.getLogger("tap_restoauth.client")
 
@@ -82,6 +90,36 @@ class RateLimiter:
             time.sleep(slot - now)
 
 
+class _TlsAdapter(HTTPAdapter):
+    """Reports an untrusted certificate at once, for API and token requests alike.
+
+    requests raises SSLError, a ConnectionError, for every TLS failure; a certificate
+    that fails verification will fail again, so it must not be retried as transient.
+    """
+
+    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            reason = _certificate_failure(exc)
+            if reason is None:
+                raise
+            parts = urlsplit(request.url or "")
+            origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            raise ApiError(
+                f"TLS certificate verification failed for {origin}: {reason}; "
+                "if the server uses a private CA, set ca_bundle to its PEM file"
+            ) from None
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """The verification message when `exc` was caused by an untrusted or mismatched certificate."""
+    for cause in exception_chain(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or "certificate verify failed")
+    return None
+
+
 class ApiClient:
     """Sends requests with retries and turns every failure into one readable line."""
 
@@ -91,14 +129,19 @@ class ApiClient:
         self.session = requests.Session()
         self.session.verify = settings.ca_bundle or settings.verify_tls
         self.session.headers.update({"Accept": "application/json", **settings.headers})
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
+        adapter = _TlsAdapter(pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
         auth.bind(HttpContext(self.session, settings.timeout, settings.retry))
         self.retries = 0
-        if not settings.verify_tls:
-            logger.warning("TLS certificate verification is OFF (verify_tls: false)")
+        if not settings.verify_tls and not settings.ca_bundle:
+            logger.warning(
+                "TLS certificate verification is OFF (verify_tls: false): anyone on the network "
+                "path can read the credentials and the data"
+            )
+            # One warning above instead of urllib3's on every request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def get_json(
         self,
@@ -111,7 +154,7 @@ class ApiClient:
         ignore_statuses: t.Collection[int] = (),
     ) -> ApiResponse | None:
         """Fetch and decode one JSON document; None when the status is in `ignore_statuses`."""
-        response = self._send(stream, method, url, params, body)
+        response, attempts = self._send(stream, method, url, params, body)
         if response.status_code in ignore_statuses:
             logger.info(
                 "%s: %s %s answered %s; skipped (ignore_statuses)",
@@ -122,12 +165,13 @@ class ApiClient:
             )
             return None
         if response.status_code >= 400:
-            raise ApiError(describe_http_error(stream, method, response))
+            raise ApiError(describe_http_error(stream, method, response, attempts=attempts))
         return ApiResponse(response.url, response.headers, decode_json(stream, method, response))
 
     def _send(
         self, stream: str, method: str, url: str, params: t.Mapping[str, t.Any], body: t.Any
-    ) -> requests.Response:
+    ) -> tuple[requests.Response, int]:
+        """The final response and how many attempts it took."""
         retry = self.settings.retry
         attempt = 0
         renewed = False
@@ -169,8 +213,13 @@ class ApiClient:
                         "check auth.scopes and auth.audience"
                     )
                 if not retry.should_retry(status) or attempt >= retry.max_retries:
-                    return response
-                wait = retry.wait_seconds(attempt, response)
+                    return response, attempt + 1
+                try:
+                    wait = retry.wait_seconds(attempt, response)
+                except RetryAfterTooLong as exc:
+                    raise ApiError(
+                        f"{stream}: {method} {mask_url(response.url)} answered HTTP {status}: {exc}"
+                    ) from None
                 logger.warning(
                     "%s: HTTP %s on %s %s; retry %d/%d in %.1fs",
                     stream,
@@ -189,25 +238,27 @@ class ApiClient:
 def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
     """The response body as JSON, or an ApiError saying what came instead."""
     content = response.content
-    where = f"{stream}: {method} {mask_url(response.url)}"
+    where = f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+    status = response.status_code
     if not content.strip():
-        raise ApiError(f"{where} returned an empty body (HTTP {response.status_code}); expected JSON")
+        raise ApiError(f"{where} an empty body (HTTP {status})")
     try:
         return msgspec.json.decode(content)
-    except msgspec.DecodeError:
-        content_type = response.headers.get("Content-Type", "no content type")
+    except msgspec.DecodeError as exc:
+        content_type = response.headers.get("Content-Type") or "no Content-Type"
+        what = f"invalid JSON ({exc}; {content_type}" if "json" in content_type else f"{content_type} ("
         raise ApiError(
-            f"{where} returned a body that is not JSON ({content_type}, {len(content)} bytes): "
-            f"{redaction.excerpt(response.text)}"
+            f"{where} {what}, HTTP {status}, {len(content)} bytes): {redaction.excerpt(response.text)}"
         ) from None
 
 
-def describe_http_error(stream: str, method: str, response: requests.Response) -> str:
+def describe_http_error(stream: str, method: str, response: requests.Response, *, attempts: int = 1) -> str:
     hint = ""
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
     if response.status_code in (401, 403):
         hint = " (check the auth settings and the credentials' permissions)"
     return (
-        f"{stream}: {method} {mask_url(response.url)} failed: HTTP {response.status_code} "
+        f"{stream}: {method} {mask_url(response.url)} failed{tries}: HTTP {response.status_code} "
         f"{response.reason or ''}{hint}: {redaction.excerpt(response.text)}"
     ).replace("  ", " ")
 

@@ -41,6 +41,7 @@ class StreamSettings:
     context_keys: tuple[str, ...] = ()  # own parent_keys plus every ancestor's
     max_pages: int | None = None
     ignore_statuses: frozenset[int] = frozenset()
+    is_sorted: bool = False
 
     @property
     def path_fields(self) -> list[str]:
@@ -84,6 +85,7 @@ class _RawStream:
     parent_keys: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     max_pages: int | None = None
     ignore_statuses: tuple[int, ...] = ()
+    is_sorted: bool = False
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
@@ -134,6 +136,7 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         raise ConfigError(f"ca_bundle: cannot read {ca_bundle!r}")
     retry = RetryPolicy(
         max_retries=options.coerce(config.get("max_retries", 5), int, "max_retries"),
+        backoff_factor=options.coerce(config.get("backoff_factor", 1), float, "backoff_factor"),
         backoff_max_seconds=options.coerce(
             config.get("backoff_max_seconds", 60), float, "backoff_max_seconds"
         ),
@@ -210,6 +213,7 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
         parent_keys={str(k): str(v) for k, v in spec.parent_keys.items()},
         max_pages=spec.max_pages,
         ignore_statuses=frozenset(spec.ignore_statuses),
+        is_sorted=spec.is_sorted,
     )
 
 

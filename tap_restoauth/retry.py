@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email.utils
+import http.client
+import math
 import random
 import time
+import typing as t
 
 import requests
 
+from tap_restoauth.errors import ApiError
+
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
-# Failures that say nothing about the request itself: try again.
+# Failures that say nothing about the request itself: try again. (A TLS certificate
+# that fails verification is not among them: the client reports it at once.)
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -19,6 +26,18 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
+
+
+class RetryAfterTooLong(ApiError):
+    """The server asked for a longer pause than `max_retry_after_seconds` allows."""
+
+    def __init__(self, seconds: float, limit: float) -> None:
+        super().__init__(
+            f"the server asked to wait {seconds:.0f}s before retrying (Retry-After), more than "
+            f"max_retry_after_seconds ({limit:g}s): run later or raise max_retry_after_seconds"
+        )
+        self.seconds = seconds
+        self.limit = limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,39 +53,72 @@ class RetryPolicy:
         return status in RETRY_STATUSES
 
     def wait_seconds(self, attempt: int, response: requests.Response | None = None) -> float:
-        """Seconds to wait before retry number `attempt` (0-based)."""
+        """Seconds to wait before retry number `attempt` (0-based).
+
+        The server's `Retry-After` wins over backoff; one longer than
+        `max_retry_after_seconds` raises RetryAfterTooLong rather than retrying
+        before the server said it would accept the request.
+        """
         if response is not None:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
-                return min(retry_after, self.max_retry_after_seconds)
+                if retry_after > self.max_retry_after_seconds:
+                    raise RetryAfterTooLong(retry_after, self.max_retry_after_seconds)
+                return retry_after
         ceiling = min(self.backoff_max_seconds, self.backoff_factor * (2**attempt))
         return random.uniform(ceiling / 2, ceiling)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date."""
+    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date (never negative)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # HTTP dates are always GMT
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds)
 
 
 def describe_transport_error(exc: Exception) -> str:
     """A short phrase for a failed request that got no HTTP response (API and token endpoint)."""
+    causes = list(exception_chain(exc))
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error (certificate not trusted? set ca_bundle)"
+        return "TLS handshake failed"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connection timed out"
     if isinstance(exc, requests.exceptions.Timeout):
         return "read timed out"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "connection failed (server unreachable or connection dropped)"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "response body was cut off"
+    if any(isinstance(cause, ConnectionResetError) for cause in causes):
+        return "connection reset by the server"
+    if any(isinstance(cause, http.client.RemoteDisconnected) for cause in causes):
+        return "the server closed the connection without answering"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed (server unreachable or connection dropped)"
     return type(exc).__name__
+
+
+def exception_chain(exc: BaseException) -> t.Iterator[BaseException]:
+    """`exc` and every exception it wraps (args, cause, context, urllib3's `reason`)."""
+    seen: set[int] = set()
+    pending: list[t.Any] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not isinstance(current, BaseException):
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(
+            [*current.args, current.__cause__, current.__context__, getattr(current, "reason", None)]
+        )

@@ -83,6 +83,12 @@ STREAM = th.ObjectType(
     th.Property(
         "ignore_statuses", th.ArrayType(th.IntegerType), description="HTTP statuses to skip (e.g. 404)."
     ),
+    th.Property(
+        "is_sorted",
+        th.BooleanType,
+        description="The API returns records in ascending replication_key order: the bookmark then "
+        "advances with every page, so an interrupted run resumes where it stopped.",
+    ),
 )
 
 SECRETS = th.ObjectType(
@@ -120,9 +126,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         "requests_per_second", th.NumberType, description="Client-side rate limit, all streams together."
     ),
     th.Property("max_retries", th.IntegerType, default=5, description="Retries of a failed request."),
+    th.Property(
+        "backoff_factor",
+        th.NumberType,
+        default=1,
+        description="First backoff wait, seconds; doubles on each retry (with jitter) up to "
+        "backoff_max_seconds.",
+    ),
     th.Property("backoff_max_seconds", th.NumberType, default=60, description="Longest backoff wait."),
     th.Property(
-        "max_retry_after_seconds", th.NumberType, default=300, description="Longest Retry-After honoured."
+        "max_retry_after_seconds",
+        th.NumberType,
+        default=300,
+        description="Longest Retry-After the tap waits for; a server asking for more fails the run "
+        "with a clear error instead of being retried early.",
     ),
     th.Property(
         "progress_interval_seconds",

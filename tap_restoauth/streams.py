@@ -5,8 +5,10 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterable, Mapping
 
+from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.streams.core import Stream
 
+from tap_restoauth.client import mask_url
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError
 from tap_restoauth.incremental import OlderThanBookmark
@@ -17,6 +19,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Tap
 
     from tap_restoauth.config import StreamSettings
+    from tap_restoauth.pagination import Page
 
 
 class RestStream(Stream):
@@ -64,27 +67,54 @@ class RestStream(Stream):
                 incremental = self.settings.incremental
                 if incremental and incremental.param:
                     extra[incremental.param] = incremental.render(start)
-        primary_keys = self.settings.primary_keys
         progress = self.progress
         for page, records in self.endpoint.pages(context, extra):
+            self._check_primary_keys(page, records)
             emitted = 0
             for record in records:
-                for key in primary_keys:
-                    if record.get(key) is None:
-                        raise ApiError(
-                            f"{self.name}: a record in {page.url} has no primary key {key!r}; "
-                            "check primary_keys and records_path"
-                        )
                 if keep is None or keep.keeps(record):
                     emitted += 1
                     yield record
             progress.page_done(self.name, emitted)
+            if self.replication_key:
+                # The SDK writes STATE every 10,000 records; after each page, the bookmark
+                # of every record emitted so far survives a killed run (sorted streams
+                # resume from it; unsorted ones restart from their last completed bookmark).
+                self._write_state_message()
         if keep and keep.dropped:
             self.logger.info(
                 "%s: dropped %d records older than the bookmark (the API ignored the filter)",
                 self.name,
                 keep.dropped,
             )
+
+    def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
+        """Reject a page with a record lacking a primary key before emitting any of it."""
+        for record in records:
+            for key in self.settings.primary_keys:
+                if record.get(key) is None:
+                    fields = ", ".join(list(record)[:12]) or "none"
+                    raise ApiError(
+                        f"{self.name}: a record in the response of {mask_url(page.url)} has no primary "
+                        f"key {key!r} (its fields: {fields}); check primary_keys and records_path"
+                    )
+
+    @property
+    def is_sorted(self) -> bool:
+        """Records come in replication-key order (the `is_sorted` setting): resumable bookmarks."""
+        settings = getattr(self, "settings", None)
+        return bool(settings and settings.is_sorted)
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Mapping[str, t.Any] | None = None
+    ) -> None:
+        try:
+            super()._increment_stream_state(latest_record, context=context)
+        except InvalidStreamSortException as exc:
+            raise ApiError(
+                f"{self.name}: is_sorted is set but the API returned records out of "
+                f"{self.replication_key} order ({exc}); remove is_sorted from this stream"
+            ) from None
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None
