@@ -19,9 +19,6 @@ class RefreshTokenStore(t.Protocol):
 
     description: str
 
-    def _failure(self, exc: OSError) -> str:
-        return f"the provider's new refresh token could not be saved to {self.path}: {exc.strerror}"
-
     def save(self, token: str) -> None:
         """Persist `token`, raising a TapRestOAuthError if it cannot be saved."""
 
