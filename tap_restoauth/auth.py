@@ -171,6 +171,10 @@ _OAUTH_HINTS = {
 }
 
 
+class TokenEndpointError(AuthError):
+    """The token endpoint gave no token (after retries); the message says why and what to fix."""
+
+
 @dataclasses.dataclass
 class _Token:
     """An access token and its time.monotonic() deadlines (None when the server gave no lifetime)."""
@@ -251,7 +255,7 @@ class OAuth2ClientCredentials(Auth):
         """
         try:
             self._token = self._request_token()
-        except AuthError as exc:
+        except TokenEndpointError as exc:
             assert current.expires_at is not None
             left = current.expires_at - time.monotonic()
             if left <= 0:
@@ -296,7 +300,7 @@ class OAuth2ClientCredentials(Auth):
         response, attempts = self._post_with_retries(form, headers)
         payload = _json_object(response)
         if response.status_code != 200 or payload is None or not payload.get("access_token"):
-            raise AuthError(self._describe_failure(response, payload, attempts))
+            raise TokenEndpointError(self._describe_failure(response, payload, attempts))
         access_token = str(payload["access_token"])
         redaction.register(access_token)
         self.token_requests += 1
@@ -331,7 +335,7 @@ class OAuth2ClientCredentials(Auth):
             except TRANSIENT_ERRORS as exc:
                 problem = describe_transport_error(exc)
                 if attempt >= http.retry.max_retries:
-                    raise AuthError(
+                    raise TokenEndpointError(
                         f"token request to {_origin(self.token_url)} failed after "
                         f"{attempt + 1} attempts: {problem}"
                     ) from None
@@ -343,7 +347,7 @@ class OAuth2ClientCredentials(Auth):
                 try:
                     wait = http.retry.wait_seconds(attempt, response)
                 except ApiError as exc:  # a Retry-After beyond max_retry_after_seconds
-                    raise AuthError(f"token request to {_origin(self.token_url)}: {exc}") from None
+                    raise TokenEndpointError(f"token request to {_origin(self.token_url)}: {exc}") from None
             logger.warning(
                 "Token request to %s: %s; retry %d/%d in %.1fs",
                 _origin(self.token_url),
