@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import ssl
 import threading
 import time
@@ -91,13 +92,21 @@ class RateLimiter:
 
 
 class _TlsAdapter(HTTPAdapter):
-    """Reports an untrusted certificate at once, for API and token requests alike.
+    """Applies the tap's TLS settings and reports an untrusted certificate at once.
 
-    requests raises SSLError, a ConnectionError, for every TLS failure; a certificate
-    that fails verification will fail again, so it must not be retried as transient.
+    Every request of the session (API and token) goes through here, so `ca_bundle` and
+    `verify_tls` hold for both: requests' `Session.post` would otherwise let a
+    REQUESTS_CA_BUNDLE in the environment override them for token requests. requests
+    raises SSLError, a ConnectionError, for every TLS failure; a certificate that fails
+    verification will fail again, so it must not be retried as transient.
     """
 
+    def __init__(self, verify: bool | str, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self.verify = verify
+
     def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
+        kwargs["verify"] = self.verify
         try:
             return super().send(request, *args, **kwargs)
         except requests.exceptions.SSLError as exc:
@@ -110,6 +119,16 @@ class _TlsAdapter(HTTPAdapter):
                 f"TLS certificate verification failed for {origin}: {reason}; "
                 "if the server uses a private CA, set ca_bundle to its PEM file"
             ) from None
+
+
+def tls_verification(settings: HttpSettings) -> bool | str:
+    """What to verify certificates against: `ca_bundle`, nothing (`verify_tls: false`), or the
+    bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (requests' convention), else certifi's."""
+    if settings.ca_bundle:
+        return settings.ca_bundle
+    if not settings.verify_tls:
+        return False
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 def _certificate_failure(exc: BaseException) -> str | None:
@@ -127,9 +146,9 @@ class ApiClient:
         self.settings = settings
         self.auth = auth
         self.session = requests.Session()
-        self.session.verify = settings.ca_bundle or settings.verify_tls
+        self.session.verify = verify = tls_verification(settings)
         self.session.headers.update({"Accept": "application/json", **settings.headers})
-        adapter = _TlsAdapter(pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
+        adapter = _TlsAdapter(verify, pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
@@ -246,10 +265,13 @@ def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
         return msgspec.json.decode(content)
     except msgspec.DecodeError as exc:
         content_type = response.headers.get("Content-Type") or "no Content-Type"
-        what = f"invalid JSON ({exc}; {content_type}" if "json" in content_type else f"{content_type} ("
-        raise ApiError(
-            f"{where} {what}, HTTP {status}, {len(content)} bytes): {redaction.excerpt(response.text)}"
-        ) from None
+        detail = f"HTTP {status}, {len(content)} bytes"
+        got = (
+            f"invalid JSON ({exc}; {content_type}, {detail})"
+            if "json" in content_type
+            else f"{content_type} ({detail})"
+        )
+        raise ApiError(f"{where} {got}: {redaction.excerpt(response.text)}") from None
 
 
 def describe_http_error(stream: str, method: str, response: requests.Response, *, attempts: int = 1) -> str:

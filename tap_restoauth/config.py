@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import ssl
 import string
 import typing as t
 from collections.abc import Mapping
@@ -132,29 +133,58 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
 
 def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
     ca_bundle = config.get("ca_bundle")
-    if ca_bundle and not os.access(os.path.expanduser(ca_bundle), os.R_OK):
-        raise ConfigError(f"ca_bundle: cannot read {ca_bundle!r}")
+    if ca_bundle:
+        _check_ca_bundle(os.path.expanduser(str(ca_bundle)))
     retry = RetryPolicy(
-        max_retries=options.coerce(config.get("max_retries", 5), int, "max_retries"),
-        backoff_factor=options.coerce(config.get("backoff_factor", 1), float, "backoff_factor"),
-        backoff_max_seconds=options.coerce(
-            config.get("backoff_max_seconds", 60), float, "backoff_max_seconds"
-        ),
-        max_retry_after_seconds=options.coerce(
-            config.get("max_retry_after_seconds", 300), float, "max_retry_after_seconds"
-        ),
+        max_retries=_number(config, "max_retries", 5, int, minimum=0),
+        backoff_factor=_number(config, "backoff_factor", 1, float, minimum=0),
+        backoff_max_seconds=_number(config, "backoff_max_seconds", 60, float, minimum=0),
+        max_retry_after_seconds=_number(config, "max_retry_after_seconds", 300, float, minimum=0),
     )
     rate = config.get("requests_per_second")
     concurrency = options.coerce(config.get("concurrency", 1), int, "concurrency")
     return HttpSettings(
-        timeout=options.coerce(config.get("timeout", 60), float, "timeout"),
+        timeout=_number(config, "timeout", 60, float, minimum=0, exclusive=True),
         verify_tls=options.coerce(config.get("verify_tls", True), bool, "verify_tls"),
         ca_bundle=os.path.expanduser(ca_bundle) if ca_bundle else None,
         headers={str(k): str(v) for k, v in _mapping(config.get("headers"), "headers").items()},
-        requests_per_second=options.coerce(rate, float, "requests_per_second") if rate else None,
+        requests_per_second=(
+            _number(config, "requests_per_second", None, float, minimum=0, exclusive=True)
+            if rate is not None
+            else None
+        ),
         retry=retry,
         pool_size=max(10, concurrency * 2),
     )
+
+
+def _check_ca_bundle(path: str) -> None:
+    """Fail before any request when the CA bundle cannot be used by the TLS layer."""
+    if not os.access(path, os.R_OK) or not os.path.isfile(path):
+        raise ConfigError(f"ca_bundle: cannot read {path!r}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"ca_bundle: {path!r} holds no usable PEM certificate ({exc.reason})") from None
+
+
+N = t.TypeVar("N", int, float)
+
+
+def _number(
+    config: Mapping[str, t.Any],
+    name: str,
+    default: t.Any,
+    kind: type[N],
+    *,
+    minimum: float,
+    exclusive: bool = False,
+) -> N:
+    value: N = options.coerce(config.get(name, default), kind, name)
+    if value < minimum or (exclusive and value == minimum):
+        bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
+        raise ConfigError(f"{name}: expected a number {bound}, got {config.get(name)!r}")
+    return value
 
 
 def _mapping(value: t.Any, where: str) -> Mapping[str, t.Any]:

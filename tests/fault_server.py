@@ -30,6 +30,7 @@ import datetime as dt
 import email.utils
 import json
 import random
+import re
 import secrets
 import socket
 import struct
@@ -589,6 +590,7 @@ def tap_config(
 
 
 DEBUG_ENV = {"TAP_RESTOAUTH_LOGLEVEL": "DEBUG"}
+RETRY_LINE = re.compile(r"; retry \d+/\d+ in ")  # the tap's warning for each retry
 
 
 def sync(tmp_path: Path, server: FaultServer, config: dict[str, t.Any], **kwargs: t.Any) -> TapRun:

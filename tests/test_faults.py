@@ -11,7 +11,6 @@ import email.utils
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from tap_restoauth.retry import RetryAfterTooLong, RetryPolicy, parse_retry_afte
 from tests.fault_server import (
     API_KEY,
     DEBUG_ENV,
+    RETRY_LINE,
     TRANSIENT_KINDS,
     FaultData,
     FaultPlan,
@@ -35,8 +35,6 @@ from tests.fault_server import (
     tap_config,
 )
 from tests.helpers import ISOLATED_ENV, TapRun
-
-RETRY_LINE = re.compile(r"; retry \d+/\d+ in ")
 
 
 @pytest.fixture
@@ -285,7 +283,7 @@ def test_a_deleted_parent_404_is_skipped_only_when_ignored(tmp_path, ignored):
 
 
 BAD_RESPONSES = {
-    "html_200": ["expected a JSON document, got text/html", "HTTP 200", "Sign in"],
+    "html_200": ["expected a JSON document, got text/html; charset=utf-8 (HTTP 200, 71 bytes)", "Sign in"],
     "empty": ["expected a JSON document, got an empty body (HTTP 200)"],
     "invalid_json": ["expected a JSON document, got invalid JSON", "truncated", '{"data": [{"id": 1'],
     "wrong_shape": ["records_path $.data[*] matched nothing", "keys: results, meta"],
