@@ -1,0 +1,115 @@
+"""The README, meltano.yml and the Hub definition agree with `tap-restoauth --about`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tap_restoauth.config import parse_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _load_update_docs() -> t.Any:
+    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+update_docs = _load_update_docs()
+
+
+@pytest.fixture(scope="module")
+def about() -> dict[str, t.Any]:
+    return json.loads(update_docs.about("json"))
+
+
+def _tap(meltano: dict[str, t.Any]) -> dict[str, t.Any]:
+    return next(p for p in meltano["plugins"]["extractors"] if p["name"] == "tap-restoauth")
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dict[str, dict[str, t.Any]]:
+    """The tap's plugin definition in meltano.yml and in the Hub file."""
+    return {
+        "meltano.yml": _tap(yaml.safe_load((ROOT / "meltano.yml").read_text())),
+        "hub": yaml.safe_load(update_docs.HUB_FILE.read_text()),
+    }
+
+
+def test_generated_parts_are_current():
+    stale = [str(path.relative_to(ROOT)) for path in update_docs.stale()]
+    assert not stale, f"stale: {stale}; run .venv/bin/python scripts/update_docs.py"
+
+
+def test_plugin_settings_mirror_about(about, definitions):
+    """Same names, secrets marked sensitive, same descriptions; checked without the generator."""
+    secrets: set[str] = set()
+    descriptions: dict[str, str] = {}
+
+    def walk(properties: dict[str, t.Any], prefix: str) -> None:
+        for name, schema in properties.items():
+            if schema.get("properties") and not isinstance(schema.get("additionalProperties"), dict):
+                walk(schema["properties"], f"{prefix}{name}.")
+                continue
+            descriptions[prefix + name] = " ".join(schema.get("description", "").split())
+            if schema.get("secret"):
+                secrets.add(prefix + name)
+
+    walk(about["settings"]["properties"], "")
+    assert {"auth.client_secret", "auth.refresh_token", "auth.password", "auth.token"} <= secrets
+    for where, plugin in definitions.items():
+        settings = {s["name"]: s for s in plugin["settings"]}
+        assert set(settings) == set(descriptions), where
+        assert {n for n, s in settings.items() if s.get("sensitive")} == secrets, where
+        assert {n: s["description"] for n, s in settings.items()} == descriptions, where
+        assert all(s.get("label") and s.get("kind") for s in settings.values()), where
+        assert not any(s["kind"] == "password" for s in settings.values()), where  # deprecated
+        assert set(plugin["capabilities"]) <= set(about["capabilities"]), where
+
+
+def test_meltano_yml_never_needs_the_hub():
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    assert "version" not in project
+    assert project["send_anonymous_usage_stats"] is False
+    assert project["cli"]["disable_version_check"] is True
+    assert re.match(r"http://127\.0\.0\.1:\d+/", project["hub_url"])
+    assert {e["name"] for e in project["environments"]} >= {"dev", "prod"}
+    for plugins in project["plugins"].values():
+        for plugin in plugins:
+            assert "variant" not in plugin, plugin["name"]
+            if "inherit_from" not in plugin:
+                assert {"namespace", "pip_url", "executable"} <= set(plugin), plugin["name"]
+
+
+def readme_examples() -> dict[str, dict[str, t.Any]]:
+    """Code blocks placed right after `<!-- example: NAME -->` (a tap config, JSON or YAML)."""
+    found = re.findall(r"<!-- example: ([\w-]+) -->\s*```(?:json|yaml)\n(.*?)```", README, re.S)
+    return {name: yaml.safe_load(body) for name, body in found}
+
+
+def test_readme_config_examples_are_valid_configs():
+    examples = readme_examples()
+    assert {"full-config", "oauth-cursor", "basic-page-numbers", "refresh-link-header"} <= set(examples)
+    for name, example in examples.items():
+        config = example.get("config", example)  # a meltano.yml plugin entry or a bare config
+        settings = parse_settings(config)
+        assert settings.streams, name
+
+
+def test_readme_links_and_commands_point_at_real_files():
+    links = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", README)
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+    setup = re.search(r"<!-- setup -->\s*```sh\n(.*?)```", README, re.S)
+    assert setup is not None
+    assert setup.group(1).split("\n")[:-1] == ["bash scripts/demo.sh", "bash scripts/test.sh"]

@@ -1,0 +1,292 @@
+"""The project's meltano.yml end to end with real Meltano, real targets and the sandbox API.
+
+A session fixture copies the project to a temporary folder and runs `meltano install` there once
+(uv's cache makes later sessions fast); each test gets its own system database, so state never
+leaks between tests or into the developer's `.meltano/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import typing as t
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tap_restoauth.sandbox import CLIENT_SECRET, SandboxData, SandboxServer
+from tests.helpers import ISOLATED_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+STREAMS = ("users", "user_orders", "order_items", "events")
+PLUGINS = ("tap-restoauth", "target-jsonl", "target-duckdb", "target-bigquery")
+
+
+def meltano_binary() -> str | None:
+    """MELTANO_BIN (exported by scripts/test.sh), else the project's .venv-meltano, else PATH."""
+    for candidate in (os.environ.get("MELTANO_BIN"), ROOT / ".venv-meltano" / "bin" / "meltano"):
+        if candidate and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which("meltano")
+
+
+@dataclasses.dataclass
+class MeltanoProject:
+    root: Path
+    binary: str
+
+    def env(self, db_dir: Path | None = None, **extra: str) -> dict[str, str]:
+        """The caller's environment minus any tap/target/Meltano settings, plus `extra`."""
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("TAP_RESTOAUTH", "TARGET_", "MELTANO_"))
+        }
+        env.update(ISOLATED_ENV)
+        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        if db_dir is not None:
+            env["MELTANO_DATABASE_URI"] = f"sqlite:///{db_dir / 'meltano.db'}"
+        env.update(extra)
+        return env
+
+    def meltano(
+        self, *args: str, env: dict[str, str], ok: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [self.binary, *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if ok:
+            assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stderr[-4000:]}"
+        return done
+
+    def venv_python(self, plugin_type: str, name: str) -> str:
+        return str(self.root / ".meltano" / plugin_type / name / "venv" / "bin" / "python")
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    binary = meltano_binary()
+    if binary is None:
+        message = "Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("meltano-project")
+    for name in ("meltano.yml", "pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, root / name)
+    shutil.copytree(
+        ROOT / "tap_restoauth", root / "tap_restoauth", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    result = MeltanoProject(root, binary)
+    result.meltano("install", *PLUGINS, env=result.env())
+    return result
+
+
+def sandbox_env(server: SandboxServer, **extra: str) -> dict[str, str]:
+    """Point the dev environment at `server`, the way a user overrides meltano.yml."""
+    return {
+        "TAP_RESTOAUTH_API_URL": server.url,
+        "TAP_RESTOAUTH_AUTH_TOKEN_URL": f"{server.url}/oauth/token",
+        "TAP_RESTOAUTH_AUTH_CLIENT_SECRET": CLIENT_SECRET,
+        **extra,
+    }
+
+
+@pytest.fixture
+def serve() -> t.Iterator[t.Callable[[int], SandboxServer]]:
+    """Start sandbox servers (on free ports) with a given number of users; stop them afterwards."""
+    started: list[SandboxServer] = []
+
+    def start(users: int) -> SandboxServer:
+        server = SandboxServer(0, SandboxData(users=users)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def read_jsonl(folder: Path) -> dict[str, list[dict[str, t.Any]]]:
+    return {
+        path.stem: [json.loads(line) for line in path.read_text().splitlines()]
+        for path in sorted(folder.glob("*.jsonl"))
+    }
+
+
+def assert_no_secrets(server: SandboxServer, *texts: str) -> None:
+    secrets = [CLIENT_SECRET, *server.tokens]
+    for text in texts:
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{len(leaked)} secret value(s) leaked"
+
+
+def test_jsonl_counts_match_the_api_and_the_second_run_is_incremental(project, serve, tmp_path):
+    first = serve(120)
+    env = project.env(tmp_path, **sandbox_env(first, TARGET_JSONL_DESTINATION_PATH=str(tmp_path / "run1")))
+    run = project.meltano("run", "tap-restoauth", "target-jsonl", env=env)
+    records = read_jsonl(tmp_path / "run1")
+    assert {name: len(rows) for name, rows in records.items()} == first.data.counts()
+
+    state_text = project.meltano("state", "get", "dev:tap-restoauth-to-target-jsonl", env=env).stdout
+    bookmark = json.loads(state_text)["singer_state"]["bookmarks"]["users"]["replication_key_value"]
+    assert bookmark == max(u["updated_at"] for u in first.data.users)
+    assert_no_secrets(first, run.stdout, run.stderr, state_text, json.dumps(records))
+
+    # The API gains 30 users; the next run asks only for users updated since the bookmark.
+    second = serve(150)
+    env.update(sandbox_env(second, TARGET_JSONL_DESTINATION_PATH=str(tmp_path / "run2")))
+    project.meltano("run", "tap-restoauth", "target-jsonl", env=env)
+    again = read_jsonl(tmp_path / "run2")
+    expected_users = {u["id"] for u in second.data.users if u["updated_at"] >= bookmark}
+    assert {u["id"] for u in again["users"]} == expected_users == set(range(120, 151))
+    assert len(again["users"]) == len(expected_users)
+    expected_orders = [o for uid in sorted(expected_users) for o in second.data.orders[uid]]
+    assert len(again["user_orders"]) == len(expected_orders)
+    assert len(again["events"]) == len(second.data.events)  # no replication key: full table
+    state = json.loads(project.meltano("state", "get", "dev:tap-restoauth-to-target-jsonl", env=env).stdout)
+    assert state["singer_state"]["bookmarks"]["users"]["replication_key_value"] == max(
+        u["updated_at"] for u in second.data.users
+    )
+
+
+def test_wrong_secret_stops_the_run_with_one_clear_line_and_no_state(project, serve, tmp_path):
+    server = serve(5)
+    wrong = "wrong-secret-x7Q"
+    env = project.env(tmp_path, **sandbox_env(server, TAP_RESTOAUTH_AUTH_CLIENT_SECRET=wrong))
+    env["TARGET_JSONL_DESTINATION_PATH"] = str(tmp_path / "out")
+    run = project.meltano("run", "tap-restoauth", "target-jsonl", env=env, ok=False)
+    assert run.returncode != 0
+    errors = {
+        line.split("tap-restoauth: error: ", 1)[1]
+        for line in run.stderr.splitlines()
+        if "tap-restoauth: error: " in line
+    }
+    assert len(errors) == 1
+    assert "invalid_client" in errors.pop()
+    assert wrong not in run.stdout + run.stderr
+    assert "tap-restoauth-to-target-jsonl" not in project.meltano("state", "list", env=env).stdout
+    assert not list((tmp_path / "out").glob("*.jsonl"))
+
+
+def duckdb_counts(project: MeltanoProject, database: Path) -> dict[str, int]:
+    """Row counts per table, read with the duckdb that target-duckdb itself uses."""
+    script = (
+        "import duckdb, json, sys\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        f"print(json.dumps({{t: con.execute(f'select count(*) from restoauth.{{t}}').fetchone()[0]"
+        f" for t in {list(STREAMS)!r}}}))\n"
+    )
+    done = subprocess.run(
+        [project.venv_python("loaders", "target-duckdb"), "-c", script, str(database)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_duckdb_keeps_every_row_and_upserts_the_incremental_run(project, serve, tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    first = serve(120)
+    env = project.env(tmp_path, **sandbox_env(first, TARGET_DUCKDB_PATH=str(database)))
+    project.meltano("run", "tap-restoauth", "target-duckdb", env=env)
+    assert duckdb_counts(project, database) == first.data.counts()
+
+    second = serve(150)
+    env.update(sandbox_env(second))
+    project.meltano("run", "tap-restoauth", "target-duckdb", env=env)
+    assert duckdb_counts(project, database) == second.data.counts()
+
+
+def test_inherited_plugin_extracts_its_streams_with_stream_maps(project, serve, tmp_path):
+    """tap-restoauth-users (select: users and children) with the README's email-hashing map."""
+    server = serve(30)
+    maps = {"users": {"email": "md5(email)", "name": "__NULL__"}}
+    env = project.env(
+        tmp_path,
+        **sandbox_env(
+            server,
+            TARGET_JSONL_DESTINATION_PATH=str(tmp_path / "out"),
+            TAP_RESTOAUTH_USERS_STREAM_MAPS=json.dumps(maps),
+        ),
+    )
+    project.meltano("run", "tap-restoauth-users", "target-jsonl", env=env)
+    records = read_jsonl(tmp_path / "out")
+    counts = server.data.counts()
+    assert Counter({name: len(rows) for name, rows in records.items()}) == Counter(
+        {name: counts[name] for name in ("users", "user_orders", "order_items")}
+    )
+    by_id = {u["id"]: u for u in server.data.users}
+    for user in records["users"]:
+        assert "name" not in user
+        assert re.fullmatch(r"[0-9a-f]{32}", user["email"])
+        assert user["email"] != by_id[user["id"]]["email"]
+    states = project.meltano("state", "list", env=env).stdout
+    assert "dev:tap-restoauth-users-to-target-jsonl" in states
+
+
+def sensitive_settings(plugin: str) -> list[str]:
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    for plugins in config["plugins"].values():
+        for entry in plugins:
+            if entry["name"] == plugin:
+                return [s["name"] for s in entry.get("settings", []) if s.get("sensitive")]
+    raise LookupError(plugin)
+
+
+def test_config_list_redacts_every_secret_and_names_its_env_var(project, tmp_path):
+    secrets = sensitive_settings("tap-restoauth")
+    assert {"auth.client_secret", "auth.refresh_token", "auth.password"} <= set(secrets)
+    values = {name: f"not-shown-{i}-x7Q" for i, name in enumerate(secrets)}
+    env_names = {name: "TAP_RESTOAUTH_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) for name in secrets}
+    env = project.env(tmp_path, **{env_names[name]: value for name, value in values.items()})
+    listing = project.meltano("config", "list", "tap-restoauth", env=env).stdout
+    printed = project.meltano("config", "print", "tap-restoauth", env=env).stdout
+
+    for name in secrets:
+        line = next(line for line in listing.splitlines() if line.startswith(f"{name} [env: "))
+        assert f"[env: {env_names[name]}]" in line  # the name .secrets.example documents
+        assert "(redacted)" in line
+    for value in values.values():
+        assert value not in listing
+        assert value not in printed
+    assert json.loads(printed)["auth"]["client_secret"] != values["auth.client_secret"]  # nested, masked
+    example = (ROOT / ".secrets.example").read_text()
+    assert all(env_names[name] in example for name in secrets)
+
+
+def test_target_bigquery_declared_settings_are_its_own(project, tmp_path):
+    """BigQuery is not reachable here: check our settings against the target's own --about."""
+    env = project.env(
+        tmp_path,
+        TARGET_BIGQUERY_PROJECT="my-project",
+        TARGET_BIGQUERY_DATASET="restoauth",
+        TARGET_BIGQUERY_CREDENTIALS_JSON='{"type": "service_account", "private_key": "k-x7Q"}',
+    )
+    about = json.loads(
+        project.meltano("invoke", "target-bigquery", "--about", "--format=json", env=env).stdout
+    )
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    loader = next(p for p in config["plugins"]["loaders"] if p["name"] == "target-bigquery")
+    declared = {s["name"] for s in loader["settings"]}
+    assert declared <= set(about["settings"]["properties"])
+    assert set(about["settings"]["required"]) - {"method"} <= declared  # method has a default
+
+    listing = project.meltano("--environment", "prod", "config", "list", "target-bigquery", env=env).stdout
+    assert "k-x7Q" not in listing
+    assert re.search(
+        r"credentials_json \[env: TARGET_BIGQUERY_CREDENTIALS_JSON\] current value: \(redacted\)", listing
+    )
+    assert "project [env: TARGET_BIGQUERY_PROJECT] current value: 'my-project'" in listing
