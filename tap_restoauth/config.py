@@ -11,9 +11,9 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from tap_restoauth import options
+from tap_restoauth import options, redaction
 from tap_restoauth.auth import Auth, build_auth
-from tap_restoauth.client import HttpSettings
+from tap_restoauth.client import SENSITIVE_PARAMS, HttpSettings
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.jsonpath import compile_path
@@ -120,7 +120,7 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         api_url=str(api_url).rstrip("/"),
         auth=auth,
         http=http,
-        params=dict(_mapping(config.get("params"), "params")),
+        params=_register_sensitive(dict(_mapping(config.get("params"), "params"))),
         streams=ordered,
         start_date=start_date,
         schema_sample_size=options.coerce(config.get("schema_sample_size", 100), int, "schema_sample_size"),
@@ -147,7 +147,9 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         timeout=_number(config, "timeout", 60, float, minimum=0, exclusive=True),
         verify_tls=options.coerce(config.get("verify_tls", True), bool, "verify_tls"),
         ca_bundle=os.path.expanduser(ca_bundle) if ca_bundle else None,
-        headers={str(k): str(v) for k, v in _mapping(config.get("headers"), "headers").items()},
+        headers=_register_sensitive(
+            {str(k): str(v) for k, v in _mapping(config.get("headers"), "headers").items()}
+        ),
         requests_per_second=(
             _number(config, "requests_per_second", None, float, minimum=0, exclusive=True)
             if rate is not None
@@ -185,6 +187,21 @@ def _number(
         bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
         raise ConfigError(f"{name}: expected a number {bound}, got {config.get(name)!r}")
     return value
+
+
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-auth-token"})
+
+
+def _register_sensitive(values: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Treat values of params and headers named like credentials (api_key, token, ...) as secrets.
+
+    They are masked in every log line (urllib3 logs full URLs at DEBUG) and error.
+    """
+    for name, value in values.items():
+        lowered = name.lower()
+        if lowered in SENSITIVE_PARAMS or lowered in SENSITIVE_HEADERS:
+            redaction.register(str(value))
+    return values
 
 
 def _mapping(value: t.Any, where: str) -> Mapping[str, t.Any]:
@@ -233,7 +250,7 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
         paginator=paginator,
         method=spec.method.upper(),
         body=spec.body,
-        params=spec.params,
+        params=_register_sensitive(spec.params),
         records_path=spec.records_path,
         primary_keys=spec.primary_keys,
         replication_key=spec.replication_key,

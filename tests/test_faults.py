@@ -256,7 +256,8 @@ def test_other_4xx_is_fatal_in_one_line_with_sensitive_query_values_masked(serve
     for name in ("api_key", "signature", "access_token"):
         assert f"{name}=***" in line
     assert "fields=all" in line
-    assert "sig-0af3e1" not in line and "at-9c1d77" not in line
+    # Values of params named like credentials are secrets everywhere, DEBUG logs included.
+    assert "sig-0af3e1" not in run.stdout + run.stderr and "at-9c1d77" not in run.stdout + run.stderr
     assert len(page_hits(server, "/v1/users", page="2")) == 1  # not retried
     assert len(run.records("users")) == 25
 
@@ -386,3 +387,13 @@ def test_resume_after_sigkill_loses_nothing(server, tmp_path, is_sorted):
     values = [bookmark(state, "users") for state in [last_state, *second.states]]
     present = [value for value in values if value]
     assert present == sorted(present)
+
+
+def test_is_sorted_on_an_unsorted_api_is_one_line(server, tmp_path):
+    config = tap_config(server, streams=("events",))
+    events = config["streams"][0]
+    events.update(replication_key="kind", is_sorted=True)  # kinds cycle view, buy, click, view...
+    run = sync(tmp_path, server, config)
+    line = assert_one_error_line(run)
+    assert "events: is_sorted is set but the API returned records out of kind order" in line
+    assert "remove is_sorted" in line
