@@ -80,10 +80,14 @@ def _types(schema: dict[str, t.Any]) -> list[str]:
 
 
 def kind(schema: dict[str, t.Any]) -> str:
-    types = _types(schema)
-    if types[:1] == ["string"] and schema.get("format") == "date-time":
+    """Meltano's kind for a JSON schema; `string` (passed through as written) when it allows several."""
+    types = set(_types(schema))
+    if len(types) != 1:
+        return "string"
+    (only,) = types
+    if only == "string" and schema.get("format") == "date-time":
         return "date_iso8601"
-    return _KINDS.get(types[0], "string") if types else "string"
+    return _KINDS.get(only, "string")
 
 
 def label(name: str, schema: dict[str, t.Any]) -> str:
