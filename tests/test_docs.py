@@ -7,11 +7,14 @@ import json
 import re
 import typing as t
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from tap_restoauth.config import parse_settings
+from tests.example_apis import CRM_CLIENT, PAYROLL_LOGIN, TASKS_CLIENT, ExampleApis
+from tests.helpers import run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -104,6 +107,60 @@ def test_readme_config_examples_are_valid_configs():
         config = example.get("config", example)  # a meltano.yml plugin entry or a bare config
         settings = parse_settings(config)
         assert settings.streams, name
+
+
+@pytest.fixture
+def example_apis() -> t.Iterator[ExampleApis]:
+    server = ExampleApis().start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_readme_worked_examples_extract_everything_from_apis_shaped_like_theirs(example_apis, tmp_path):
+    """Each worked example, as printed, against a local API of the shape its text describes.
+
+    Only the hosts change, and the sm:// references become the values they would resolve to.
+    """
+    examples = readme_examples()
+    server = example_apis.url
+    secrets = {
+        "sm://my-project/crm-client-secret": CRM_CLIENT[1],
+        "sm://my-project/payroll-api-token": PAYROLL_LOGIN[1],
+        "sm://my-project/tasks-client-secret": TASKS_CLIENT[1],
+        "sm://my-project/tasks-refresh-token": example_apis.refresh_token,
+    }
+    token_file = tmp_path / "tasks.token"
+    runs = {}
+    for name, api in (
+        ("oauth-cursor", "crm"),
+        ("basic-page-numbers", "payroll"),
+        ("refresh-link-header", "tasks"),
+    ):
+        config = examples[name]["config"]
+        config["api_url"] = f"{server}/{api}"
+        auth = config["auth"]
+        if "token_url" in auth:
+            auth["token_url"] = f"{server}/{api}/{urlsplit(auth['token_url']).path.lstrip('/')}"
+        for key, value in auth.items():
+            auth[key] = secrets.get(value, value) if isinstance(value, str) else value
+        if name == "refresh-link-header":
+            auth["refresh_token_file"] = str(token_file)  # where the rotated token goes without sm://
+        run = run_tap(tmp_path / name, config)
+        assert run.returncode == 0, run.stderr[-2000:]
+        runs[name] = run
+
+    counts = example_apis.counts()
+    assert runs["oauth-cursor"].counts() == {"contacts": counts["contacts"], "deals": counts["deals"]}
+    assert runs["basic-page-numbers"].counts() == {
+        "employees": counts["employees"],
+        "payslips": counts["payslips"],
+    }
+    tasks = runs["refresh-link-header"]
+    assert tasks.counts() == {"projects": counts["projects"], "tasks": counts["tasks"]}
+    assert all(task["project_id"] == task["id"] // 100 for task in tasks.records("tasks"))
+    assert token_file.read_text().strip() == example_apis.refresh_token  # the rotated one, saved
+    assert example_apis.refresh_token != secrets["sm://my-project/tasks-refresh-token"]
 
 
 def test_readme_links_and_commands_point_at_real_files():

@@ -1,0 +1,187 @@
+"""The three APIs of the README's worked examples, on one local server, so the examples can be run.
+
+- ``/crm``: OAuth 2.0 client credentials (HTTP Basic client auth), cursor pagination
+  ``{"results": [...], "paging": {"next": {"after": "100"}}}``, filter ``updatedAfter``.
+- ``/payroll``: HTTP Basic with the company id as user and an API token as password, page
+  numbers ``?page=&page_size=`` with ``{"employees": [...], "has_more": true}``.
+- ``/tasks``: refresh-token grant that rotates the refresh token on every use, Link-header
+  pagination (at most 5 records a page), tasks below each project (``/projects/{id}/tasks``),
+  filter ``since``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+import threading
+import typing as t
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+CRM_CLIENT = ("reporting-tap", "crm-client-secret-value")
+PAYROLL_LOGIN = ("48213", "payroll-api-token-value")
+TASKS_CLIENT = ("tasks-export", "tasks-client-secret-value")
+EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _iso(hours: int) -> str:
+    return (EPOCH + dt.timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+class ExampleApis(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.access_tokens: set[str] = set()
+        self.refresh_token = secrets.token_urlsafe(16)  # the one live refresh token
+        self.data: dict[str, list[dict[str, t.Any]]] = {
+            "contacts": [
+                {"id": str(n), "email": f"c{n}@example.com", "updatedAt": _iso(n)} for n in range(250)
+            ],
+            "deals": [{"id": n, "amount": n * 10} for n in range(30)],
+            "employees": [{"id": n, "name": f"Employee {n}"} for n in range(230)],
+            "payslips": [{"id": n, "issued_at": _iso(24 * n)[:10]} for n in range(40)],
+            "projects": [{"id": n, "name": f"Project {n}"} for n in range(1, 8)],
+        }
+        self.tasks = {
+            project["id"]: [
+                {"id": project["id"] * 100 + k, "updated_at": _iso(k)} for k in range(project["id"] * 3)
+            ]
+            for project in self.data["projects"]
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> ExampleApis:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def counts(self) -> dict[str, int]:
+        counts = {name: len(rows) for name, rows in self.data.items()}
+        counts["tasks"] = sum(len(rows) for rows in self.tasks.values())
+        return counts
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: ExampleApis
+
+    def log_message(self, format: str, *args: t.Any) -> None:
+        """Quiet."""
+
+    def _send(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _basic(self) -> tuple[str, str] | None:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user, password
+
+    def _issue(self, **extra: str) -> None:
+        token = secrets.token_urlsafe(16)
+        with self.server.lock:
+            self.server.access_tokens.add(token)
+        self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, **extra})
+
+    def do_POST(self) -> None:
+        form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()))
+        path = urlsplit(self.path).path
+        if path == "/crm/oauth2/token" and form.get("grant_type") == "client_credentials":
+            if self._basic() != CRM_CLIENT:
+                self._send(401, {"error": "invalid_client"})
+                return
+            self._issue()
+        elif path == "/tasks/oauth/token" and form.get("grant_type") == "refresh_token":
+            if self._basic() != TASKS_CLIENT:
+                self._send(401, {"error": "invalid_client"})
+                return
+            with self.server.lock:
+                if form.get("refresh_token") != self.server.refresh_token:
+                    self._send(400, {"error": "invalid_grant"})
+                    return
+                self.server.refresh_token = secrets.token_urlsafe(16)  # rotate; the old one is dead
+                rotated = self.server.refresh_token
+            self._issue(refresh_token=rotated)
+        else:
+            self._send(400, {"error": "unsupported_grant_type"})
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        api, _, rest = parts.path.lstrip("/").partition("/")
+        if api == "payroll":
+            if self._basic() != PAYROLL_LOGIN:
+                self._send(401, {"error": "unauthorized"})
+                return
+            self._payroll(rest, query)
+            return
+        header = self.headers.get("Authorization", "")
+        if header[7:] not in self.server.access_tokens:
+            self._send(401, {"error": "invalid_token"})
+            return
+        if api == "crm":
+            self._crm(rest, query)
+        elif api == "tasks":
+            self._tasks(parts.path, rest, query)
+        else:
+            self._send(404, {"error": "not found"})
+
+    def _crm(self, rest: str, query: dict[str, str]) -> None:
+        name = rest.removeprefix("v3/")
+        rows = self.server.data.get(name) if name in ("contacts", "deals") else None
+        if rows is None:
+            self._send(404, {"error": "not found"})
+            return
+        if "updatedAfter" in query:
+            rows = [r for r in rows if r["updatedAt"] >= query["updatedAfter"].replace("+00:00", "Z")]
+        start, limit = int(query.get("after", 0)), int(query.get("limit", 10))
+        body: dict[str, t.Any] = {"results": rows[start : start + limit]}
+        if start + limit < len(rows):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        self._send(200, body)
+
+    def _payroll(self, rest: str, query: dict[str, str]) -> None:
+        name = rest.removeprefix("v1/")
+        if name not in ("employees", "payslips"):
+            self._send(404, {"error": "not found"})
+            return
+        rows = self.server.data[name]
+        if "issued_since" in query:
+            rows = [r for r in rows if r["issued_at"] >= query["issued_since"]]
+        page, size = int(query.get("page", 1)), int(query.get("page_size", 20))
+        chunk = rows[(page - 1) * size : page * size]
+        self._send(200, {name: chunk, "has_more": page * size < len(rows)})
+
+    def _tasks(self, path: str, rest: str, query: dict[str, str]) -> None:
+        segments = rest.split("/")
+        if segments == ["projects"]:
+            rows = self.server.data["projects"]
+        elif len(segments) == 3 and segments[0] == "projects" and segments[2] == "tasks":
+            rows = self.server.tasks.get(int(segments[1]), [])
+            if "since" in query:
+                rows = [r for r in rows if r["updated_at"] >= query["since"].replace("+00:00", "Z")]
+        else:
+            self._send(404, {"error": "not found"})
+            return
+        page, size = int(query.get("page", 1)), min(int(query.get("per_page", 30)), 5)  # the server's cap
+        headers = {}
+        if page * size < len(rows):
+            following = urlencode({**query, "page": page + 1})
+            headers["Link"] = f'<{self.server.url}{path}?{following}>; rel="next"'
+        self._send(200, rows[(page - 1) * size : page * size], headers)
