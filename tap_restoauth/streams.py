@@ -76,10 +76,11 @@ class RestStream(Stream):
                     emitted += 1
                     yield record
             progress.page_done(self.name, emitted)
-            if self.replication_key:
-                # The SDK writes STATE every 10,000 records; after each page, the bookmark
-                # of every record emitted so far survives a killed run (sorted streams
-                # resume from it; unsorted ones restart from their last completed bookmark).
+            if self.replication_key and self.is_sorted and context is None:
+                # The SDK writes STATE every 10,000 records. A sorted stream's bookmark is
+                # resumable, so a STATE after each page lets a killed run resume from the
+                # last record emitted. (Unsorted streams and per-parent partitions only
+                # have a resumable bookmark once complete: they restart from it.)
                 self._write_state_message()
         if keep and keep.dropped:
             self.logger.info(
