@@ -290,3 +290,32 @@ def test_target_bigquery_declared_settings_are_its_own(project, tmp_path):
         r"credentials_json \[env: TARGET_BIGQUERY_CREDENTIALS_JSON\] current value: \(redacted\)", listing
     )
     assert "project [env: TARGET_BIGQUERY_PROJECT] current value: 'my-project'" in listing
+
+
+def test_hub_definition_is_accepted_by_meltano_add(project, tmp_path):
+    """Another project adds the tap from the Hub file; Meltano reads every setting and secret from it."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "meltano.yml").write_text(
+        "project_id: other\nsend_anonymous_usage_stats: false\n"
+        "hub_url: http://127.0.0.1:9/meltano-hub\ncli: {disable_version_check: true}\n"
+    )
+    hub_file = ROOT / "hub" / "extractors" / "tap-restoauth" / "restoauth.yml"
+    consumer = MeltanoProject(other, project.binary)
+    env = consumer.env(tmp_path, TAP_RESTOAUTH_AUTH_CLIENT_SECRET="not-shown-x7Q")
+    consumer.meltano(
+        "add",
+        "--plugin-type",
+        "extractor",
+        "tap-restoauth",
+        "--from-ref",
+        str(hub_file),
+        "--no-install",
+        env=env,
+    )
+    added = yaml.safe_load((other / "meltano.yml").read_text())["plugins"]["extractors"][0]
+    assert added["name"] == "tap-restoauth"
+    assert added["settings"] == yaml.safe_load(hub_file.read_text())["settings"]
+    listing = consumer.meltano("config", "list", "tap-restoauth", env=env).stdout
+    assert "auth.client_secret [env: TAP_RESTOAUTH_AUTH_CLIENT_SECRET] current value: (redacted)" in listing
+    assert "not-shown-x7Q" not in listing
