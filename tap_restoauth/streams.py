@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from singer_sdk.exceptions import InvalidStreamSortException
-from singer_sdk.streams.core import Stream
 
 from tap_restoauth.client import mask_url
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError
+from tap_restoauth.fast_sync import FastSyncStream
 from tap_restoauth.incremental import OlderThanBookmark
 from tap_restoauth.progress import Progress
 from tap_restoauth.schema import is_timestamp
@@ -22,7 +22,7 @@ if t.TYPE_CHECKING:
     from tap_restoauth.pagination import Page
 
 
-class RestStream(Stream):
+class RestStream(FastSyncStream):
     """Records of one endpoint; children get one subclass each (the SDK wires parents by class).
 
     State: a child stream keeps one bookmark per parent record (the SDK's state
@@ -52,7 +52,8 @@ class RestStream(Stream):
         """Remember which fields of this stream's records the child's context needs."""
         self._children_keys.update(child.settings.parent_keys)
 
-    def get_records(self, context: Mapping[str, t.Any] | None) -> Iterable[dict[str, t.Any]]:
+    def get_record_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
+        """The records of each page, one list per page (`get_records` yields them one by one)."""
         extra: dict[str, t.Any] = {}
         keep: OlderThanBookmark | None = None
         if self.replication_key:
@@ -70,12 +71,9 @@ class RestStream(Stream):
         progress = self.progress
         for page, records in self.endpoint.pages(context, extra):
             self._check_primary_keys(page, records)
-            emitted = 0
-            for record in records:
-                if keep is None or keep.keeps(record):
-                    emitted += 1
-                    yield record
-            progress.page_done(self.name, emitted)
+            kept = records if keep is None else [record for record in records if keep.keeps(record)]
+            yield kept
+            progress.page_done(self.name, len(kept))
             if self.replication_key and self.is_sorted and context is None:
                 # The SDK writes STATE every 10,000 records. A sorted stream's bookmark is
                 # resumable, so a STATE after each page lets a killed run resume from the

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import typing as t
 
 from singer_sdk import Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_restoauth import redaction
@@ -15,6 +15,7 @@ from tap_restoauth.client import ApiClient
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
+from tap_restoauth.output import BufferedWriter
 from tap_restoauth.progress import Progress
 from tap_restoauth.schema import infer, property_type, with_properties
 from tap_restoauth.secret_manager import resolve_config
@@ -30,7 +31,7 @@ class TapRestOAuth(Tap):
     name = "tap-restoauth"
     config_jsonschema = CONFIG_SCHEMA
     dynamic_catalog = True
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedWriter
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         try:
@@ -55,6 +56,9 @@ class TapRestOAuth(Tap):
         return Progress(self.settings.progress_interval_seconds)
 
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final; we only add a summary
+        # Everything built so far (SDK, settings, catalog) lives until exit: frozen, the
+        # garbage collector stops re-scanning it while a sync allocates (~15% of CPU time).
+        gc.freeze()
         super().sync_all()
         for line in self.progress.summary():
             self.logger.info("summary: %s", line)
