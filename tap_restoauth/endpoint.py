@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import typing as t
+from collections import deque
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from urllib.parse import quote
 
 from tap_restoauth.client import ApiClient, ApiResponse, mask_url
@@ -19,6 +20,8 @@ logger = logging.getLogger("tap_restoauth.endpoint")
 
 COMMON_RECORD_KEYS = ("data", "items", "results", "records", "value", "entries")
 
+Fetched = tuple[Page, list[t.Any]] | None
+
 
 class Endpoint:
     """Fetches the records of one stream for one context (parent record)."""
@@ -30,6 +33,7 @@ class Endpoint:
         self.pages_fetched = 0
         self._records: Matcher | None = None
         self._container: Matcher | None = None
+        self._prefetched: deque[tuple[t.Hashable, Future[Fetched]]] = deque()
         if stream.records_path:
             self._use_records_path(stream.records_path)
 
@@ -73,7 +77,8 @@ class Endpoint:
                     "loop: check the stream's pagination settings"
                 )
             seen.add(identity)
-            fetched = self.fetch(request)
+            prefetched = self._take_prefetched(identity) if count == 0 else None
+            fetched = prefetched.result() if prefetched is not None else self.fetch(request)
             if fetched is None:
                 return
             page, records = fetched
@@ -87,6 +92,29 @@ class Endpoint:
                     yield from self._fetch_concurrently(planned, count)
                     return
             request = self.stream.paginator.next_request(page)
+
+    def prefetch(
+        self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any], pool: Executor
+    ) -> None:
+        """Start fetching the first page for `context` in `pool`; `pages()` takes it from there.
+
+        Prefetches are taken in the order they were started; one that `pages()` passes
+        over (its parent record was skipped) is discarded.
+        """
+        request = self.first_request(context, extra)
+        self._prefetched.append((request.identity(), pool.submit(self.fetch, request)))
+
+    def discard_prefetched(self) -> None:
+        while self._prefetched:
+            self._prefetched.popleft()[1].cancel()
+
+    def _take_prefetched(self, identity: t.Hashable) -> Future[Fetched] | None:
+        for index, (key, _) in enumerate(self._prefetched):
+            if key == identity:
+                for _ in range(index):
+                    self._prefetched.popleft()[1].cancel()
+                return self._prefetched.popleft()[1]
+        return None
 
     def _page_limit_reached(self, count: int) -> bool:
         if self.stream.max_pages and count >= self.stream.max_pages:
@@ -112,7 +140,7 @@ class Endpoint:
                     continue
                 yield fetched
 
-    def fetch(self, request: PageRequest) -> tuple[Page, list[t.Any]] | None:
+    def fetch(self, request: PageRequest) -> Fetched:
         """One page and its records; None when its status is ignored."""
         response = self.client.get_json(
             self.stream.name,

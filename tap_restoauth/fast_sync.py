@@ -37,7 +37,7 @@ from tap_restoauth.conform import Conformer
 from tap_restoauth.output import BufferedWriter, RecordLines
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     from singer_sdk.helpers import types
     from singer_sdk.mapper import StreamMap
@@ -107,14 +107,13 @@ class FastSyncStream(Stream):
         for batch in self.get_record_batches(context):
             yield from batch
 
-    def _batches_to_sync(
-        self, batches: Iterable[list[dict[str, t.Any]]], child_context: types.Context | None
-    ) -> Iterator[list[dict[str, t.Any]]]:
-        """Hook around `get_record_batches` (e.g. to prefetch child pages); the batches by default."""
-        return iter(batches)
+    def _before_child_sync(
+        self, batch: list[dict[str, t.Any]], index: int, child_context: types.Context | None
+    ) -> None:
+        """Hook called before the children of `batch[index]` are synced (e.g. to prefetch)."""
 
-    def _before_child_sync(self, batch: list[dict[str, t.Any]], index: int) -> None:
-        """Hook called before the children of `batch[index]` are synced."""
+    def _context_done(self) -> None:
+        """Hook called when the records of one context are done (or failed)."""
 
     def _fast_path(self) -> _RecordPath | None:
         writer = self._tap.message_writer
@@ -156,7 +155,7 @@ class FastSyncStream(Stream):
             batch = [record for record in processed if record is not None]
         if process:
             for index, record in enumerate(batch):
-                self._before_child_sync(batch, index)
+                self._before_child_sync(batch, index, child_context)
                 try:
                     self._process_record(
                         record, child_context=child_context, partition_context=partition_context
@@ -186,49 +185,63 @@ class FastSyncStream(Stream):
         timer = self.get_sync_timer()
         record_index = 0
         context_list = [context] if context is not None else self.partitions
-        selected = self.selected
-        abort_at = self.ABORT_AT_RECORD_COUNT
-        frequency = self.STATE_MSG_FREQUENCY
-        incremental = bool(self.replication_key and self.replication_method == REPLICATION_INCREMENTAL)
-        writer = t.cast("BufferedWriter", self._tap.message_writer)
-        state_manager = self.state_manager
-
         try:
             with record_counter, timer:
                 for context_element in context_list or [{}]:
                     record_counter.with_context(context_element)
                     timer.with_context(context_element)
                     current_context = context_element or None
-                    state_partition_context = self._get_state_partition_context(current_context)
+                    partition_context = self._get_state_partition_context(current_context)
                     self._write_starting_replication_value(current_context)
-                    child_context = None if current_context is None else copy.copy(current_context)
-                    process = bool(self.child_streams or state_partition_context)
-                    batches = self._batches_to_sync(self.get_record_batches(current_context), child_context)
-                    for page in batches:
-                        limited = abort_at is not None and record_index + len(page) > abort_at
-                        batch = self._prepare_batch(
-                            page[: max(0, t.cast("int", abort_at) - record_index)] if limited else page,
-                            current_context,
-                            child_context,
-                            state_partition_context,
-                            process=process,
+                    try:
+                        record_index = yield from self._sync_pages(
+                            path, record_counter, record_index, current_context, partition_context
                         )
-                        if selected and batch:
-                            path.write(batch, self._stream_version)
-                            state_manager.is_flushed = False
-                            if incremental:
-                                self._advance_bookmark(batch, current_context)
-                            if (record_index + len(batch)) // frequency > record_index // frequency:
-                                self._write_state_message()
-                            record_counter.increment(len(batch))
-                            yield from batch
-                        record_index += len(batch)
-                        if limited:
-                            self._check_max_record_limit(current_record_index=record_index)
-                    if current_context == state_partition_context:
+                    finally:
+                        self._context_done()
+                    if current_context == partition_context:
                         self._finalize_state(self.get_context_state(current_context))
             if not context:
                 self._finalize_state(self.stream_state)
             self._write_state_message()
         finally:
-            writer.flush()
+            path.writer.flush()
+
+    def _sync_pages(
+        self,
+        path: _RecordPath,
+        record_counter: t.Any,
+        record_index: int,
+        context: types.Context | None,
+        partition_context: types.Context | None,
+    ) -> t.Generator[dict, t.Any, int]:
+        """The records of one context, a page at a time; returns the next record index."""
+        child_context = None if context is None else copy.copy(context)
+        process = bool(self.child_streams or partition_context)
+        selected = self.selected
+        abort_at = self.ABORT_AT_RECORD_COUNT
+        frequency = self.STATE_MSG_FREQUENCY
+        incremental = bool(self.replication_key and self.replication_method == REPLICATION_INCREMENTAL)
+        state_manager = self.state_manager
+        for page in self.get_record_batches(context):
+            limited = abort_at is not None and record_index + len(page) > abort_at
+            batch = self._prepare_batch(
+                page[: max(0, t.cast("int", abort_at) - record_index)] if limited else page,
+                context,
+                child_context,
+                partition_context,
+                process=process,
+            )
+            if selected and batch:
+                path.write(batch, self._stream_version)
+                state_manager.is_flushed = False
+                if incremental:
+                    self._advance_bookmark(batch, context)
+                if (record_index + len(batch)) // frequency > record_index // frequency:
+                    self._write_state_message()
+                record_counter.increment(len(batch))
+                yield from batch
+            record_index += len(batch)
+            if limited:
+                self._check_max_record_limit(current_record_index=record_index)
+        return record_index

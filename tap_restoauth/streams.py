@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -12,6 +13,7 @@ from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError
 from tap_restoauth.fast_sync import FastSyncStream
 from tap_restoauth.incremental import OlderThanBookmark
+from tap_restoauth.prefetch import ChildPrefetch
 from tap_restoauth.progress import Progress
 from tap_restoauth.schema import is_timestamp
 
@@ -118,11 +120,35 @@ class RestStream(FastSyncStream):
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None
     ) -> Iterable[dict[str, t.Any] | None]:
+        child_context = self.child_context(record, context)
+        if child_context is None:
+            field = next(f for f in self._children_keys.values() if record.get(f) is None)
+            self.logger.warning("%s: a record has no %r; its child streams are skipped", self.name, field)
+            return
+        yield child_context
+
+    def child_context(
+        self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None
+    ) -> dict[str, t.Any] | None:
+        """The context of `record`'s children; None when the record lacks a parent key."""
         child_context = dict(context or {})
         for key, field in self._children_keys.items():
             value = record.get(field)
             if value is None:
-                self.logger.warning("%s: a record has no %r; its child streams are skipped", self.name, field)
-                return
+                return None
             child_context[key] = value
-        yield child_context
+        return child_context
+
+    @functools.cached_property
+    def _prefetch(self) -> ChildPrefetch | None:
+        return ChildPrefetch.for_stream(self, self.endpoint.tap.concurrency)
+
+    def _before_child_sync(
+        self, batch: list[dict[str, t.Any]], index: int, child_context: Mapping[str, t.Any] | None
+    ) -> None:
+        if self._prefetch is not None:
+            self._prefetch.ahead(batch, index, child_context)
+
+    def _context_done(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.discard()
