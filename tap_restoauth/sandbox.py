@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -81,13 +82,34 @@ class SandboxData:
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int = 0, data: SandboxData | None = None, token_ttl: int = 3600) -> None:
+    def __init__(
+        self, port: int = 0, data: SandboxData | None = None, token_ttl: int = 3600, delay: float = 0.0
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.data = data or SandboxData()
         self.token_ttl = token_ttl
         self.tokens: dict[str, float] = {}
         self.token_requests = 0
         self.lock = threading.Lock()
+        self.delay = delay  # seconds added to every API request, like a remote API's latency
+        self.api_requests: list[float] = []  # monotonic arrival time of each API request
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @contextlib.contextmanager
+    def api_request(self) -> t.Iterator[None]:
+        """Count the request (and how many overlap), after `delay`."""
+        with self.lock:
+            self.api_requests.append(time.monotonic())
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            yield
+        finally:
+            with self.lock:
+                self.in_flight -= 1
 
     @property
     def url(self) -> str:
@@ -145,6 +167,10 @@ class _Handler(BaseHTTPRequestHandler):
         return expiry is not None and expiry > time.monotonic()
 
     def do_GET(self) -> None:
+        with self.server.api_request():
+            self._get()
+
+    def _get(self) -> None:
         if not self._authorized():
             self._send(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
             return
@@ -202,8 +228,9 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--users", type=int, default=120)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every API request")
     args = parser.parse_args()
-    server = SandboxServer(args.port, SandboxData(users=args.users))
+    server = SandboxServer(args.port, SandboxData(users=args.users), delay=args.delay)
     print(json.dumps({"url": server.url, "counts": server.data.counts()}), flush=True)
     server.serve_forever()
 
