@@ -242,3 +242,12 @@ def test_deselected_properties_and_stream_maps_apply(tricky, tmp_path):
     by_id = {r["id"]: r for r in goods}
     assert by_id[12]["address"] == {"city": "Oslo", "verified": True, "geo": {"lat": 59.9}}
     assert by_id[9]["flag"] is True and by_id[9]["strict_flag"] is True
+
+
+def test_proxies_from_the_environment_still_apply(tricky, tmp_path):
+    # The client looks proxies up once per origin instead of on every request.
+    config = {**tricky_config(tricky), "api_url": "http://api.example.invalid"}
+    env = {"HTTP_PROXY": tricky.url, "http_proxy": tricky.url, "NO_PROXY": "", "no_proxy": ""}
+    run = run_tap(tmp_path, config, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.records("items")) == len(tricky.records)
