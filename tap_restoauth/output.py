@@ -5,6 +5,12 @@ record. Here the RECORD lines of a page are encoded straight into a buffer that
 is written out once per page (`BufferedWriter.flush`); every other message
 (SCHEMA, STATE, ...) goes through the same buffer and flushes it, so messages keep
 their order and a STATE line is never written before the records it covers.
+
+The SDK's `StateWriter` skips a STATE message equal to the previous one by keeping
+a deep copy of the whole state, and builds each message with `dataclasses.asdict`:
+with a child stream (one state partition per parent record) every STATE costs time
+proportional to the number of partitions so far, quadratic over a run.
+`StateLines` compares the encoded line instead.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
+from singer_sdk.helpers._state import StateWriter
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers import types
     from singer_sdk.singerlib.encoding.simple import Message
 
 
@@ -30,12 +38,33 @@ class BufferedWriter(MsgSpecWriter):
         self.buffer += self.format_message(message)
         self.flush()
 
+    def write_line(self, line: bytes) -> None:
+        """Write one encoded message (without its newline) after everything buffered."""
+        self.buffer += line
+        self.buffer += b"\n"
+        self.flush()
+
     def flush(self) -> None:
         if self.buffer:
             out = sys.stdout.buffer
             out.write(self.buffer)
             out.flush()
             self.buffer.clear()
+
+
+class StateLines(StateWriter):
+    """The SDK's StateWriter (a STATE message only when the state changed), without deep copies."""
+
+    def __init__(self, writer: BufferedWriter) -> None:
+        super().__init__(writer)
+        self.writer = writer
+        self._last_line: bytes | None = None
+
+    def write_state(self, state: types.TapState) -> None:
+        line = encoder.encode({"type": "STATE", "value": state})
+        if line != self._last_line:
+            self.writer.write_line(line)
+            self._last_line = line
 
 
 class RecordLines:

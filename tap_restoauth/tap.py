@@ -15,7 +15,7 @@ from tap_restoauth.client import ApiClient
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
-from tap_restoauth.output import BufferedWriter
+from tap_restoauth.output import BufferedWriter, StateLines
 from tap_restoauth.progress import Progress
 from tap_restoauth.schema import infer, property_type, with_properties
 from tap_restoauth.secret_manager import resolve_config
@@ -38,6 +38,12 @@ class TapRestOAuth(Tap):
             return super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
             raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self.message_writer, BufferedWriter):
+            # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
+            self._state_writer = StateLines(self.message_writer)
 
     @functools.cached_property
     def settings(self) -> TapSettings:

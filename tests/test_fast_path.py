@@ -221,6 +221,7 @@ def test_emitted_records_are_the_sdks_conformance_and_state_follows_them(tricky,
             value = message["value"]["bookmarks"]["items"].get("replication_key_value")
             assert value is None or value in emitted
     assert run.final_state["bookmarks"]["items"]["replication_key_value"] == max(emitted)
+    assert all(a != b for a, b in zip(run.states, run.states[1:]))  # no STATE repeats the last
     assert all(m["time_extracted"].endswith("Z") for m in run.messages if m["type"] == "RECORD")
 
 
