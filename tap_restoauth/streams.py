@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import sys
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -10,7 +12,7 @@ from singer_sdk.exceptions import InvalidStreamSortException
 
 from tap_restoauth.client import mask_url
 from tap_restoauth.endpoint import Endpoint
-from tap_restoauth.errors import ApiError
+from tap_restoauth.errors import ApiError, TapRestOAuthError
 from tap_restoauth.fast_sync import FastSyncStream
 from tap_restoauth.incremental import OlderThanBookmark
 from tap_restoauth.prefetch import ChildPrefetch
@@ -49,6 +51,15 @@ class RestStream(FastSyncStream):
         if settings.context_keys:
             self.state_partitioning_keys = list(settings.context_keys)
         self._children_keys: dict[str, str] = {}
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """Log, except the SDK's generic "unhandled error" line for an expected failure.
+
+        `cli()` reports those as one line of their own; the SDK's line would be a second.
+        """
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapRestOAuthError):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     def register_child(self, child: RestStream) -> None:
         """Remember which fields of this stream's records the child's context needs."""

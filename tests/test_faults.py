@@ -93,6 +93,7 @@ def assert_state_never_ahead_of_records(run: TapRun, stream: str, key: str) -> N
 def assert_one_error_line(run: TapRun) -> str:
     assert run.returncode == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert "| ERROR " not in run.stderr, "the failure must be reported once, by the tap's own line"
     (line,) = run.error_lines()
     return line
 
