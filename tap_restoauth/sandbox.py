@@ -47,6 +47,7 @@ class SandboxData:
                 "active": n % 3 != 0,
                 "score": round(n * 1.5, 2),
                 "updated_at": _iso(EPOCH + dt.timedelta(hours=n)),
+                "address": {"city": ("Oslo", "Lyon", "Porto")[n % 3], "geo": {"lat": n / 10, "lon": -n / 10}},
             }
             for n in range(1, users + 1)
         ]

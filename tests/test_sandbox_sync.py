@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from tests.conftest import sandbox_config
 from tests.helpers import run_tap
 
@@ -24,3 +27,22 @@ def test_progress_lines_and_summary(sandbox, tmp_path):
     assert f"summary: users: {counts['users']:,} records, 5 pages" in run.stderr
     assert f"summary: total: {sum(counts.values()):,} records" in run.stderr
     assert "summary: 0 requests retried, 1 access tokens obtained" in run.stderr
+
+
+def test_stream_maps_and_flattening_apply_on_the_fast_path(sandbox, tmp_path):
+    config = sandbox_config(
+        sandbox,
+        stream_maps={"users": {"email": "md5(email)", "__else__": None, "id": "id", "address": "address"}},
+        flattening_enabled=True,
+        flattening_max_depth=1,
+    )
+    config["streams"] = config["streams"][:1]
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    first = run.records("users")[0]
+    assert set(first) == {"id", "email", "address__city", "address__geo"}
+    assert first["email"] == hashlib.md5(b"user1@example.com").hexdigest()
+    assert first["address__city"] == "Lyon"
+    assert json.loads(first["address__geo"]) == {"lat": 0.1, "lon": -0.1}
+    (schema,) = [m["schema"] for m in run.messages if m["type"] == "SCHEMA"]
+    assert set(schema["properties"]) == {"id", "email", "address__city", "address__geo"}
