@@ -51,6 +51,7 @@ class RestStream(FastSyncStream):
         if settings.context_keys:
             self.state_partitioning_keys = list(settings.context_keys)
         self._children_keys: dict[str, str] = {}
+        self._warned_missing_bookmark_value = False
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Log, except the SDK's generic "unhandled error" line for an expected failure.
@@ -120,6 +121,17 @@ class RestStream(FastSyncStream):
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Mapping[str, t.Any] | None = None
     ) -> None:
+        if self.replication_key and latest_record.get(self.replication_key) is None:
+            # Such a record is still emitted; it just cannot say how far the stream got.
+            if not self._warned_missing_bookmark_value:
+                self._warned_missing_bookmark_value = True
+                self.logger.warning(
+                    "%s: a record has no %r value; records without one are emitted but do not "
+                    "move the bookmark (check replication_key if none has it)",
+                    self.name,
+                    self.replication_key,
+                )
+            return
         try:
             super()._increment_stream_state(latest_record, context=context)
         except InvalidStreamSortException as exc:

@@ -81,7 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
         records = self.server.records
         since = query.get("since")
         if since and not self.server.ignore_filter:
-            records = [r for r in records if r["updated_at"] >= since.replace("+00:00", "Z")]
+            cutoff = since.replace("+00:00", "Z")
+            records = [r for r in records if r.get("updated_at") is None or r["updated_at"] >= cutoff]
         size = int(query.get("size", 5))
         handler = getattr(self, "_" + parts.path.strip("/").replace("-", "_"), None)
         if handler is None:

@@ -96,3 +96,14 @@ def test_bookmark_formats(server, tmp_path, fmt, sent):
     run = run_tap(tmp_path, cfg)
     assert run.returncode == 0, run.stderr
     assert server.hits("/page")[-1]["since"] == sent
+
+
+def test_records_without_a_replication_value_are_emitted_and_skip_the_bookmark(server, tmp_path):
+    server.records[21]["updated_at"] = None
+    del server.records[22]["updated_at"]
+    run = run_tap(tmp_path, config(server))
+    assert run.returncode == 0, run.stderr
+    assert [r["id"] for r in run.records("items")][-3:] == [21, 22, 23]
+    assert bookmark(run.final_state) == "2024-01-22T00:00:00Z"  # record 21's
+    assert "a record has no 'updated_at' value" in run.stderr
+    assert "Traceback" not in run.stderr
