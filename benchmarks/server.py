@@ -21,8 +21,9 @@ import secrets
 import threading
 import time
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret"  # a local benchmark credential
@@ -75,16 +76,15 @@ def child(parent: int, k: int) -> dict[str, t.Any]:
     }
 
 
-class BenchServer(ThreadingHTTPServer):
+class BenchServer(LocalServer):
     """`records` records in pages of `page_size`, and `children` children for each record id."""
 
-    daemon_threads = True
     request_queue_size = 128
 
     def __init__(
         self, *, records: int, page_size: int, children: int = 0, delay: float = 0.0, port: int = 0
     ) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__(_Handler, port)
         self.page_size = page_size
         self.records = records
         self.delay = delay
@@ -119,18 +119,6 @@ class BenchServer(ThreadingHTTPServer):
         }
         return json.dumps(body, separators=(",", ":")).encode()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> BenchServer:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
     def reset_counters(self) -> None:
         with self.lock:
             self.requests = 0
@@ -145,13 +133,8 @@ class BenchServer(ThreadingHTTPServer):
         return self.last_response - self.first_request
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: BenchServer
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet."""
 
     def _begin(self) -> None:
         with self.server.lock:
@@ -162,11 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.server.delay)
 
     def _send(self, status: int, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.send_bytes(status, payload)
         with self.server.lock:
             self.server.last_response = time.monotonic()
 

@@ -80,13 +80,65 @@ class SandboxData:
         }
 
 
-class SandboxServer(ThreadingHTTPServer):
-    daemon_threads = True
+_Server = t.TypeVar("_Server", bound="LocalServer")
 
+
+class LocalServer(ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1 (port 0: any free one) for the sandbox, tests and benchmarks."""
+
+    daemon_threads = True  # a stuck handler must not keep the process alive
+    scheme = "http"  # "https" once the socket is wrapped in TLS
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), handler)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
+
+    def start(self: _Server) -> _Server:
+        """Serve from a daemon thread; a short poll interval makes `stop()` quick."""
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive (without Nagle's algorithm, which stalls each small response) and quiet."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: t.Any) -> None:
+        """Quiet: clients log their own requests."""
+
+    def send_bytes(
+        self,
+        status: int,
+        payload: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def send_json(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
+        self.send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+
+class SandboxServer(LocalServer):
     def __init__(
         self, port: int = 0, data: SandboxData | None = None, token_ttl: int = 3600, delay: float = 0.0
     ) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__(_Handler, port)
         self.data = data or SandboxData()
         self.token_ttl = token_ttl
         self.tokens: dict[str, float] = {}
@@ -112,38 +164,15 @@ class SandboxServer(ThreadingHTTPServer):
             with self.lock:
                 self.in_flight -= 1
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def start(self) -> SandboxServer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: SandboxServer
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet: the tap logs its own requests."""
-
-    def _send(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         if urlsplit(self.path).path != "/oauth/token":
-            self._send(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
             return
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         header = self.headers.get("Authorization", "")
@@ -151,16 +180,18 @@ class _Handler(BaseHTTPRequestHandler):
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
             client_id, client_secret = unquote_plus(user), unquote_plus(password)
         if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
-            self._send(401, {"error": "invalid_client", "error_description": "unknown client"})
+            self.send_json(401, {"error": "invalid_client", "error_description": "unknown client"})
             return
         if form.get("grant_type") != "client_credentials":
-            self._send(400, {"error": "unsupported_grant_type"})
+            self.send_json(400, {"error": "unsupported_grant_type"})
             return
         token = secrets.token_urlsafe(24)
         with self.server.lock:
             self.server.tokens[token] = time.monotonic() + self.server.token_ttl
             self.server.token_requests += 1
-        self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.server.token_ttl})
+        self.send_json(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": self.server.token_ttl}
+        )
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization", "")
@@ -173,7 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get(self) -> None:
         if not self._authorized():
-            self._send(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            self.send_json(
+                401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
             return
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -187,9 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._items(parts.path, int(segments[4]), query)
         elif segments == ["v1", "events"]:
             offset, limit = int(query.get("offset", 0)), int(query.get("limit", 50))
-            self._send(200, {"total": len(data.events), "items": data.events[offset : offset + limit]})
+            self.send_json(200, {"total": len(data.events), "items": data.events[offset : offset + limit]})
         else:
-            self._send(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
 
     def _users(self, query: dict[str, str]) -> None:
         users = self.server.data.users
@@ -204,14 +237,14 @@ class _Handler(BaseHTTPRequestHandler):
         page, size = int(query.get("page", 1)), int(query.get("per_page", 25))
         total_pages = max(1, -(-len(users) // size))
         chunk = users[(page - 1) * size : page * size]
-        self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": total_pages}})
+        self.send_json(200, {"data": chunk, "meta": {"page": page, "total_pages": total_pages}})
 
     def _orders(self, user_id: int, query: dict[str, str]) -> None:
         orders = self.server.data.orders.get(user_id, [])
         start = int(query.get("cursor", 0))
         chunk = orders[start : start + 2]
         following = str(start + 2) if start + 2 < len(orders) else None
-        self._send(200, {"orders": chunk, "meta": {"next": following}})
+        self.send_json(200, {"orders": chunk, "meta": {"next": following}})
 
     def _items(self, path: str, order_id: int, query: dict[str, str]) -> None:
         items = self.server.data.items(order_id)
@@ -220,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {}
         if page * size < len(items):
             headers["Link"] = f'<{path}?{urlencode({"page": page + 1})}>; rel="next"'
-        self._send(200, {"data": chunk}, headers)
+        self.send_json(200, {"data": chunk}, headers)
 
 
 def main() -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import secrets
 import threading
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 
 CRM_CLIENT = ("reporting-tap", "crm-client-secret-value")
 PAYROLL_LOGIN = ("48213", "payroll-api-token-value")
@@ -30,11 +30,9 @@ def _iso(hours: int) -> str:
     return (EPOCH + dt.timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
 
 
-class ExampleApis(ThreadingHTTPServer):
-    daemon_threads = True
-
+class ExampleApis(LocalServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.lock = threading.Lock()
         self.access_tokens: set[str] = set()
         self.refresh_token = secrets.token_urlsafe(16)  # the one live refresh token
@@ -54,37 +52,14 @@ class ExampleApis(ThreadingHTTPServer):
             for project in self.data["projects"]
         }
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> ExampleApis:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
     def counts(self) -> dict[str, int]:
         counts = {name: len(rows) for name, rows in self.data.items()}
         counts["tasks"] = sum(len(rows) for rows in self.tasks.values())
         return counts
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: ExampleApis
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet."""
-
-    def _send(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
 
     def _basic(self) -> tuple[str, str] | None:
         header = self.headers.get("Authorization", "")
@@ -97,29 +72,29 @@ class _Handler(BaseHTTPRequestHandler):
         token = secrets.token_urlsafe(16)
         with self.server.lock:
             self.server.access_tokens.add(token)
-        self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, **extra})
+        self.send_json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, **extra})
 
     def do_POST(self) -> None:
         form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()))
         path = urlsplit(self.path).path
         if path == "/crm/oauth2/token" and form.get("grant_type") == "client_credentials":
             if self._basic() != CRM_CLIENT:
-                self._send(401, {"error": "invalid_client"})
+                self.send_json(401, {"error": "invalid_client"})
                 return
             self._issue()
         elif path == "/tasks/oauth/token" and form.get("grant_type") == "refresh_token":
             if self._basic() != TASKS_CLIENT:
-                self._send(401, {"error": "invalid_client"})
+                self.send_json(401, {"error": "invalid_client"})
                 return
             with self.server.lock:
                 if form.get("refresh_token") != self.server.refresh_token:
-                    self._send(400, {"error": "invalid_grant"})
+                    self.send_json(400, {"error": "invalid_grant"})
                     return
                 self.server.refresh_token = secrets.token_urlsafe(16)  # rotate; the old one is dead
                 rotated = self.server.refresh_token
             self._issue(refresh_token=rotated)
         else:
-            self._send(400, {"error": "unsupported_grant_type"})
+            self.send_json(400, {"error": "unsupported_grant_type"})
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -127,26 +102,26 @@ class _Handler(BaseHTTPRequestHandler):
         api, _, rest = parts.path.lstrip("/").partition("/")
         if api == "payroll":
             if self._basic() != PAYROLL_LOGIN:
-                self._send(401, {"error": "unauthorized"})
+                self.send_json(401, {"error": "unauthorized"})
                 return
             self._payroll(rest, query)
             return
         header = self.headers.get("Authorization", "")
         if header[7:] not in self.server.access_tokens:
-            self._send(401, {"error": "invalid_token"})
+            self.send_json(401, {"error": "invalid_token"})
             return
         if api == "crm":
             self._crm(rest, query)
         elif api == "tasks":
             self._tasks(parts.path, rest, query)
         else:
-            self._send(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
 
     def _crm(self, rest: str, query: dict[str, str]) -> None:
         name = rest.removeprefix("v3/")
         rows = self.server.data.get(name) if name in ("contacts", "deals") else None
         if rows is None:
-            self._send(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
             return
         if "updatedAfter" in query:
             rows = [r for r in rows if r["updatedAt"] >= query["updatedAfter"].replace("+00:00", "Z")]
@@ -154,19 +129,19 @@ class _Handler(BaseHTTPRequestHandler):
         body: dict[str, t.Any] = {"results": rows[start : start + limit]}
         if start + limit < len(rows):
             body["paging"] = {"next": {"after": str(start + limit)}}
-        self._send(200, body)
+        self.send_json(200, body)
 
     def _payroll(self, rest: str, query: dict[str, str]) -> None:
         name = rest.removeprefix("v1/")
         if name not in ("employees", "payslips"):
-            self._send(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
             return
         rows = self.server.data[name]
         if "issued_since" in query:
             rows = [r for r in rows if r["issued_at"] >= query["issued_since"]]
         page, size = int(query.get("page", 1)), int(query.get("page_size", 20))
         chunk = rows[(page - 1) * size : page * size]
-        self._send(200, {name: chunk, "has_more": page * size < len(rows)})
+        self.send_json(200, {name: chunk, "has_more": page * size < len(rows)})
 
     def _tasks(self, path: str, rest: str, query: dict[str, str]) -> None:
         segments = rest.split("/")
@@ -177,11 +152,11 @@ class _Handler(BaseHTTPRequestHandler):
             if "since" in query:
                 rows = [r for r in rows if r["updated_at"] >= query["since"].replace("+00:00", "Z")]
         else:
-            self._send(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
             return
         page, size = int(query.get("page", 1)), min(int(query.get("per_page", 30)), 5)  # the server's cap
         headers = {}
         if page * size < len(rows):
             following = urlencode({**query, "page": page + 1})
             headers["Link"] = f'<{self.server.url}{path}?{following}>; rel="next"'
-        self._send(200, rows[(page - 1) * size : page * size], headers)
+        self.send_json(200, rows[(page - 1) * size : page * size], headers)

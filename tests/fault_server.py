@@ -39,10 +39,10 @@ import time
 import typing as t
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tests.helpers import TapRun, run_tap
 
 CLIENT_ID = "fault-client"
@@ -153,16 +153,14 @@ class FaultData:
         return [{"id": user_id * 10 + k, "text": f"note {k} of {user_id}"} for k in range(user_id % 3 + 1)]
 
 
-class FaultServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FaultServer(LocalServer):
     def __init__(
         self,
         plan: FaultPlan | None = None,
         data: FaultData | None = None,
         token_ttl: int = 3600,
     ) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.plan = plan or FaultPlan()
         self.data = data or FaultData()
         self.token_ttl = token_ttl
@@ -173,23 +171,13 @@ class FaultServer(ThreadingHTTPServer):
         self.faults: Counter[str] = Counter()
         self.released = threading.Event()
         self.held = threading.Event()
-        self.scheme = "http"
         self._seen: Counter[str] = Counter()
         self._streak: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> FaultServer:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
     def stop(self) -> None:
-        self.released.set()
-        self.shutdown()
-        self.server_close()
+        self.released.set()  # let held requests end, or shutdown() waits for them
+        super().stop()
 
     def script(self, path: str, kind: str, **match: t.Any) -> Script:
         entry = Script(path, kind, **match)
@@ -242,27 +230,10 @@ class FaultServer(ThreadingHTTPServer):
             self.hits.append(hit)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: FaultServer
 
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet: the tests read the server's records instead."""
-
     # -- plumbing ---------------------------------------------------------------
-
-    def _write(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _json(self, status: int, body: t.Any, headers: dict[str, str] | None = None) -> None:
-        self._write(status, json.dumps(body).encode(), "application/json", headers)
 
     def _hit(self, path: str, query: dict[str, str], outcome: str) -> None:
         self.server.record(
@@ -322,20 +293,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status(self, argument: str, *_: t.Any) -> bool:
         code = int(argument)
-        self._json(code, {"error": "injected", "status": code})
+        self.send_json(code, {"error": "injected", "status": code})
         return True
 
     def _retry_after(self, seconds: str, *_: t.Any) -> bool:
-        self._json(429, {"error": "rate_limited"}, {"Retry-After": seconds})
+        self.send_json(429, {"error": "rate_limited"}, {"Retry-After": seconds})
         return True
 
     def _retry_after_date(self, seconds: str, *_: t.Any) -> bool:
         when = email.utils.formatdate(time.time() + float(seconds), usegmt=True)
-        self._json(429, {"error": "rate_limited"}, {"Retry-After": when})
+        self.send_json(429, {"error": "rate_limited"}, {"Retry-After": when})
         return True
 
     def _html_502(self, *_: t.Any) -> bool:
-        self._write(502, HTML_ERROR_PAGE.encode(), "text/html", None)
+        self.send_bytes(502, HTML_ERROR_PAGE.encode(), "text/html", None)
         return True
 
     def _drop(self, *_: t.Any) -> bool:
@@ -388,19 +359,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _html_200(self, *_: t.Any) -> bool:
         page = "<html><body><h1>Sign in</h1><form action='/login'></form></body></html>"
-        self._write(200, page.encode(), "text/html; charset=utf-8", None)
+        self.send_bytes(200, page.encode(), "text/html; charset=utf-8", None)
         return True
 
     def _empty(self, *_: t.Any) -> bool:
-        self._write(200, b"", "application/json", None)
+        self.send_bytes(200, b"", "application/json", None)
         return True
 
     def _invalid_json(self, *_: t.Any) -> bool:
-        self._write(200, b'{"data": [{"id": 1, "name": "x"', "application/json", None)
+        self.send_bytes(200, b'{"data": [{"id": 1, "name": "x"', "application/json", None)
         return True
 
     def _wrong_shape(self, *_: t.Any) -> bool:
-        self._json(200, {"results": [{"id": 1}], "meta": {"page": 1, "total_pages": 9}})
+        self.send_json(200, {"results": [{"id": 1}], "meta": {"page": 1, "total_pages": 9}})
         return True
 
     def _missing_pk(self, argument: str, path: str, query: dict[str, str], body: bytes) -> bool:
@@ -408,13 +379,13 @@ class _Handler(BaseHTTPRequestHandler):
         records = payload.get("data") or payload.get("items") or []
         if records:
             records[-1] = {k: v for k, v in records[-1].items() if k != "id"}
-        self._json(status, payload)
+        self.send_json(status, payload)
         return True
 
     # -- the real API -----------------------------------------------------------
 
     def _unauthorized(self) -> None:
-        self._json(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        self.send_json(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
     def _token(self, body: bytes) -> int:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
@@ -424,13 +395,15 @@ class _Handler(BaseHTTPRequestHandler):
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
             client_id, client_secret = unquote_plus(user), unquote_plus(password)
         if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
-            self._json(401, {"error": "invalid_client", "error_description": "unknown client"})
+            self.send_json(401, {"error": "invalid_client", "error_description": "unknown client"})
             return 401
         token = "tok-" + secrets.token_urlsafe(24)
         with self.server.lock:
             self.server.tokens.add(token)
             self.server.issued_tokens.append(token)
-        self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.server.token_ttl})
+        self.send_json(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": self.server.token_ttl}
+        )
         return 200
 
     def _authorized(self, query: dict[str, str]) -> bool:
@@ -444,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._unauthorized()
             return 401
         status, body = self._api_body(path, query)
-        self._json(status, body)
+        self.send_json(status, body)
         return status
 
     def _api_body(self, path: str, query: dict[str, str]) -> tuple[int, t.Any]:

@@ -27,12 +27,13 @@ import time
 import typing as t
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, grants
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
+
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 
 TOKEN_PATH = "/oauth/token"
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -280,18 +281,15 @@ class OAuthServer:
         self._revoke_after: int | None = None
         self._authorization = _AuthorizationServer(self, scopes)
         self._http = _HTTPServer(self)
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> OAuthServer:
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._http.stop()
 
     def __enter__(self) -> OAuthServer:
         return self.start()
@@ -301,7 +299,7 @@ class OAuthServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return self._http.url
 
     @property
     def token_url(self) -> str:
@@ -548,34 +546,24 @@ def _error_code(body: bytes) -> str | None:
     return payload.get("error") if isinstance(payload, dict) else None
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _HTTPServer(LocalServer):
     def __init__(self, owner: OAuthServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.owner = owner
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: _HTTPServer
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet."""
 
     def _respond(
         self, status: int, body: bytes, content_type: str, headers: Sequence[tuple[str, str]] = ()
     ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            if name.lower() not in {"content-type", "content-length"}:
-                self.send_header(name, value)
-        self.end_headers()
+        """Send `body`; Authlib's own Content-Type/Length are dropped, a client gone is no error."""
+        kept = {
+            name: value for name, value in headers if name.lower() not in {"content-type", "content-length"}
+        }
         try:
-            self.wfile.write(body)
+            self.send_bytes(status, body, content_type, kept)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

@@ -8,11 +8,11 @@ Records are {"id": 1..total, "updated_at": ...}. Each path is one pagination sty
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -29,49 +29,20 @@ def make_records(total: int) -> list[dict[str, t.Any]]:
     ]
 
 
-class PagingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class PagingServer(LocalServer):
     def __init__(self, total: int = 23, *, ignore_filter: bool = False) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.records = make_records(total)
         self.ignore_filter = ignore_filter
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> PagingServer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
     def hits(self, path: str) -> list[dict[str, str]]:
         return [query for hit_path, query in self.requests if hit_path == path]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: PagingServer
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        pass
-
-    def _send(self, body: t.Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -94,29 +65,30 @@ class _Handler(BaseHTTPRequestHandler):
         page = int(query.get("page", 1))
         chunk = records[(page - 1) * size : page * size]
         total_pages = -(-len(records) // size)
-        self._send(
+        self.send_json(
+            200,
             {
                 "data": chunk,
                 "meta": {"total_pages": total_pages, "total": len(records), "has_more": page < total_pages},
-            }
+            },
         )
 
     def _offset(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         offset, limit = int(query.get("offset", 0)), int(query.get("limit", size))
-        self._send({"total": len(records), "items": records[offset : offset + limit]})
+        self.send_json(200, {"total": len(records), "items": records[offset : offset + limit]})
 
     def _cursor(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         start = int(query.get("cursor", 0))
         following = start + size
         # Like many APIs, send a cursor on the last page too when asked to (?trailing=1).
         cursor = str(following) if following < len(records) or query.get("trailing") else None
-        self._send({"results": records[start:following], "next": cursor})
+        self.send_json(200, {"results": records[start:following], "next": cursor})
 
     def _cursor_header(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         start = int(query.get("cursor", 0))
         following = start + size
         headers = {"X-Next-Cursor": str(following)} if following < len(records) else {}
-        self._send(records[start:following], headers)
+        self.send_json(200, records[start:following], headers)
 
     def _next_url(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         page = int(query.get("p", 1))
@@ -124,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         following = (
             f"next-url?{urlencode({'p': page + 1, 'size': size})}" if page * size < len(records) else None
         )
-        self._send({"records": chunk, "links": {"next": following}})
+        self.send_json(200, {"records": chunk, "links": {"next": following}})
 
     def _link(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         page = int(query.get("page", 1))
@@ -136,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f'<{self.server.url}/link?{urlencode(carried)}>; rel="next", '
                 f'<{self.server.url}/link?page=1>; rel="first"'
             )
-        self._send({"data": chunk}, headers)
+        self.send_json(200, {"data": chunk}, headers)
 
     def _stuck(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
-        self._send({"results": records[:size], "next": "same"})
+        self.send_json(200, {"results": records[:size], "next": "same"})

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import random
-import threading
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -17,6 +14,7 @@ from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_restoauth.conform import Conformer
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tests.helpers import discover, run_tap
 
 LOGGER = logging.getLogger("test_fast_path")
@@ -146,46 +144,28 @@ def test_conformer_lets_the_sdk_raise_where_it_raises():
 # -- the real tap, end to end --------------------------------------------------------------
 
 
-class TrickyServer(ThreadingHTTPServer):
+class TrickyServer(LocalServer):
     """Serves TRICKY (minus the empty record) in pages of 5, bookmarks out of order."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         # The SDK fails on a record without its replication key, so each one has it.
         self.records = [{"updated": f"2024-01-{r['id']:02d}T12:00:00Z", **r} for r in TRICKY if r]
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: TrickyServer
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet."""
 
     def do_GET(self) -> None:
         page = int(parse_qs(urlsplit(self.path).query).get("page", ["1"])[0])
-        body = json.dumps({"data": self.server.records[(page - 1) * 5 : page * 5]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_json(200, {"data": self.server.records[(page - 1) * 5 : page * 5]})
 
 
 @pytest.fixture
 def tricky() -> t.Iterator[TrickyServer]:
-    server = TrickyServer()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    server = TrickyServer().start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def tricky_config(server: TrickyServer, **extra: t.Any) -> dict[str, t.Any]:

@@ -7,16 +7,14 @@ The real google-cloud-secret-manager client talks to a local gRPC stand-in
 from __future__ import annotations
 
 import base64
-import json
-import threading
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import pytest
 import requests
 
 from tap_restoauth.errors import SecretError
+from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tap_restoauth.secret_manager import SecretManager, SecretSettings, parse_reference, resolve_config
 from tests.helpers import TapRun, run_tap
 from tests.oauth_server import OAuthServer
@@ -29,37 +27,21 @@ SIGNING_V1 = "sig-first-7c1a"
 SIGNING_V2 = "sig-second-2b9d"
 
 
-class RecordingApi(ThreadingHTTPServer):
+class RecordingApi(LocalServer):
     """`GET /v1/things` answers two records and remembers each request's headers and query."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        super().__init__(_RecordingHandler)
         self.requests: list[tuple[dict[str, str], dict[str, str]]] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class _RecordingHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _RecordingHandler(JsonHandler):
     server: RecordingApi
-
-    def log_message(self, format: str, *args: t.Any) -> None:
-        """Quiet."""
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         self.server.requests.append((dict(self.headers.items()), dict(parse_qsl(parts.query))))
-        body = json.dumps({"data": [{"id": 1}, {"id": 2}]}).encode()
-        self.send_response(200 if parts.path == "/v1/things" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_json(200 if parts.path == "/v1/things" else 404, {"data": [{"id": 1}, {"id": 2}]})
 
 
 @pytest.fixture
@@ -71,11 +53,9 @@ def stub() -> t.Iterator[SecretManagerStub]:
 
 @pytest.fixture
 def api() -> t.Iterator[RecordingApi]:
-    server = RecordingApi()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    server = RecordingApi().start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def _things_stream(**extra: t.Any) -> dict[str, t.Any]:
