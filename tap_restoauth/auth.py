@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import ipaddress
 import logging
 import re
 import threading
@@ -27,6 +26,7 @@ from tap_restoauth import options, redaction
 from tap_restoauth.errors import ApiError, AuthError, ConfigError, TapRestOAuthError
 from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy, describe_transport_error
 from tap_restoauth.token_store import FileTokenStore, RefreshTokenStore
+from tap_restoauth.urls import is_loopback, origin
 
 logger = logging.getLogger("tap_restoauth.auth")
 
@@ -212,7 +212,7 @@ class OAuth2ClientCredentials(Auth):
         parts = urlsplit(self.token_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(f"auth.token_url: expected an http(s) URL, got {self.token_url!r}")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname) and not self.allow_insecure_token_url:
+        if parts.scheme == "http" and not is_loopback(parts.hostname) and not self.allow_insecure_token_url:
             raise ConfigError(
                 "auth.token_url: plain http would send the client secret in clear; use https "
                 "(or set auth.allow_insecure_token_url: true if you really must)"
@@ -312,7 +312,7 @@ class OAuth2ClientCredentials(Auth):
             renew_at = expires_at - min(self.expiry_skew_seconds, lifetime / 2)
         logger.info(
             "Obtained an access token from %s (%s)",
-            _origin(self.token_url),
+            origin(self.token_url),
             f"expires in {lifetime:.0f}s" if lifetime is not None else "no expiry given",
         )
         return _Token(access_token, renew_at, expires_at)
@@ -336,7 +336,7 @@ class OAuth2ClientCredentials(Auth):
                 problem = describe_transport_error(exc)
                 if attempt >= http.retry.max_retries:
                     raise TokenEndpointError(
-                        f"token request to {_origin(self.token_url)} failed after "
+                        f"token request to {origin(self.token_url)} failed after "
                         f"{attempt + 1} attempts: {problem}"
                     ) from None
                 wait = http.retry.wait_seconds(attempt)
@@ -347,10 +347,10 @@ class OAuth2ClientCredentials(Auth):
                 try:
                     wait = http.retry.wait_seconds(attempt, response)
                 except ApiError as exc:  # a Retry-After beyond max_retry_after_seconds
-                    raise TokenEndpointError(f"token request to {_origin(self.token_url)}: {exc}") from None
+                    raise TokenEndpointError(f"token request to {origin(self.token_url)}: {exc}") from None
             logger.warning(
                 "Token request to %s: %s; retry %d/%d in %.1fs",
-                _origin(self.token_url),
+                origin(self.token_url),
                 problem,
                 attempt + 1,
                 http.retry.max_retries,
@@ -364,7 +364,7 @@ class OAuth2ClientCredentials(Auth):
     ) -> str:
         """One line: the RFC 6749 5.2 error with its likely fix, or what came instead of a token."""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        where = f"token request to {_origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
+        where = f"token request to {origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
         if payload is not None and payload.get("error"):
             error = str(payload["error"])
             description = " ".join(str(payload.get("error_description") or "").split())
@@ -448,20 +448,6 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
                 logger.info("Saved the rotated refresh token to %s", store.description)
         if failures:
             raise AuthError("; ".join(failures))  # each store's message names itself and the fix
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _seconds(value: t.Any) -> float | None:

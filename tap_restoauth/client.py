@@ -9,7 +9,7 @@ import ssl
 import threading
 import time
 import typing as t
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
@@ -26,27 +26,9 @@ from tap_restoauth.retry import (
     describe_transport_error,
     exception_chain,
 )
+from tap_restoauth.urls import mask_url
 
 logger = logging.getLogger("tap_restoauth.client")
-
-SENSITIVE_PARAMS = frozenset(
-    {
-        "access_token",
-        "api_key",
-        "apikey",
-        "api-key",
-        "auth",
-        "client_secret",
-        "code",
-        "key",
-        "password",
-        "refresh_token",
-        "secret",
-        "sig",
-        "signature",
-        "token",
-    }
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,17 +284,3 @@ def describe_http_error(stream: str, method: str, response: requests.Response, *
         f"{stream}: {method} {mask_url(response.url)} failed{tries}: HTTP {response.status_code} "
         f"{response.reason or ''}{hint}: {redaction.excerpt(response.text)}"
     ).replace("  ", " ")
-
-
-def mask_url(url: str) -> str:
-    """`url` with sensitive query values and any userinfo masked."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    query = urlencode(
-        [
-            (name, "***" if name.lower() in SENSITIVE_PARAMS else value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        ],
-        safe="*",
-    )
-    return redaction.redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")))

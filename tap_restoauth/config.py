@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 
 from tap_restoauth import options, redaction
 from tap_restoauth.auth import Auth, build_auth
-from tap_restoauth.client import SENSITIVE_PARAMS, HttpSettings
+from tap_restoauth.client import HttpSettings
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.jsonpath import compile_path
 from tap_restoauth.pagination import Paginator, build_paginator
 from tap_restoauth.retry import RetryPolicy
 from tap_restoauth.schema import load_declared
+from tap_restoauth.urls import SENSITIVE_PARAMS
 
 
 @dataclasses.dataclass(frozen=True)

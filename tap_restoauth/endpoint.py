@@ -10,11 +10,12 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from urllib.parse import quote
 
-from tap_restoauth.client import ApiClient, ApiResponse, mask_url
+from tap_restoauth.client import ApiClient, ApiResponse
 from tap_restoauth.config import StreamSettings, TapSettings
 from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.jsonpath import Matcher, compile_path
 from tap_restoauth.pagination import Page, PageRequest
+from tap_restoauth.urls import mask_url
 
 logger = logging.getLogger("tap_restoauth.endpoint")
 
@@ -73,7 +74,7 @@ class Endpoint:
             if identity in seen:
                 raise ApiError(
                     f"{self.stream.name}: pagination asked for the same page twice "
-                    f"({mask_url(request.url)} {dict(request.params)}); stopped to avoid an endless "
+                    f"({mask_url(request.full_url())}); stopped to avoid an endless "
                     "loop: check the stream's pagination settings"
                 )
             seen.add(identity)

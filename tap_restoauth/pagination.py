@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from urllib.parse import urljoin
 
+from requests import PreparedRequest
 from requests.utils import parse_header_links
 
 from tap_restoauth import options
@@ -32,6 +33,12 @@ class PageRequest:
     def identity(self) -> tuple[str, tuple[tuple[str, str], ...]]:
         """A hashable key: two requests with the same key fetch the same page."""
         return self.url, tuple(sorted((k, str(v)) for k, v in self.params.items()))
+
+    def full_url(self) -> str:
+        """The URL with the parameters encoded into it, as it is sent."""
+        prepared = PreparedRequest()
+        prepared.prepare_url(self.url, self.params)
+        return str(prepared.url)
 
     def with_params(self, **changes: t.Any) -> PageRequest:
         return PageRequest(self.url, {**self.params, **changes})

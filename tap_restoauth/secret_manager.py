@@ -14,7 +14,6 @@ the provider rotates it (`SecretManagerTokenStore`).
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ import google_crc32c
 from tap_restoauth import options, redaction
 from tap_restoauth.auth import Auth, OAuth2RefreshToken
 from tap_restoauth.errors import SecretError
+from tap_restoauth.urls import is_loopback
 
 if t.TYPE_CHECKING:
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
@@ -200,7 +200,7 @@ class SecretManager:
             SecretManagerServiceGrpcTransport,
         )
 
-        if _is_loopback(self.host):
+        if is_loopback(self.host):
             # A local stand-in (tests, emulators) speaks plaintext and needs no credentials.
             channel = grpc.insecure_channel(self._target)
             return SecretManagerServiceClient(transport=SecretManagerServiceGrpcTransport(channel=channel))
@@ -415,15 +415,6 @@ def _split_endpoint(endpoint: str | None) -> tuple[str, str]:
             f"googleapis.com), got {endpoint!r}"
         )
     return parts.hostname, parts.netloc.rpartition("@")[2]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _status(exc: t.Any) -> tuple[str, str]:

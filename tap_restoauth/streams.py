@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from singer_sdk.exceptions import InvalidStreamSortException
 
-from tap_restoauth.client import mask_url
 from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError, TapRestOAuthError
 from tap_restoauth.fast_sync import FastSyncStream
@@ -18,6 +17,7 @@ from tap_restoauth.incremental import OlderThanBookmark
 from tap_restoauth.prefetch import ChildPrefetch
 from tap_restoauth.progress import Progress
 from tap_restoauth.schema import is_timestamp
+from tap_restoauth.urls import mask_url
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
