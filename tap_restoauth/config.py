@@ -64,9 +64,6 @@ class TapSettings:
     concurrency: int
     progress_interval_seconds: float = 30.0
 
-    def stream(self, name: str) -> StreamSettings:
-        return next(s for s in self.streams if s.name == name)
-
 
 @dataclasses.dataclass(frozen=True)
 class _RawStream:
