@@ -29,9 +29,11 @@ if t.TYPE_CHECKING:
 class RestStream(FastSyncStream):
     """Records of one endpoint; children get one subclass each (the SDK wires parents by class).
 
-    State: a child stream keeps one bookmark per parent record (the SDK's state
-    partitions, keyed by the child's context keys), so an interrupted run never
-    skips the records of a parent it did not reach.
+    State: an incremental child stream keeps one bookmark per parent record (the
+    SDK's state partitions, keyed by the child's context keys), so an interrupted run
+    never skips the records of a parent it did not reach. A child without a
+    replication key has nothing to bookmark: its state is not partitioned, which
+    keeps STATE messages small however many parents there are.
     """
 
     def __init__(
@@ -49,7 +51,7 @@ class RestStream(FastSyncStream):
         self.primary_keys = list(settings.primary_keys)
         self.replication_key = settings.replication_key
         if settings.context_keys:
-            self.state_partitioning_keys = list(settings.context_keys)
+            self.state_partitioning_keys = list(settings.context_keys) if settings.replication_key else []
         self._children_keys: dict[str, str] = {}
         self._warned_missing_bookmark_value = False
 
@@ -86,6 +88,11 @@ class RestStream(FastSyncStream):
         for page, records in self.endpoint.pages(context, extra):
             self._check_primary_keys(page, records)
             kept = records if keep is None else [record for record in records if keep.keeps(record)]
+            if context:
+                # The parent keys travel with each child record (the SDK adds only partition keys).
+                for record in kept:
+                    for key in self.settings.context_keys:
+                        record.setdefault(key, context[key])
             yield kept
             progress.page_done(self.name, len(kept))
             if self.replication_key and self.is_sorted and context is None:

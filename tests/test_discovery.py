@@ -93,17 +93,30 @@ def test_records_path_cannot_be_guessed_gives_one_clear_line(server, tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def test_children_two_levels_carry_parent_keys_and_keep_per_parent_state(sandbox, tmp_path):
-    run = run_tap(tmp_path, sandbox_config(sandbox))
+def test_children_two_levels_carry_parent_keys_and_incremental_children_keep_per_parent_state(
+    sandbox, tmp_path
+):
+    config = sandbox_config(sandbox)
+    config["streams"][1]["replication_key"] = "created_at"  # user_orders: incremental child
+    run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
     orders = run.records("user_orders")
     expected = {(uid, o["id"]) for uid, user_orders in sandbox.data.orders.items() for o in user_orders}
     assert {(o["user_id"], o["id"]) for o in orders} == expected
     items = run.records("order_items")
+    assert len(items) == sandbox.data.counts()["order_items"]
     assert {i["order_id"] // 100 for i in items} == {i["user_id"] for i in items}
-    partitions = run.final_state["bookmarks"]["order_items"]["partitions"]
-    assert {tuple(sorted(p["context"])) for p in partitions} == {("order_id", "user_id")}
-    assert len(partitions) == len(orders)
+
+    bookmarks = run.final_state["bookmarks"]
+    partitions = bookmarks["user_orders"]["partitions"]
+    latest = {o["user_id"]: o["created_at"] for o in sorted(orders, key=lambda o: o["created_at"])}
+    assert len(partitions) == len(sandbox.data.users)
+    bookmarked = {
+        p["context"]["user_id"]: p["replication_key_value"] for p in partitions if p.get("replication_key")
+    }
+    assert bookmarked == latest
+    # order_items has no replication key: nothing to bookmark, so no partition per order.
+    assert "partitions" not in bookmarks.get("order_items", {})
 
 
 def test_child_schema_includes_context_keys_typed_from_the_parent(sandbox, tmp_path):
