@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 import typing as t
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
@@ -165,6 +166,18 @@ class SandboxServer(LocalServer):
                 self.in_flight -= 1
 
 
+def client_credentials(headers: Message, form: t.Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The client id and secret of a token request: client_secret_basic, else client_secret_post.
+
+    Basic credentials are form-urlencoded before base64 (RFC 6749 section 2.3.1).
+    """
+    header = headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return unquote_plus(user), unquote_plus(password)
+    return form.get("client_id"), form.get("client_secret")
+
+
 class _Handler(JsonHandler):
     server: SandboxServer
 
@@ -174,12 +187,7 @@ class _Handler(JsonHandler):
         if urlsplit(self.path).path != "/oauth/token":
             self.send_json(404, {"error": "not found"})
             return
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
-        header = self.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            client_id, client_secret = unquote_plus(user), unquote_plus(password)
-        if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
+        if client_credentials(self.headers, form) != (CLIENT_ID, CLIENT_SECRET):
             self.send_json(401, {"error": "invalid_client", "error_description": "unknown client"})
             return
         if form.get("grant_type") != "client_credentials":

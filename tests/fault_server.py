@@ -24,7 +24,6 @@ Every request is recorded (`Hit`: monotonic and wall time, path, query, outcome,
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import email.utils
@@ -40,9 +39,9 @@ import typing as t
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, unquote_plus, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from tap_restoauth.sandbox import JsonHandler, LocalServer
+from tap_restoauth.sandbox import JsonHandler, LocalServer, client_credentials
 from tests.helpers import TapRun, run_tap
 
 CLIENT_ID = "fault-client"
@@ -389,12 +388,7 @@ class _Handler(JsonHandler):
 
     def _token(self, body: bytes) -> int:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
-        header = self.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            client_id, client_secret = unquote_plus(user), unquote_plus(password)
-        if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
+        if client_credentials(self.headers, form) != (CLIENT_ID, CLIENT_SECRET):
             self.send_json(401, {"error": "invalid_client", "error_description": "unknown client"})
             return 401
         token = "tok-" + secrets.token_urlsafe(24)
