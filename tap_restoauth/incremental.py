@@ -8,7 +8,13 @@ import typing as t
 
 from tap_restoauth.errors import ConfigError
 
-FORMATS = ("iso8601", "date", "epoch", "epoch_ms")
+# How a bookmark timestamp is written into the API's filter parameter, by `format`.
+FORMATS: dict[str, t.Callable[[dt.datetime], t.Any]] = {
+    "iso8601": dt.datetime.isoformat,
+    "date": lambda moment: moment.date().isoformat(),
+    "epoch": lambda moment: int(moment.timestamp()),
+    "epoch_ms": lambda moment: int(moment.timestamp() * 1000),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,15 +39,8 @@ class IncrementalSettings:
         """The bookmark as the API expects it in `param`."""
         if not isinstance(value, dt.datetime):
             return value
-        if self.format == "iso8601":
-            return value.isoformat()
-        if self.format == "date":
-            return value.date().isoformat()
-        if self.format == "epoch":
-            return int(value.timestamp())
-        if self.format == "epoch_ms":
-            return int(value.timestamp() * 1000)
-        return value.strftime(self.format)
+        formatter = FORMATS.get(self.format)
+        return formatter(value) if formatter else value.strftime(self.format)
 
 
 def parse_timestamp(value: t.Any) -> dt.datetime | None:
