@@ -31,7 +31,6 @@ class Endpoint:
         self.tap = tap
         self.stream = stream
         self.client = client
-        self.pages_fetched = 0
         self._records: Matcher | None = None
         self._container: Matcher | None = None
         self._prefetched: deque[tuple[t.Hashable, Future[Fetched]]] = deque()
@@ -153,7 +152,6 @@ class Endpoint:
         )
         if response is None:
             return None
-        self.pages_fetched += 1
         records = self.extract(response)
         page = Page(request, response.url, response.headers, response.body, len(records))
         return page, records
