@@ -23,8 +23,8 @@ import msgspec
 import requests
 
 from tap_restoauth import options, redaction
-from tap_restoauth.errors import ApiError, AuthError, ConfigError, TapRestOAuthError
-from tap_restoauth.retry import TRANSIENT_ERRORS, RetryPolicy, describe_transport_error
+from tap_restoauth.errors import AuthError, ConfigError, TapRestOAuthError
+from tap_restoauth.retry import RetryPolicy
 from tap_restoauth.token_store import FileTokenStore, RefreshTokenStore
 from tap_restoauth.urls import is_loopback, origin
 
@@ -326,38 +326,14 @@ class OAuth2ClientCredentials(Auth):
         """
         assert self._http is not None
         http = self._http
-        attempt = 0
-        while True:
-            try:
-                response = http.session.post(
-                    self.token_url, data=form, headers=headers, timeout=http.timeout, auth=None
-                )
-            except TRANSIENT_ERRORS as exc:
-                problem = describe_transport_error(exc)
-                if attempt >= http.retry.max_retries:
-                    raise TokenEndpointError(
-                        f"token request to {origin(self.token_url)} failed after "
-                        f"{attempt + 1} attempts: {problem}"
-                    ) from None
-                wait = http.retry.wait_seconds(attempt)
-            else:
-                if not http.retry.should_retry(response.status_code) or attempt >= http.retry.max_retries:
-                    return response, attempt + 1
-                problem = f"HTTP {response.status_code}"
-                try:
-                    wait = http.retry.wait_seconds(attempt, response)
-                except ApiError as exc:  # a Retry-After beyond max_retry_after_seconds
-                    raise TokenEndpointError(f"token request to {origin(self.token_url)}: {exc}") from None
-            logger.warning(
-                "Token request to %s: %s; retry %d/%d in %.1fs",
-                origin(self.token_url),
-                problem,
-                attempt + 1,
-                http.retry.max_retries,
-                wait,
-            )
-            attempt += 1
-            time.sleep(wait)
+        return http.retry.send(
+            lambda: http.session.post(
+                self.token_url, data=form, headers=headers, timeout=http.timeout, auth=None
+            ),
+            what=lambda: f"token request to {origin(self.token_url)}",
+            fail=TokenEndpointError,
+            logger=logger,
+        )
 
     def _describe_failure(
         self, response: requests.Response, payload: Mapping[str, t.Any] | None, attempts: int

@@ -20,10 +20,7 @@ from tap_restoauth import redaction
 from tap_restoauth.auth import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
 from tap_restoauth.retry import (
-    TRANSIENT_ERRORS,
-    RetryAfterTooLong,
     RetryPolicy,
-    describe_transport_error,
     exception_chain,
 )
 from tap_restoauth.urls import mask_url
@@ -189,70 +186,51 @@ class ApiClient:
     def _send(
         self, stream: str, method: str, url: str, params: t.Mapping[str, t.Any], body: t.Any
     ) -> tuple[requests.Response, int]:
-        """The final response and how many attempts it took."""
-        retry = self.settings.retry
-        attempt = 0
+        """The final response and how many attempts it took.
+
+        A 401 earns one fresh credential and one resend (not counted as a retry); a 401
+        for a freshly issued token is fatal.
+        """
         renewed = False
-        while True:
-            if self.limiter:
-                self.limiter.acquire()
-            request = requests.Request(method, url, params=params, json=body, auth=self.auth)
-            prepared = self.session.prepare_request(request)
-            try:
-                response = self.session.send(
-                    prepared, timeout=self.settings.timeout, proxies=self._proxies_for(prepared)
-                )
-            except TRANSIENT_ERRORS as exc:
-                if attempt >= retry.max_retries:
-                    raise ApiError(
-                        f"{stream}: {method} {mask_url(prepared.url or url)} failed after "
-                        f"{attempt + 1} attempts: {describe_transport_error(exc)}"
-                    ) from None
-                wait = retry.wait_seconds(attempt)
-                logger.warning(
-                    "%s: %s on %s %s; retry %d/%d in %.1fs",
-                    stream,
-                    describe_transport_error(exc),
-                    method,
-                    mask_url(prepared.url or url),
-                    attempt + 1,
-                    retry.max_retries,
-                    wait,
-                )
-            except requests.exceptions.InvalidURL as exc:
-                raise ApiError(f"{stream}: invalid URL {mask_url(url)} ({exc})") from None
-            else:
-                status = response.status_code
-                if status == 401 and not renewed and self.auth.renew_after_unauthorized(prepared):
+        sent_url = url
+
+        def attempt_once() -> requests.Response:
+            nonlocal renewed, sent_url
+            while True:
+                if self.limiter:
+                    self.limiter.acquire()
+                request = requests.Request(method, url, params=params, json=body, auth=self.auth)
+                prepared = self.session.prepare_request(request)
+                sent_url = prepared.url or url
+                try:
+                    response = self.session.send(
+                        prepared, timeout=self.settings.timeout, proxies=self._proxies_for(prepared)
+                    )
+                except requests.exceptions.InvalidURL as exc:
+                    raise ApiError(f"{stream}: invalid URL {mask_url(url)} ({exc})") from None
+                if response.status_code != 401:
+                    return response
+                if not renewed and self.auth.renew_after_unauthorized(prepared):
                     renewed = True
                     continue
-                if status == 401 and renewed:
+                if renewed:
                     raise AuthError(
                         f"{stream}: the API rejected a freshly issued token on {method} "
                         f"{mask_url(response.url)} (HTTP 401: {redaction.excerpt(response.text, 120)}): "
                         "check auth.scopes and auth.audience"
                     )
-                if not retry.should_retry(status) or attempt >= retry.max_retries:
-                    return response, attempt + 1
-                try:
-                    wait = retry.wait_seconds(attempt, response)
-                except RetryAfterTooLong as exc:
-                    raise ApiError(
-                        f"{stream}: {method} {mask_url(response.url)} answered HTTP {status}: {exc}"
-                    ) from None
-                logger.warning(
-                    "%s: HTTP %s on %s %s; retry %d/%d in %.1fs",
-                    stream,
-                    status,
-                    method,
-                    mask_url(response.url),
-                    attempt + 1,
-                    retry.max_retries,
-                    wait,
-                )
-            attempt += 1
-            self.retries += 1
-            time.sleep(wait)
+                return response
+
+        return self.settings.retry.send(
+            attempt_once,
+            what=lambda: f"{stream}: {method} {mask_url(sent_url)}",
+            fail=ApiError,
+            logger=logger,
+            on_retry=self._count_retry,
+        )
+
+    def _count_retry(self) -> None:
+        self.retries += 1
 
 
 def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 import http.client
+import logging
 import math
 import random
 import time
@@ -67,6 +68,47 @@ class RetryPolicy:
                 return retry_after
         ceiling = min(self.backoff_max_seconds, self.backoff_factor * (2**attempt))
         return random.uniform(ceiling / 2, ceiling)
+
+    def send(
+        self,
+        attempt_once: t.Callable[[], requests.Response],
+        *,
+        what: t.Callable[[], str],
+        fail: t.Callable[[str], Exception],
+        logger: logging.Logger,
+        on_retry: t.Callable[[], None] | None = None,
+    ) -> tuple[requests.Response, int]:
+        """The final response of `attempt_once`, retried as this policy says, and the attempts it took.
+
+        Transient errors and retryable statuses are retried with backoff (or as
+        `Retry-After` asks); `what()` names the request in the warning logged before each
+        retry and in the exception `fail` builds when the retries run out.
+        """
+        attempt = 0
+        while True:
+            try:
+                response = attempt_once()
+            except TRANSIENT_ERRORS as exc:
+                problem = describe_transport_error(exc)
+                if attempt >= self.max_retries:
+                    raise fail(f"{what()} failed after {attempt + 1} attempts: {problem}") from None
+                wait = self.wait_seconds(attempt)
+            else:
+                status = response.status_code
+                if not self.should_retry(status) or attempt >= self.max_retries:
+                    return response, attempt + 1
+                problem = f"HTTP {status}"
+                try:
+                    wait = self.wait_seconds(attempt, response)
+                except RetryAfterTooLong as exc:
+                    raise fail(f"{what()} answered HTTP {status}: {exc}") from None
+            logger.warning(
+                "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, self.max_retries, wait
+            )
+            attempt += 1
+            if on_retry is not None:
+                on_retry()
+            time.sleep(wait)
 
 
 def parse_retry_after(value: str | None) -> float | None:
