@@ -11,16 +11,17 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from tap_restoauth import options, redaction
-from tap_restoauth.auth import Auth, build_auth
-from tap_restoauth.client import HttpSettings
+from tap_restoauth import options
+from tap_restoauth.auth.methods import Auth, build_auth
 from tap_restoauth.errors import ConfigError
-from tap_restoauth.incremental import IncrementalSettings, parse_timestamp
-from tap_restoauth.jsonpath import compile_path
-from tap_restoauth.pagination import Paginator, build_paginator
-from tap_restoauth.retry import RetryPolicy
-from tap_restoauth.schema import load_declared
-from tap_restoauth.urls import SENSITIVE_PARAMS
+from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
+from tap_restoauth.fetch.pagination import Paginator, build_paginator
+from tap_restoauth.http import redaction
+from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.retry import RetryPolicy
+from tap_restoauth.http.urls import SENSITIVE_PARAMS
+from tap_restoauth.records.jsonpath import compile_path
+from tap_restoauth.records.schema import load_declared
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,20 +10,20 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from singer_sdk.exceptions import InvalidStreamSortException
 
-from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError, TapRestOAuthError
-from tap_restoauth.fast_sync import FastSyncStream
-from tap_restoauth.incremental import OlderThanBookmark
-from tap_restoauth.prefetch import ChildPrefetch
-from tap_restoauth.progress import Progress
-from tap_restoauth.schema import is_timestamp
-from tap_restoauth.urls import mask_url
+from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.fetch.incremental import OlderThanBookmark
+from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records.schema import is_timestamp
+from tap_restoauth.sync.fast_path import FastSyncStream
+from tap_restoauth.sync.prefetch import ChildPrefetch
+from tap_restoauth.sync.progress import Progress
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
 
     from tap_restoauth.config import StreamSettings
-    from tap_restoauth.pagination import Page
+    from tap_restoauth.fetch.pagination import Page
 
 
 class RestStream(FastSyncStream):

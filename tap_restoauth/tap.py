@@ -10,17 +10,17 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_restoauth import redaction
-from tap_restoauth.client import ApiClient
+from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
-from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
-from tap_restoauth.output import BufferedWriter, StateLines
-from tap_restoauth.progress import Progress
-from tap_restoauth.schema import infer, property_type, with_properties
-from tap_restoauth.secret_manager import resolve_config
+from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.http import redaction
+from tap_restoauth.http.client import ApiClient
+from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
+from tap_restoauth.sync.output import BufferedWriter, StateLines
+from tap_restoauth.sync.progress import Progress
 
 SAMPLE_PAGE_LIMIT = 10
 

@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from tap_restoauth.schema import infer
+from tap_restoauth.records.schema import infer
 from tests.conftest import sandbox_config
 from tests.helpers import discover, run_tap
 from tests.paging_server import PagingServer

@@ -13,7 +13,7 @@ import pytest
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_restoauth.conform import Conformer
+from tap_restoauth.records.conform import Conformer
 from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tests.helpers import discover, run_tap
 

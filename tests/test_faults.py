@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_restoauth.retry import RetryAfterTooLong, RetryPolicy, parse_retry_after
+from tap_restoauth.http.retry import RetryAfterTooLong, RetryPolicy, parse_retry_after
 from tests.fault_server import (
     API_KEY,
     DEBUG_ENV,

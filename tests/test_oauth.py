@@ -10,10 +10,10 @@ import typing as t
 import pytest
 import requests
 
-from tap_restoauth.auth import HttpContext, OAuth2ClientCredentials, OAuth2RefreshToken, build_auth
+from tap_restoauth.auth.methods import HttpContext, OAuth2ClientCredentials, OAuth2RefreshToken, build_auth
+from tap_restoauth.auth.token_store import FileTokenStore
 from tap_restoauth.errors import AuthError
-from tap_restoauth.retry import RetryPolicy
-from tap_restoauth.token_store import FileTokenStore
+from tap_restoauth.http.retry import RetryPolicy
 from tests.helpers import TapRun, run_tap
 from tests.oauth_server import Fault, OAuthServer
 

@@ -6,10 +6,10 @@ import typing as t
 
 import pytest
 
-from tap_restoauth.client import ApiClient
 from tap_restoauth.config import parse_settings
-from tap_restoauth.endpoint import Endpoint
 from tap_restoauth.errors import ApiError
+from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.http.client import ApiClient
 from tests.paging_server import PagingServer
 
 TOTAL = 23  # five pages of 5, the last one short

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, quote_plus, urlsplit
 import pytest
 import requests
 
+from tap_restoauth.auth.secret_manager import SecretManager, SecretSettings, parse_reference, resolve_config
 from tap_restoauth.errors import SecretError
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tap_restoauth.secret_manager import SecretManager, SecretSettings, parse_reference, resolve_config
 from tests.helpers import TapRun, run_tap
 from tests.oauth_server import OAuthServer
 from tests.secret_manager_stub import PROJECT_NUMBER, SecretManagerStub

@@ -16,16 +16,16 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from tap_restoauth import redaction
-from tap_restoauth.auth import Auth, HttpContext
+from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
-from tap_restoauth.retry import (
+from tap_restoauth.http import redaction
+from tap_restoauth.http.retry import (
     RetryPolicy,
     exception_chain,
 )
-from tap_restoauth.urls import mask_url
+from tap_restoauth.http.urls import mask_url
 
-logger = logging.getLogger("tap_restoauth.client")
+logger = logging.getLogger("tap_restoauth.http.client")
 
 
 @dataclasses.dataclass(frozen=True)

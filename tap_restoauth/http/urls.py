@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tap_restoauth import redaction
+from tap_restoauth.http import redaction
 
 SENSITIVE_PARAMS = frozenset(
     {

@@ -24,15 +24,16 @@ from urllib.parse import urlsplit
 
 import google_crc32c
 
-from tap_restoauth import options, redaction
-from tap_restoauth.auth import Auth, OAuth2RefreshToken
+from tap_restoauth import options
+from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken
 from tap_restoauth.errors import SecretError
-from tap_restoauth.urls import is_loopback
+from tap_restoauth.http import redaction
+from tap_restoauth.http.urls import is_loopback
 
 if t.TYPE_CHECKING:
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 
-logger = logging.getLogger("tap_restoauth.secret_manager")
+logger = logging.getLogger("tap_restoauth.auth.secret_manager")
 
 PREFIX = "sm://"
 DEFAULT_HOST = "secretmanager.googleapis.com"

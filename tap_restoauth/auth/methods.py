@@ -22,13 +22,14 @@ from urllib.parse import quote_plus, urlsplit
 import msgspec
 import requests
 
-from tap_restoauth import options, redaction
+from tap_restoauth import options
+from tap_restoauth.auth.token_store import FileTokenStore, RefreshTokenStore
 from tap_restoauth.errors import AuthError, ConfigError, TapRestOAuthError
-from tap_restoauth.retry import RetryPolicy
-from tap_restoauth.token_store import FileTokenStore, RefreshTokenStore
-from tap_restoauth.urls import is_loopback, origin
+from tap_restoauth.http import redaction
+from tap_restoauth.http.retry import RetryPolicy
+from tap_restoauth.http.urls import is_loopback, origin
 
-logger = logging.getLogger("tap_restoauth.auth")
+logger = logging.getLogger("tap_restoauth.auth.methods")
 
 AUTH_TYPES: dict[str, type[Auth]] = {}
 

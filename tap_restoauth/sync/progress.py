@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-logger = logging.getLogger("tap_restoauth.progress")
+logger = logging.getLogger("tap_restoauth.sync.progress")
 
 
 @dataclasses.dataclass

@@ -20,7 +20,7 @@ from requests.utils import parse_header_links
 
 from tap_restoauth import options
 from tap_restoauth.errors import ConfigError
-from tap_restoauth.jsonpath import Matcher, compile_path, first_match
+from tap_restoauth.records.jsonpath import Matcher, compile_path, first_match
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,14 +10,14 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from urllib.parse import quote
 
-from tap_restoauth.client import ApiClient, ApiResponse
 from tap_restoauth.config import StreamSettings, TapSettings
 from tap_restoauth.errors import ApiError, ConfigError
-from tap_restoauth.jsonpath import Matcher, compile_path
-from tap_restoauth.pagination import Page, PageRequest
-from tap_restoauth.urls import mask_url
+from tap_restoauth.fetch.pagination import Page, PageRequest
+from tap_restoauth.http.client import ApiClient, ApiResponse
+from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records.jsonpath import Matcher, compile_path
 
-logger = logging.getLogger("tap_restoauth.endpoint")
+logger = logging.getLogger("tap_restoauth.fetch.endpoint")
 
 COMMON_RECORD_KEYS = ("data", "items", "results", "records", "value", "entries")
 

@@ -33,8 +33,8 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams.core import Stream
 
-from tap_restoauth.conform import Conformer
-from tap_restoauth.output import BufferedWriter, RecordLines
+from tap_restoauth.records.conform import Conformer
+from tap_restoauth.sync.output import BufferedWriter, RecordLines
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable

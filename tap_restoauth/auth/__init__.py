@@ -1,0 +1,1 @@
+"""Who the tap is: authentication methods, token grants and stores, Secret Manager."""

@@ -1,0 +1,1 @@
+"""What to request: paginators, incremental bookmarks, the endpoint that walks pages."""

@@ -1,0 +1,1 @@
+"""Talking to an API: the HTTP client, retries, redaction of secrets, URL origins."""

@@ -1,0 +1,1 @@
+"""What comes back: JSONPath, schema inference and declared schemas, conformance."""

@@ -1,0 +1,1 @@
+"""Writing Singer output: the fast record path, child prefetch, buffered output, progress."""
