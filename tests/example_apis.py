@@ -7,16 +7,26 @@
 - ``/tasks``: refresh-token grant that rotates the refresh token on every use, Link-header
   pagination (at most 5 records a page), tasks below each project (``/projects/{id}/tasks``),
   filter ``since``.
+
+Run them for the README's examples (writes each example's config, pointed at this server):
+
+    python -m tests.example_apis --port 8766 --configs output/examples
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import datetime as dt
+import json
+import re
 import secrets
 import threading
 import typing as t
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import yaml
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
 
@@ -24,6 +34,9 @@ CRM_CLIENT = ("reporting-tap", "crm-client-secret-value")
 PAYROLL_LOGIN = ("48213", "payroll-api-token-value")
 TASKS_CLIENT = ("tasks-export", "tasks-client-secret-value")
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+README = Path(__file__).resolve().parent.parent / "README.md"
+# Which local API each worked example of the README runs against.
+EXAMPLES = {"oauth-cursor": "crm", "basic-page-numbers": "payroll", "refresh-link-header": "tasks"}
 
 
 def _iso(hours: int) -> str:
@@ -31,8 +44,8 @@ def _iso(hours: int) -> str:
 
 
 class ExampleApis(LocalServer):
-    def __init__(self) -> None:
-        super().__init__(_Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(_Handler, port)
         self.lock = threading.Lock()
         self.access_tokens: set[str] = set()
         self.refresh_token = secrets.token_urlsafe(16)  # the one live refresh token
@@ -160,3 +173,59 @@ class _Handler(JsonHandler):
             following = urlencode({**query, "page": page + 1})
             headers["Link"] = f'<{self.server.url}{path}?{following}>; rel="next"'
         self.send_json(200, rows[(page - 1) * size : page * size], headers)
+
+
+def readme_examples(text: str | None = None) -> dict[str, dict[str, t.Any]]:
+    """Code blocks placed right after `<!-- example: NAME -->` in the README (JSON or YAML)."""
+    text = README.read_text() if text is None else text
+    found = re.findall(r"<!-- example: ([\w-]+) -->\s*```(?:json|yaml)\n(.*?)```", text, re.S)
+    return {name: yaml.safe_load(body) for name, body in found}
+
+
+def local_config(name: str, server: ExampleApis, token_file: Path) -> dict[str, t.Any]:
+    """The worked example `name` as printed, pointed at `server`.
+
+    Only the hosts change, and the sm:// references become the values they would resolve to;
+    the refresh token goes through `token_file`, where rotated tokens are written back.
+    """
+    api = EXAMPLES[name]
+    secret_values = {
+        "sm://my-project/crm-client-secret": CRM_CLIENT[1],
+        "sm://my-project/payroll-api-token": PAYROLL_LOGIN[1],
+        "sm://my-project/tasks-client-secret": TASKS_CLIENT[1],
+    }
+    config = readme_examples()[name]["config"]
+    config["api_url"] = f"{server.url}/{api}"
+    auth = config["auth"]
+    if "token_url" in auth:
+        auth["token_url"] = f"{server.url}/{api}/{urlsplit(auth['token_url']).path.lstrip('/')}"
+    for key, value in auth.items():
+        auth[key] = secret_values.get(value, value) if isinstance(value, str) else value
+    if auth["type"] == "oauth2_refresh_token":
+        token_file.write_text(server.refresh_token + "\n")
+        token_file.chmod(0o600)
+        auth["refresh_token"] = server.refresh_token
+        auth["refresh_token_file"] = str(token_file)  # the file wins once it holds a token
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--configs", type=Path, default=Path("output/examples"), help="folder for NAME.json")
+    args = parser.parse_args()
+    server = ExampleApis(args.port)
+    args.configs.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLES:
+        path = args.configs / f"{name}.json"
+        path.write_text(json.dumps(local_config(name, server, args.configs / f"{name}.token"), indent=2))
+        path.chmod(0o600)
+        print(f"{name}: .venv/bin/tap-restoauth --config {path}", flush=True)
+    print(f"serving the examples' APIs on {server.url} (Ctrl-C stops)", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

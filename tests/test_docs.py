@@ -7,13 +7,12 @@ import json
 import re
 import typing as t
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from tap_restoauth.config import parse_settings
-from tests.example_apis import CRM_CLIENT, PAYROLL_LOGIN, TASKS_CLIENT, ExampleApis
+from tests.example_apis import EXAMPLES, ExampleApis, local_config, readme_examples
 from tests.helpers import run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,12 +93,6 @@ def test_meltano_yml_never_needs_the_hub():
                 assert {"namespace", "pip_url", "executable"} <= set(plugin), plugin["name"]
 
 
-def readme_examples() -> dict[str, dict[str, t.Any]]:
-    """Code blocks placed right after `<!-- example: NAME -->` (a tap config, JSON or YAML)."""
-    found = re.findall(r"<!-- example: ([\w-]+) -->\s*```(?:json|yaml)\n(.*?)```", README, re.S)
-    return {name: yaml.safe_load(body) for name, body in found}
-
-
 def test_readme_config_examples_are_valid_configs():
     examples = readme_examples()
     assert {"full-config", "oauth-cursor", "basic-page-numbers", "refresh-link-header"} <= set(examples)
@@ -120,32 +113,12 @@ def example_apis() -> t.Iterator[ExampleApis]:
 def test_readme_worked_examples_extract_everything_from_apis_shaped_like_theirs(example_apis, tmp_path):
     """Each worked example, as printed, against a local API of the shape its text describes.
 
-    Only the hosts change, and the sm:// references become the values they would resolve to.
+    `python -m tests.example_apis` writes the same configs for readers (see example_apis.local_config).
     """
-    examples = readme_examples()
-    server = example_apis.url
-    secrets = {
-        "sm://my-project/crm-client-secret": CRM_CLIENT[1],
-        "sm://my-project/payroll-api-token": PAYROLL_LOGIN[1],
-        "sm://my-project/tasks-client-secret": TASKS_CLIENT[1],
-        "sm://my-project/tasks-refresh-token": example_apis.refresh_token,
-    }
-    token_file = tmp_path / "tasks.token"
+    initial_refresh_token = example_apis.refresh_token
     runs = {}
-    for name, api in (
-        ("oauth-cursor", "crm"),
-        ("basic-page-numbers", "payroll"),
-        ("refresh-link-header", "tasks"),
-    ):
-        config = examples[name]["config"]
-        config["api_url"] = f"{server}/{api}"
-        auth = config["auth"]
-        if "token_url" in auth:
-            auth["token_url"] = f"{server}/{api}/{urlsplit(auth['token_url']).path.lstrip('/')}"
-        for key, value in auth.items():
-            auth[key] = secrets.get(value, value) if isinstance(value, str) else value
-        if name == "refresh-link-header":
-            auth["refresh_token_file"] = str(token_file)  # where the rotated token goes without sm://
+    for name in EXAMPLES:
+        config = local_config(name, example_apis, tmp_path / f"{name}.token")
         run = run_tap(tmp_path / name, config)
         assert run.returncode == 0, run.stderr[-2000:]
         runs[name] = run
@@ -159,14 +132,20 @@ def test_readme_worked_examples_extract_everything_from_apis_shaped_like_theirs(
     tasks = runs["refresh-link-header"]
     assert tasks.counts() == {"projects": counts["projects"], "tasks": counts["tasks"]}
     assert all(task["project_id"] == task["id"] // 100 for task in tasks.records("tasks"))
+    token_file = tmp_path / "refresh-link-header.token"
     assert token_file.read_text().strip() == example_apis.refresh_token  # the rotated one, saved
-    assert example_apis.refresh_token != secrets["sm://my-project/tasks-refresh-token"]
+    assert example_apis.refresh_token != initial_refresh_token
 
 
 def test_readme_links_and_commands_point_at_real_files():
-    links = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", README)
-    missing = [link for link in links if not (ROOT / link).exists()]
-    assert not missing, f"README links to missing files: {missing}"
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) > 4
+    missing = []
+    for page in pages:
+        for link in re.findall(r"\]\((?!https?://|#)([^)#\s]+)", page.read_text()):
+            if not (page.parent / link).exists():
+                missing.append(f"{page.relative_to(ROOT)}: {link}")
+    assert not missing, f"links to missing files: {missing}"
     setup = re.search(r"<!-- setup -->\s*```sh\n(.*?)```", README, re.S)
     assert setup is not None
     assert setup.group(1).split("\n")[:-1] == ["bash scripts/demo.sh", "bash scripts/test.sh"]
