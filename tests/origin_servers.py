@@ -19,15 +19,15 @@ from tap_restoauth.sandbox import JsonHandler, LocalServer
 
 # Every value below is a credential; `+`, `/` and `=` make its encodings differ from it.
 CLIENT_ID = "origin-client"
-CLIENT_SECRET = "CS+cl1ent/secret=="  # noqa: S105
-REFRESH_TOKEN = "RT+refr3sh/token=="  # noqa: S105
-ACCESS_TOKEN = "AT+acc3ss/token=="  # noqa: S105
+CLIENT_SECRET = "CS+cl1ent/secret=="
+REFRESH_TOKEN = "RT+refr3sh/token=="
+ACCESS_TOKEN = "AT+acc3ss/token=="
 USERNAME = "origin-user"
-PASSWORD = "PW+pa55/word=="  # noqa: S105
+PASSWORD = "PW+pa55/word=="
 BEARER = "BT+bear3r/token=="
 API_KEY = "AK+q/Key=ab12=="
-TENANT_SECRET = "TS+tenant/secret=="  # noqa: S105 - a configured header named in secret_headers
-PARAM_SECRET = "PS+param/secret=="  # noqa: S105 - a configured param named in secret_params
+TENANT_SECRET = "TS+tenant/secret=="  # a configured header named in secret_headers
+PARAM_SECRET = "PS+param/secret=="  # a configured param named in secret_params
 COOKIE = "CK-session-cookie-4711"
 
 SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}}}
@@ -44,14 +44,27 @@ def encodings(secret: str) -> set[str]:
         json.dumps(secret)[1:-1],
         repr(secret)[1:-1],
     }
-    return forms | {form.lower() for form in forms if "%" in form} | {
-        form.replace("%2F", "%2f").replace("%2B", "%2b").replace("%3D", "%3d") for form in forms
-    }
+    return (
+        forms
+        | {form.lower() for form in forms if "%" in form}
+        | {form.replace("%2F", "%2f").replace("%2B", "%2b").replace("%3D", "%3d") for form in forms}
+    )
 
 
-def secret_forms(pairs: t.Iterable[tuple[str, str]] = ((USERNAME, PASSWORD), (CLIENT_ID, CLIENT_SECRET))) -> set[str]:
+def secret_forms(
+    pairs: t.Iterable[tuple[str, str]] = ((USERNAME, PASSWORD), (CLIENT_ID, CLIENT_SECRET)),
+) -> set[str]:
     """Every credential of this module in every encoding, plus the base64 Basic pairs."""
-    values = [CLIENT_SECRET, REFRESH_TOKEN, ACCESS_TOKEN, PASSWORD, BEARER, API_KEY, TENANT_SECRET, PARAM_SECRET]
+    values = [
+        CLIENT_SECRET,
+        REFRESH_TOKEN,
+        ACCESS_TOKEN,
+        PASSWORD,
+        BEARER,
+        API_KEY,
+        TENANT_SECRET,
+        PARAM_SECRET,
+    ]
     forms = {form for value in values for form in encodings(value)}
     for user, password in pairs:
         forms.add(base64.b64encode(f"{user}:{password}".encode()).decode())
@@ -60,9 +73,10 @@ def secret_forms(pairs: t.Iterable[tuple[str, str]] = ((USERNAME, PASSWORD), (CL
     return forms
 
 
-def leaks(text: str) -> list[str]:
-    """The credential forms found in `text` (empty when none)."""
-    return sorted(form for form in secret_forms() if form in text)
+def leaks(text: str, extra: t.Iterable[str] = ()) -> list[str]:
+    """The credential forms (of this module's credentials and of `extra`) found in `text`."""
+    forms = secret_forms() | {form for value in extra for form in encodings(value)}
+    return sorted(form for form in forms if form in text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,7 +221,9 @@ def authorized(kind: str, seen: Seen) -> bool:
     return header == f"Bearer {ACCESS_TOKEN}"
 
 
-def tap_config(api: OriginServer, kind: str, stream: dict[str, t.Any], **overrides: t.Any) -> dict[str, t.Any]:
+def tap_config(
+    api: OriginServer, kind: str, stream: dict[str, t.Any], **overrides: t.Any
+) -> dict[str, t.Any]:
     """One stream `items` with the auth `kind`, a secret header and a secret param configured."""
     config: dict[str, t.Any] = {
         "api_url": api.url,
@@ -218,7 +234,9 @@ def tap_config(api: OriginServer, kind: str, stream: dict[str, t.Any], **overrid
         "secret_params": ["access_key"],
         "timeout": 5,
         "max_retries": 0,
-        "streams": [{"name": "items", "path": "/items", "records_path": "$.data[*]", "schema": SCHEMA, **stream}],
+        "streams": [
+            {"name": "items", "path": "/items", "records_path": "$.data[*]", "schema": SCHEMA, **stream}
+        ],
     }
     config.update(overrides)
     return config

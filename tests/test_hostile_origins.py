@@ -115,7 +115,10 @@ def test_next_page_on_another_origin_is_refused_before_any_request(api, foreign,
     if style == "cursor_url":
         # A cursor is opaque: it goes back to the API as a parameter, never followed as a URL.
         assert run.returncode == 0, run.stderr[-2000:]
-        assert [seen.query.get("cursor") for seen in api.hits("/items")] == [None, f"{foreign.url}/items?page=2"]
+        assert [seen.query.get("cursor") for seen in api.hits("/items")] == [
+            None,
+            f"{foreign.url}/items?page=2",
+        ]
         return
     line = assert_one_error(run)
     assert f"refused to send a request to {foreign.url}:" in line
