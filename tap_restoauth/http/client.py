@@ -205,13 +205,18 @@ class ApiClient:
         renewed = False
         sent_url = url
 
+        def sending(prepared: requests.PreparedRequest) -> None:
+            nonlocal sent_url
+            sent_url = prepared.url or url
+
         def attempt_once() -> requests.Response:
-            nonlocal renewed, sent_url
+            nonlocal renewed
             while True:
                 if self.limiter:
                     self.limiter.acquire()
-                response, prepared, credentials = self._follow_redirects(stream, method, url, params, body)
-                sent_url = prepared.url or url
+                response, prepared, credentials = self._follow_redirects(
+                    stream, method, url, params, body, sending=sending
+                )
                 if response.status_code != 401 or not credentials:
                     return response
                 if not renewed and self.auth.renew_after_unauthorized(prepared):
@@ -244,18 +249,27 @@ class ApiClient:
         return self.session.prepare_request(request)
 
     def _follow_redirects(
-        self, stream: str, method: str, url: str, params: t.Mapping[str, t.Any], body: t.Any
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        params: t.Mapping[str, t.Any],
+        body: t.Any,
+        *,
+        sending: t.Callable[[requests.PreparedRequest], None],
     ) -> tuple[requests.Response, requests.PreparedRequest, bool]:
         """The response after following redirects, the request that got it, and whether it
         carried credentials.
 
         Each hop's origin is checked before it is sent (`OriginPolicy.redirect`): a hop to
         another origin goes without any credential, without cookies and without the
-        session's headers.
+        session's headers. `sending` is told of each request before it is sent (to name
+        it in retry messages).
         """
         prepared = self._credentialed(method, url, params, body)
         credentials = True
         for _ in range(MAX_REDIRECTS + 1):
+            sending(prepared)
             try:
                 response = self.session.send(
                     prepared,
