@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tap_restoauth.errors import ConfigError
+from tap_restoauth.http import redaction
+from tap_restoauth.http.origins import Hop, OriginPolicy
 from tests.helpers import TapRun, run_tap
 from tests.origin_servers import (
     AUTH_TYPES,
@@ -279,3 +282,43 @@ def test_plain_http_trusted_origin_for_an_https_api_is_a_config_error(https_api,
     assert f"trusted_origins[0]: {foreign.url} is plain http but api_url is https" in line
     assert_clean(run)
     assert not api.hits() and not foreign.hits()
+
+
+@pytest.mark.parametrize(
+    ("url", "trusted"),
+    [
+        ("https://API.example.com:443/v1/items?page=2", True),  # default port, host in any case
+        ("https://api.example.com.evil.net/items", False),
+        ("https://api.example.com:8443/items", False),
+        ("http://api.example.com/items", False),  # downgrade
+        ("https://files.example.com/x", True),
+        ("//api.example.com/items", False),  # not absolute: never guessed
+        ("ftp://api.example.com/items", False),
+        ("https://api.example.com:99999/items", False),  # invalid port
+    ],
+)
+def test_origin_policy_compares_scheme_host_and_port(url, trusted):
+    policy = OriginPolicy("https://api.example.com/v1", ["https://files.example.com/"])
+    assert policy.trusts(url) is trusted
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["files.example.com", "https://files.example.com/path", "https://u:p@files.example.com", "https://x?q=1"],
+)
+def test_trusted_origins_must_be_bare_origins(entry):
+    with pytest.raises(ConfigError, match=r"^trusted_origins\[0\]: expected an origin"):
+        OriginPolicy("https://api.example.com", [entry])
+
+
+def test_cross_origin_redirect_url_loses_credential_parameters_by_name_and_value():
+    redaction.register("value-registered-as-secret")
+    policy = OriginPolicy("https://api.example.com", credential_params=["api_key", "access_key"])
+    hop = policy.redirect(
+        "s",
+        "https://api.example.com/items",
+        302,
+        "https://cdn.example.net/f?API_KEY=1&access_key=2&other=value-registered-as-secret&sig=keep",
+        has_body=False,
+    )
+    assert hop == Hop("https://cdn.example.net/f?sig=keep", credentials=False)

@@ -117,13 +117,19 @@ def install() -> None:
     redacting_factory._redacting = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(redacting_factory)
     sys.excepthook = _redacting_excepthook
+    threading.excepthook = _redacting_thread_excepthook
 
 
 def _redacting_excepthook(
-    kind: type[BaseException], exc: BaseException, trace: types.TracebackType | None
+    kind: type[BaseException], exc: BaseException | None, trace: types.TracebackType | None
 ) -> None:
-    text = logging.Formatter().formatException((kind, exc, trace))
+    text = logging.Formatter().formatException((kind, exc, trace))  # type: ignore[arg-type]
     sys.stderr.write(redact(text) + "\n")
+
+
+def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is not SystemExit:
+        _redacting_excepthook(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def excerpt(text: str, limit: int = 160) -> str:
