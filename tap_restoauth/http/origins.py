@@ -129,7 +129,7 @@ class OriginPolicy:
         source = Origin.of(current)
         where = f"{stream}: HTTP {status} redirect from {source} to {describe_origin(location)}"
         if target is None:
-            raise ApiError(f"{where}: not an http(s) URL; not followed")
+            raise ApiError(f"{where}: not followed (only http and https are)")
         from_https = source is not None and source.scheme == "https"
         if target.scheme == "http" and (from_https or self._downgrades(target)):
             raise ApiError(
