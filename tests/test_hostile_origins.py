@@ -157,8 +157,14 @@ def test_stream_path_on_another_origin_is_refused(api, foreign, tmp_path):
     assert not foreign.hits() and not run.records("items")
 
 
-@pytest.mark.parametrize("status", [302, 307])
-@pytest.mark.parametrize("kind", ["api_key_query", "oauth2_client_credentials"])
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        *((kind, 302 if index % 2 else 307) for index, kind in enumerate(AUTH_TYPES)),
+        ("api_key_query", 302),
+        ("oauth2_client_credentials", 307),
+    ],
+)
 def test_api_redirect_to_another_origin_is_followed_without_any_credential(
     api, foreign, tmp_path, kind, status
 ):
