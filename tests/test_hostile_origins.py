@@ -230,20 +230,35 @@ def test_token_endpoint_redirect_is_one_error_and_never_followed(api, foreign, t
     assert not api.hits("/items")
 
 
-def test_config_headers_and_params_are_not_sent_to_token_url(api, tmp_path):
-    serve_api(api, "oauth2_client_credentials", lambda _: Reply(200, {"data": [{"id": 1}]}))
+def test_token_requests_get_only_token_headers_no_api_headers_params_or_cookies(api, tmp_path):
+    items_answered: list[int] = []
+
+    def items(seen: Seen) -> Reply:
+        # The first answer sets a session cookie and rejects the token: a second token request
+        # then follows, made while the API's cookie is in the session's jar.
+        items_answered.append(1)
+        cookie = {"Set-Cookie": f"session={COOKIE}; Path=/"}
+        return Reply(401, {}, cookie) if len(items_answered) == 1 else Reply(200, {"data": [{"id": 1}]})
+
+    api.route("/oauth/token", token_route())
+    api.route("/items", items)
     config = tap_config(api, "oauth2_client_credentials", {})
     config["auth"]["token_headers"] = {"X-Token-Only": "yes"}
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr[-2000:]
-    (token_request,) = api.hits("/oauth/token")
-    assert "x-tenant-secret" not in token_request.headers
-    assert token_request.headers.get("x-token-only") == "yes"
-    assert PARAM_SECRET not in token_request.raw
-    (items,) = api.hits("/items")
-    assert items.headers.get("x-tenant-secret") == TENANT_SECRET
-    assert "x-token-only" not in items.headers
+    assert run.records("items") == [{"id": 1}]
+    token_requests = api.hits("/oauth/token")
+    assert len(token_requests) == 2
+    for token_request in token_requests:
+        assert "x-tenant-secret" not in token_request.headers and "cookie" not in token_request.headers
+        assert token_request.headers.get("x-token-only") == "yes"
+        assert PARAM_SECRET not in token_request.raw
+    first, second = api.hits("/items")
+    assert second.headers.get("cookie") == f"session={COOKIE}"  # the API itself gets its cookie back
+    for request in (first, second):
+        assert request.headers.get("x-tenant-secret") == TENANT_SECRET
+        assert "x-token-only" not in request.headers
     assert_clean(run)
 
 

@@ -342,18 +342,20 @@ class OAuth2ClientCredentials(Auth):
         """The final token-endpoint response and how many attempts it took.
 
         Timeouts, dropped connections, 5xx and 429 are retried with the API's backoff.
+        The request is built apart from the session: it carries only these headers, none
+        of the API's cookies and no ~/.netrc credentials, and it follows no redirect.
         """
         assert self._http is not None
         http = self._http
+
+        def post() -> requests.Response:
+            request = requests.Request(
+                "POST", self.token_url, data=form, headers={**requests.utils.default_headers(), **headers}
+            )
+            return http.session.send(request.prepare(), timeout=http.timeout, allow_redirects=False)
+
         return http.retry.send(
-            lambda: http.session.post(
-                self.token_url,
-                data=form,
-                headers=headers,
-                timeout=http.timeout,
-                auth=None,
-                allow_redirects=False,
-            ),
+            post,
             what=lambda: f"token request to {origin(self.token_url)}",
             fail=TokenEndpointError,
             logger=logger,
