@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tap_restoauth import options
-from tap_restoauth.auth.methods import Auth, build_auth
+from tap_restoauth.auth.methods import Auth, build_auth, check_token
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.origins import OriginPolicy
 from tap_restoauth.http.retry import RetryPolicy
-from tap_restoauth.http.urls import SENSITIVE_PARAMS
+from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import load_declared
 
@@ -97,8 +98,13 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"api_url: expected an http(s) URL, got {api_url!r}")
 
+    secret_params = _names(config, "secret_params")
+    secret_headers = _names(config, "secret_headers")
+    treat_as_sensitive(secret_params)
+    _SECRET_HEADERS.update(secret_headers)
     http = _http_settings(config)
     auth = build_auth(config.get("auth"))
+    treat_as_sensitive(auth.query_params())
     start_date = None
     if config.get("start_date"):
         start_date = parse_timestamp(config["start_date"])
@@ -115,11 +121,18 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     default_pagination = config.get("pagination")
     streams = [_stream(raw, i, default_pagination) for i, raw in enumerate(raw_streams)]
     ordered = _order_by_parent(streams)
+    params = _register_sensitive(dict(_mapping(config.get("params"), "params")))
+    configured_params = {name for scope in [params, *(s.params for s in streams)] for name in scope}
+    origins = OriginPolicy(
+        str(api_url),
+        _trusted_origins(config),
+        credential_params=[*configured_params, *auth.query_params(), *secret_params],
+    )
     return TapSettings(
         api_url=str(api_url).rstrip("/"),
         auth=auth,
-        http=http,
-        params=_register_sensitive(dict(_mapping(config.get("params"), "params"))),
+        http=dataclasses.replace(http, origins=origins),
+        params=params,
         streams=ordered,
         start_date=start_date,
         schema_sample_size=options.coerce(config.get("schema_sample_size", 100), int, "schema_sample_size"),
@@ -128,6 +141,21 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
             config.get("progress_interval_seconds", 30), float, "progress_interval_seconds"
         ),
     )
+
+
+def _names(config: Mapping[str, t.Any], name: str) -> tuple[str, ...]:
+    """A list-of-names setting (`secret_params`, `secret_headers`), lower-cased."""
+    value = config.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f'{name}: expected a list of names, e.g. ["access_key"]')
+    return tuple(item.lower() for item in value)
+
+
+def _trusted_origins(config: Mapping[str, t.Any]) -> list[str]:
+    value = config.get("trusted_origins") or []
+    if not isinstance(value, list):
+        raise ConfigError('trusted_origins: expected a list of origins, e.g. ["https://files.example.com"]')
+    return value
 
 
 def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
@@ -146,8 +174,10 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         timeout=_number(config, "timeout", 60, float, minimum=0, exclusive=True),
         verify_tls=options.coerce(config.get("verify_tls", True), bool, "verify_tls"),
         ca_bundle=os.path.expanduser(ca_bundle) if ca_bundle else None,
-        headers=_register_sensitive(
-            {str(k): str(v) for k, v in _mapping(config.get("headers"), "headers").items()}
+        headers=_checked_headers(
+            _register_sensitive(
+                {str(k): str(v) for k, v in _mapping(config.get("headers"), "headers").items()}
+            )
         ),
         requests_per_second=(
             _number(config, "requests_per_second", None, float, minimum=0, exclusive=True)
@@ -189,18 +219,28 @@ def _number(
 
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-auth-token"})
+_SECRET_HEADERS: set[str] = set()  # the `secret_headers` setting
 
 
 def _register_sensitive(values: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Treat values of params and headers named like credentials (api_key, token, ...) as secrets.
+    """Treat values of params and headers named like credentials (api_key, token, ...) as secrets,
+    and those named in `secret_params` / `secret_headers`.
 
-    They are masked in every log line (urllib3 logs full URLs at DEBUG) and error.
+    They are masked, in every encoding, in every log line (urllib3 logs full URLs at DEBUG)
+    and error.
     """
     for name, value in values.items():
         lowered = name.lower()
-        if lowered in SENSITIVE_PARAMS or lowered in SENSITIVE_HEADERS:
+        if is_sensitive_param(lowered) or lowered in SENSITIVE_HEADERS or lowered in _SECRET_HEADERS:
             redaction.register(str(value))
     return values
+
+
+def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Refuse header values that would split the header (CR, LF) without printing them."""
+    for name, value in headers.items():
+        check_token(value, f"headers.{name}")
+    return headers
 
 
 def _mapping(value: t.Any, where: str) -> Mapping[str, t.Any]:

@@ -108,8 +108,31 @@ SECRETS = th.ObjectType(
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_url", th.StringType, required=True, description="Base URL of the API."),
     th.Property("auth", AUTH, description="Authentication; see the README for each type."),
-    th.Property("headers", th.ObjectType(), description="Headers sent with every request."),
+    th.Property(
+        "headers",
+        th.ObjectType(),
+        description="Headers sent with every API request (api_url's origin and trusted_origins only; "
+        "never to token_url).",
+    ),
     th.Property("params", th.ObjectType(), description="Query parameters sent with every request."),
+    th.Property(
+        "trusted_origins",
+        th.ArrayType(th.StringType),
+        description="Other origins (`https://host[:port]`) that may receive the credentials, configured "
+        "headers and params; a page or redirect on any other origin is refused or sent without them.",
+    ),
+    th.Property(
+        "secret_params",
+        th.ArrayType(th.StringType),
+        description="Query parameter names whose values are secrets (masked everywhere, never sent to "
+        "other origins), on top of the built-in list (api_key, token, ...).",
+    ),
+    th.Property(
+        "secret_headers",
+        th.ArrayType(th.StringType),
+        description="Header names whose configured values are secrets (masked everywhere), on top of "
+        "the built-in list (Authorization, X-Api-Key, ...).",
+    ),
     th.Property("start_date", th.DateTimeType, description="Earliest replication key value to extract."),
     th.Property("timeout", th.NumberType, default=60, description="Connect and read timeout, seconds."),
     th.Property("verify_tls", th.BooleanType, default=True, description="Verify TLS certificates."),

@@ -17,7 +17,7 @@ import threading
 import time
 import typing as t
 from collections.abc import Mapping
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus, urljoin, urlsplit
 
 import msgspec
 import requests
@@ -26,6 +26,7 @@ from tap_restoauth import options
 from tap_restoauth.auth.token_store import FileTokenStore, RefreshTokenStore
 from tap_restoauth.errors import AuthError, ConfigError, TapRestOAuthError
 from tap_restoauth.http import redaction
+from tap_restoauth.http.origins import describe_origin
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.urls import is_loopback, origin
 
@@ -76,6 +77,10 @@ class Auth(requests.auth.AuthBase):
         for name in self.secret_fields:
             redaction.register(getattr(self, name, None))
 
+    def query_params(self) -> tuple[str, ...]:
+        """Names of the query parameters this auth puts credentials in."""
+        return ()
+
 
 def build_auth(settings: Mapping[str, t.Any] | None) -> Auth:
     """The auth a validated `auth` setting describes (`type: none` when absent)."""
@@ -112,8 +117,7 @@ class BasicAuth(Auth):
 
     def register_secrets(self) -> None:
         super().register_secrets()
-        pair = f"{self.username}:{self.password}".encode()
-        redaction.register(base64.b64encode(pair).decode())
+        redaction.register_basic(self.username, self.password)
 
 
 @dataclasses.dataclass
@@ -123,6 +127,9 @@ class BearerAuth(Auth):
     type: t.ClassVar[str] = "bearer"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("token",)
     token: str
+
+    def __post_init__(self) -> None:
+        check_token(self.token, "auth.token")
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token}"
@@ -141,6 +148,13 @@ class ApiKeyAuth(Auth):
     name: str
     value: str
     location: t.Literal["header", "query"] = "header"
+
+    def __post_init__(self) -> None:
+        check_token(self.value, "auth.value")
+        check_token(self.name, "auth.name")
+
+    def query_params(self) -> tuple[str, ...]:
+        return (self.name,) if self.location == "query" else ()
 
     @classmethod
     def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -218,6 +232,8 @@ class OAuth2ClientCredentials(Auth):
                 "auth.token_url: plain http would send the client secret in clear; use https "
                 "(or set auth.allow_insecure_token_url: true if you really must)"
             )
+        for name, value in self.token_headers.items():
+            check_token(str(value), f"auth.token_headers.{name}")
         self._lock = threading.Lock()
         self._token: _Token | None = None
         self._http: HttpContext | None = None
@@ -299,11 +315,13 @@ class OAuth2ClientCredentials(Auth):
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
         response, attempts = self._post_with_retries(form, headers)
+        self._refuse_redirect(response)
         payload = _json_object(response)
         if response.status_code != 200 or payload is None or not payload.get("access_token"):
             raise TokenEndpointError(self._describe_failure(response, payload, attempts))
         access_token = str(payload["access_token"])
         redaction.register(access_token)
+        check_token(access_token, "access_token", source=f"the token endpoint {origin(self.token_url)}")
         self.token_requests += 1
         self.on_token_response(payload)
         lifetime = _seconds(payload.get("expires_in"))
@@ -324,16 +342,35 @@ class OAuth2ClientCredentials(Auth):
         """The final token-endpoint response and how many attempts it took.
 
         Timeouts, dropped connections, 5xx and 429 are retried with the API's backoff.
+        The request is built apart from the session: it carries only these headers, none
+        of the API's cookies and no ~/.netrc credentials, and it follows no redirect.
         """
         assert self._http is not None
         http = self._http
+
+        def post() -> requests.Response:
+            request = requests.Request(
+                "POST", self.token_url, data=form, headers={**requests.utils.default_headers(), **headers}
+            )
+            return http.session.send(request.prepare(), timeout=http.timeout, allow_redirects=False)
+
         return http.retry.send(
-            lambda: http.session.post(
-                self.token_url, data=form, headers=headers, timeout=http.timeout, auth=None
-            ),
+            post,
             what=lambda: f"token request to {origin(self.token_url)}",
             fail=TokenEndpointError,
             logger=logger,
+        )
+
+    def _refuse_redirect(self, response: requests.Response) -> None:
+        """The token request follows no redirect: the next hop would get the client secret
+        (307/308 re-post the form) or hand back a token from anywhere (302 as GET)."""
+        target = http_redirect_target(response)
+        if target is None:
+            return
+        raise TokenEndpointError(
+            f"token request to {origin(self.token_url)} was redirected (HTTP {response.status_code}) to "
+            f"{describe_origin(urljoin(self.token_url, target))}; token requests follow no redirect, so "
+            "the client secret is not sent there: set auth.token_url to the token endpoint itself"
         )
 
     def _describe_failure(
@@ -349,7 +386,7 @@ class OAuth2ClientCredentials(Auth):
             detail = f"{error}" + (f" ({redaction.redact(description)[:200]})" if description else "")
             return f"{where} {detail}: {hint}"
         if payload is not None:
-            keys = ", ".join(sorted(payload)[:10]) or "none"
+            keys = redaction.redact(", ".join(sorted(payload)[:10])) or "none"
             return f"{where}: the JSON response has no access_token (keys: {keys}); is token_url right?"
         content_type = response.headers.get("Content-Type", "no content type")
         text = _visible_text(response.text) if "html" in content_type.lower() else response.text
@@ -387,6 +424,7 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
         if not self.refresh_token:
             raise ConfigError("auth.refresh_token is required (or a non-empty auth.refresh_token_file)")
         redaction.register(self.refresh_token)
+        check_token(self.refresh_token, "auth.refresh_token")
 
     def add_store(self, store: RefreshTokenStore, *, authoritative: bool = False) -> None:
         """Also save rotated tokens to `store` (after those already added).
@@ -407,6 +445,7 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
             return
         rotated = str(rotated)
         redaction.register(rotated)
+        check_token(rotated, "refresh_token", source=f"the token endpoint {origin(self.token_url)}")
         self.refresh_token = rotated
         if not self.stores:
             logger.warning(
@@ -425,6 +464,31 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
                 logger.info("Saved the rotated refresh token to %s", store.description)
         if failures:
             raise AuthError("; ".join(failures))  # each store's message names itself and the fix
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_token(value: str, name: str, *, source: str | None = None) -> None:
+    """Refuse a credential with control characters (CR, LF, NUL, ...) without printing it.
+
+    Such a value would split or corrupt the header it is put in; requests would reject
+    it with the value in its message.
+    """
+    if not _CONTROL.search(value):
+        return
+    what = "control characters (such as CR or LF), which no valid credential has"
+    if source is not None:
+        raise TokenEndpointError(f"{source} returned a {name} with {what}; refused (its value is not shown)")
+    raise ConfigError(
+        f"{name} contains {what} (its value is not shown): check how it was stored, e.g. a "
+        "trailing newline added by `echo` when the secret was created"
+    )
+
+
+def http_redirect_target(response: requests.Response) -> str | None:
+    """The Location of a 3xx redirect response, else None."""
+    return response.headers.get("Location") if response.is_redirect else None
 
 
 def _seconds(value: t.Any) -> float | None:

@@ -1,4 +1,9 @@
-"""The HTTP client every stream shares: auth, TLS, retries, rate limit, clear errors."""
+"""The HTTP client every stream shares: auth, TLS, retries, rate limit, clear errors.
+
+It is also the one place where credentials are put on requests: only for origins the
+`OriginPolicy` trusts (see origins.py), and redirects are followed here, hop by hop,
+so that each hop's origin is checked before anything is sent to it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import ssl
 import threading
 import time
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import msgspec
 import requests
@@ -19,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
 from tap_restoauth.http import redaction
+from tap_restoauth.http.origins import MAX_REDIRECTS, OriginPolicy
 from tap_restoauth.http.retry import (
     RetryPolicy,
     exception_chain,
@@ -39,6 +45,7 @@ class HttpSettings:
     requests_per_second: float | None = None
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     pool_size: int = 10
+    origins: OriginPolicy = dataclasses.field(default_factory=OriginPolicy)  # default: trusts nothing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +133,10 @@ class ApiClient:
         self.auth = auth
         self.session = requests.Session()
         self.session.verify = verify = tls_verification(settings)
-        self.session.headers.update({"Accept": "application/json", **settings.headers})
+        # Configured headers are not session headers: they go only to trusted origins
+        # (never to token_url, which gets auth.token_headers).
+        self.session.headers.update({"Accept": "application/json"})
+        self.origins = settings.origins
         adapter = _TlsAdapter(verify, pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -191,24 +201,23 @@ class ApiClient:
         A 401 earns one fresh credential and one resend (not counted as a retry); a 401
         for a freshly issued token is fatal.
         """
+        self.origins.check_request(stream, url)
         renewed = False
         sent_url = url
 
+        def sending(prepared: requests.PreparedRequest) -> None:
+            nonlocal sent_url
+            sent_url = prepared.url or url
+
         def attempt_once() -> requests.Response:
-            nonlocal renewed, sent_url
+            nonlocal renewed
             while True:
                 if self.limiter:
                     self.limiter.acquire()
-                request = requests.Request(method, url, params=params, json=body, auth=self.auth)
-                prepared = self.session.prepare_request(request)
-                sent_url = prepared.url or url
-                try:
-                    response = self.session.send(
-                        prepared, timeout=self.settings.timeout, proxies=self._proxies_for(prepared)
-                    )
-                except requests.exceptions.InvalidURL as exc:
-                    raise ApiError(f"{stream}: invalid URL {mask_url(url)} ({exc})") from None
-                if response.status_code != 401:
+                response, prepared, credentials = self._follow_redirects(
+                    stream, method, url, params, body, sending=sending
+                )
+                if response.status_code != 401 or not credentials:
                     return response
                 if not renewed and self.auth.renew_after_unauthorized(prepared):
                     renewed = True
@@ -231,6 +240,79 @@ class ApiClient:
 
     def _count_retry(self) -> None:
         self.retries += 1
+
+    def _credentialed(self, method: str, url: str, params: t.Any, body: t.Any) -> requests.PreparedRequest:
+        """A request to a trusted origin: auth, configured headers, session cookies."""
+        request = requests.Request(
+            method, url, params=params, json=body, headers=dict(self.settings.headers), auth=self.auth
+        )
+        return self.session.prepare_request(request)
+
+    def _follow_redirects(
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        params: t.Mapping[str, t.Any],
+        body: t.Any,
+        *,
+        sending: t.Callable[[requests.PreparedRequest], None],
+    ) -> tuple[requests.Response, requests.PreparedRequest, bool]:
+        """The response after following redirects, the request that got it, and whether it
+        carried credentials.
+
+        Each hop's origin is checked before it is sent (`OriginPolicy.redirect`): a hop to
+        another origin goes without any credential, without cookies and without the
+        session's headers. `sending` is told of each request before it is sent (to name
+        it in retry messages).
+        """
+        prepared = self._credentialed(method, url, params, body)
+        credentials = True
+        for _ in range(MAX_REDIRECTS + 1):
+            sending(prepared)
+            try:
+                response = self.session.send(
+                    prepared,
+                    timeout=self.settings.timeout,
+                    proxies=self._proxies_for(prepared),
+                    allow_redirects=False,
+                )
+            except requests.exceptions.InvalidURL as exc:
+                raise ApiError(f"{stream}: invalid URL {mask_url(prepared.url or url)} ({exc})") from None
+            target = self.session.get_redirect_target(response)
+            if target is None:
+                return response, prepared, credentials
+            location = urljoin(response.url, target)
+            hop_method = _redirect_method(str(prepared.method), response.status_code)
+            keeps_body = hop_method == prepared.method and body is not None
+            hop = self.origins.redirect(
+                stream, response.url, response.status_code, location, has_body=keeps_body
+            )
+            response.close()
+            logger.debug(
+                "%s: HTTP %s redirect to %s (%s)",
+                stream,
+                response.status_code,
+                mask_url(hop.url),
+                "credentials kept: trusted origin" if hop.credentials else "sent without credentials",
+            )
+            if hop.credentials:
+                prepared = self._credentialed(hop_method, hop.url, None, body if keeps_body else None)
+            else:
+                bare = {**requests.utils.default_headers(), "Accept": "application/json"}
+                prepared = requests.Request(hop_method, hop.url, headers=bare).prepare()
+            credentials = hop.credentials
+        raise ApiError(f"{stream}: more than {MAX_REDIRECTS} redirects from {mask_url(url)}; stopped")
+
+
+def _redirect_method(method: str, status: int) -> str:
+    """The method of the next hop: 303, and 301/302 after a POST, become GET (as browsers and
+    requests do); 307 and 308 keep the method and body."""
+    if status == 303 and method != "HEAD":
+        return "GET"
+    if status in (301, 302) and method == "POST":
+        return "GET"
+    return method
 
 
 def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:

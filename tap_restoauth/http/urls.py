@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import typing as t
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tap_restoauth.http import redaction
@@ -25,6 +26,17 @@ SENSITIVE_PARAMS = frozenset(
         "token",
     }
 )
+_extra_sensitive: set[str] = set()  # `secret_params`, the api_key query parameter
+
+
+def treat_as_sensitive(names: t.Iterable[str]) -> None:
+    """Mask these query parameters in URLs from now on, on top of SENSITIVE_PARAMS."""
+    _extra_sensitive.update(name.lower() for name in names)
+
+
+def is_sensitive_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in SENSITIVE_PARAMS or lowered in _extra_sensitive
 
 
 def is_loopback(host: str) -> bool:
@@ -49,7 +61,7 @@ def mask_url(url: str) -> str:
     netloc = parts.netloc.rpartition("@")[2]
     query = urlencode(
         [
-            (name, "***" if name.lower() in SENSITIVE_PARAMS else value)
+            (name, "***" if is_sensitive_param(name) else value)
             for name, value in parse_qsl(parts.query, keep_blank_values=True)
         ],
         safe="*",
