@@ -35,9 +35,7 @@ def bq_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     root = tmp_path_factory.mktemp("bigquery-project")
     for name in ("meltano.yml", "pyproject.toml", "README.md"):
         (root / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(
-        ["cp", "-r", str(ROOT / "tap_restoauth"), str(root / "tap_restoauth")], check=True
-    )
+    subprocess.run(["cp", "-r", str(ROOT / "tap_restoauth"), str(root / "tap_restoauth")], check=True)
     project = MeltanoProject(root, binary)
     project.meltano("install", "tap-restoauth", "target-bigquery", env=project.env(), timeout=600)
     return project
@@ -81,7 +79,10 @@ SANDBOX: dict[str, Columns] = {
         "updated_at": col("TIMESTAMP"),
         "address": col(
             "RECORD",
-            fields={"city": col("STRING"), "geo": col("RECORD", fields={"lat": col("FLOAT"), "lon": col("FLOAT")})},
+            fields={
+                "city": col("STRING"),
+                "geo": col("RECORD", fields={"lat": col("FLOAT"), "lon": col("FLOAT")}),
+            },
         ),
     },
     "user_orders": {
@@ -90,7 +91,12 @@ SANDBOX: dict[str, Columns] = {
         "created_at": col("TIMESTAMP"),
         "user_id": col("INTEGER"),
     },
-    "order_items": {"sku": col("STRING"), "qty": col("INTEGER"), "user_id": col("INTEGER"), "order_id": col("INTEGER")},
+    "order_items": {
+        "sku": col("STRING"),
+        "qty": col("INTEGER"),
+        "user_id": col("INTEGER"),
+        "order_id": col("INTEGER"),
+    },
     "events": {"id": col("INTEGER"), "kind": col("STRING"), "at": col("TIMESTAMP")},
 }
 
@@ -133,9 +139,7 @@ TRICKY_COLUMNS: Columns = {
     "id": col("INTEGER"),
     "seen_at": col("TIMESTAMP"),
     "tags": col("STRING", "REPEATED"),
-    "lines": col(
-        "RECORD", "REPEATED", {"sku": col("STRING"), "qty": col("INTEGER"), "at": col("TIMESTAMP")}
-    ),
+    "lines": col("RECORD", "REPEATED", {"sku": col("STRING"), "qty": col("INTEGER"), "at": col("TIMESTAMP")}),
     "never": col("STRING", "REPEATED"),
     "mixed": col("STRING"),  # 1 then "two": declared string, values sent as "1" and "two"
     "huge": col("STRING"),  # beyond INT64: text keeps every digit
@@ -149,7 +153,9 @@ TRICKY_COLUMNS: Columns = {
 }
 
 
-def test_inferred_and_declared_schemas_become_the_bigquery_types_their_data_has(bq_project, sandbox, tmp_path):
+def test_inferred_and_declared_schemas_become_the_bigquery_types_their_data_has(
+    bq_project, sandbox, tmp_path
+):
     catalog = discover(tmp_path, sandbox_config(sandbox))
     schemas = {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
     schemas["tricky"] = infer(TRICKY, ["id"])
