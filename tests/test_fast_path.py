@@ -13,7 +13,7 @@ import pytest
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_restoauth.records.conform import Conformer
+from tap_restoauth.records.conform import Conformer, to_text
 from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tests.helpers import discover, run_tap
 
@@ -81,10 +81,11 @@ TRICKY: list[dict[str, t.Any]] = [
 
 
 def sdk(record: dict[str, t.Any], level: TypeConformanceLevel = TypeConformanceLevel.RECURSIVE) -> bytes:
-    """The SDK's conformance of `record`, as JSON bytes (so 1, 1.0 and true differ)."""
-    return msgspec.json.encode(
-        conform_record_data_types("items", copy.deepcopy(record), SCHEMA, level, LOGGER)
-    )
+    """The SDK's conformance of `record` after `to_text`, as JSON bytes (so 1, 1.0 and true differ)."""
+    record = copy.deepcopy(record)
+    if level != TypeConformanceLevel.NONE:
+        record = to_text(record, SCHEMA, recursive=level == TypeConformanceLevel.RECURSIVE)
+    return msgspec.json.encode(conform_record_data_types("items", record, SCHEMA, level, LOGGER))
 
 
 def fast(records: list[dict[str, t.Any]], level: TypeConformanceLevel) -> tuple[list[bytes], list[bytes]]:
@@ -105,6 +106,14 @@ def test_conformer_matches_the_sdk_on_tricky_records(level):
     clean = [{"id": 1, "amount": 2, "tags": ["a"], "address": {"city": "x", "geo": {"lat": 1.5}}}]
     conformer = Conformer("items", SCHEMA, level=level, logger=LOGGER)
     assert conformer.batch(clean) is clean
+
+
+def test_values_of_string_only_properties_become_their_json_text():
+    conformer = Conformer("items", SCHEMA, logger=LOGGER)
+    record = conformer({"id": 1, "label": 7, "tags": [1, "a", None, 2.5, True, {"k": [1]}]})
+    assert record == {"id": 1, "label": "7", "tags": ["1", "a", None, "2.5", "true", '{"k":[1]}']}
+    lines = conformer({"id": 2, "lines": [{"sku": 12, "gift": True}]})["lines"]
+    assert lines == [{"sku": "12", "gift": True}]
 
 
 def random_value(rng: random.Random, depth: int = 0) -> t.Any:

@@ -11,14 +11,21 @@ the SDK only ever
   out-of-range numbers),
 - and does the same inside objects with ``properties`` and arrays with ``items``.
 
+One addition to the SDK's result: a value of a string-only property (``"type": "string"``
+or ``["string", "null"]``) that is not a string becomes its JSON text (``1`` -> ``"1"``,
+``true`` -> ``"true"``, objects and arrays compact JSON). Inferred schemas declare a
+property string when the samples mixed types or held integers beyond 64 bits
+(records/schema.py); without this, targets such as BigQuery's reject those values.
+
 `Conformer` classifies the schema once, checks a record for those cases with a
 few C-level operations, and returns the record itself when none applies. Any
 record it cannot vouch for goes through the SDK's own function, so the result is
-always exactly the SDK's.
+always exactly the SDK's (after `to_text`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import typing as t
 from collections.abc import Callable
@@ -44,11 +51,59 @@ def _is_bool_or_none(value: t.Any) -> bool:
     return value is None or value.__class__ is bool
 
 
+def _is_str_or_none(value: t.Any) -> bool:
+    return value is None or value.__class__ is str
+
+
+def is_text_only(schema: t.Any) -> bool:
+    """True when `schema` allows strings and nothing else but null."""
+    if not isinstance(schema, t.Mapping):
+        return False
+    declared = schema.get("type")
+    kinds = {declared} if isinstance(declared, str) else set(declared or ())
+    return "string" in kinds and kinds <= {"string", "null"}
+
+
+def text(value: t.Any) -> str:
+    """A non-string JSON value as text: its compact JSON (`1`, `true`, `{"a":1}`)."""
+    if value.__class__ is bool or value.__class__ is int or value.__class__ is float:
+        return json.dumps(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return str(value)
+
+
+def to_text(value: t.Any, schema: t.Any, *, recursive: bool = True) -> t.Any:
+    """`value` with every non-string value of a string-only property turned into `text`.
+
+    Not `recursive`: only the top-level properties of a record (conformance level ROOT_ONLY).
+    """
+    if value is None or not isinstance(schema, t.Mapping):
+        return value
+    if is_text_only(schema):
+        return value if value.__class__ is str else text(value)
+    if value.__class__ is dict and isinstance(schema.get("properties"), t.Mapping):
+        properties = schema["properties"]
+        if not recursive:
+            return {
+                k: (text(v) if v is not None and v.__class__ is not str else v)
+                if is_text_only(properties.get(k))
+                else v
+                for k, v in value.items()
+            }
+        return {k: to_text(v, properties[k]) if k in properties else v for k, v in value.items()}
+    if value.__class__ is list and isinstance(schema.get("items"), t.Mapping):
+        items = schema["items"]
+        return [to_text(v, items) for v in value]
+    return value
+
+
 class _Value:
     """What conformance does to JSON values of one property schema, decided once."""
 
     def __init__(self, schema: t.Mapping[str, t.Any], *, recursive: bool) -> None:
         prop = dict(schema)
+        self.text = is_text_only(prop)
         self.boolean = bool(_is_exclusive_boolean_type(prop))
         self.objects: _Object | None = None
         self.lists: Check | None = None
@@ -72,6 +127,8 @@ class _Value:
         """A predicate telling that a (non-null) value is left as it is; None when every value is."""
         boolean, lists = self.boolean, self.lists
         objects = self.objects.unchanged if self.objects is not None else None
+        if self.text:
+            return _is_str_or_none
         if not (boolean or objects or lists):
             return None
 
@@ -141,6 +198,8 @@ def _list_check(items: t.Any) -> Check | None:
         return lambda values: all(nested(v) for v in values if v.__class__ is dict)
     if _is_exclusive_boolean_type(items):
         return lambda values: all(map(_is_bool_or_none, values))
+    if is_text_only(items):
+        return lambda values: all(map(_is_str_or_none, values))
     return None
 
 
@@ -191,9 +250,10 @@ class Conformer:
         return [record if root.unchanged(record) else self._sdk(record) for record in records]
 
     def _sdk(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        recursive = self.level == TypeConformanceLevel.RECURSIVE
         return conform_record_data_types(
             stream_name=self.stream_name,
-            record=record,
+            record=to_text(record, self.schema, recursive=recursive),
             schema=self.schema,
             level=self.level,
             logger=self.logger,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from genson import SchemaBuilder
-from genson.schema.strategies import String
+from genson.schema.strategies import Number, String
 
 from tap_restoauth.errors import ConfigError
 
@@ -56,57 +56,106 @@ class _DateTimeString(String):
         return schema
 
 
+_WIDE_INTEGER = "x-wider-than-int64"
+_INT64 = range(-(2**63), 2**63)
+
+
+class _Number(Number):
+    """genson's number strategy, noting integers that do not fit in 64 bits."""
+
+    def __init__(self, node_class: t.Any) -> None:
+        super().__init__(node_class)
+        self._wide = False
+
+    def add_object(self, obj: t.Any) -> None:
+        super().add_object(obj)
+        if obj.__class__ is int and obj not in _INT64:
+            self._wide = True
+
+    def to_schema(self) -> dict[str, t.Any]:
+        schema: dict[str, t.Any] = super().to_schema()
+        if self._wide:
+            schema[_WIDE_INTEGER] = True
+        return schema
+
+
 class _Builder(SchemaBuilder):
-    EXTRA_STRATEGIES = (_DateTimeString,)
+    EXTRA_STRATEGIES = (_DateTimeString, _Number)
 
 
 def infer(records: Iterable[Mapping[str, t.Any]], primary_keys: Iterable[str]) -> dict[str, t.Any]:
-    """A JSON Schema for `records`: properties nullable except the primary keys."""
+    """A JSON Schema for `records` that every major target reads the same way.
+
+    Each property has one type, nullable except the primary keys: `{"type": [X, "null"]}`,
+    never `anyOf` (targets such as BigQuery's take the first branch of an `anyOf` and
+    load it as text). See `_loadable` for the rules.
+    """
     builder = _Builder()
     builder.add_schema({"type": "object", "properties": {}})
     for record in records:
         builder.add_object(record)
     schema = builder.to_schema()
-    schema.pop("$schema", None)
-    schema.pop("required", None)
     keys = set(primary_keys)
-    schema["properties"] = {
-        name: (_normalize(prop) if name in keys else _nullable(_normalize(prop)))
+    properties = {
+        name: _loadable(prop, nullable=name not in keys)
         for name, prop in schema.get("properties", {}).items()
     }
-    return schema
+    return {"type": "object", "properties": properties}
 
 
-def _normalize(schema: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Merge integer into number, recurse into objects and arrays, drop `required`."""
-    schema = dict(schema)
-    schema.pop("required", None)
-    if "anyOf" in schema:
-        return {"anyOf": [_normalize(branch) for branch in schema["anyOf"]]}
-    kind = schema.get("type")
-    if isinstance(kind, list) and "integer" in kind and "number" in kind:
-        schema["type"] = [k for k in kind if k != "integer"]
-    if "properties" in schema:
-        schema["properties"] = {k: _nullable(_normalize(v)) for k, v in schema["properties"].items()}
-    if isinstance(schema.get("items"), dict):
-        schema["items"] = _normalize(schema["items"])
-    if kind == "array" and "items" not in schema:
-        schema["items"] = {}
-    return schema
+def _kinds(schema: Mapping[str, t.Any]) -> dict[str, Mapping[str, t.Any]]:
+    """Each JSON type a genson schema allows, with the (sub)schema describing it."""
+    kinds: dict[str, Mapping[str, t.Any]] = {}
+    for branch in schema.get("anyOf") or [schema]:
+        declared = branch.get("type")
+        for kind in [declared] if isinstance(declared, str) else declared or []:
+            kinds[kind] = branch
+    return kinds
 
 
-def _nullable(schema: dict[str, t.Any]) -> dict[str, t.Any]:
-    if "anyOf" in schema:
-        if not any(b.get("type") == "null" for b in schema["anyOf"]):
-            return {"anyOf": [*schema["anyOf"], {"type": "null"}]}
-        return schema
-    kind = schema.get("type")
-    if kind is None:
-        return schema
-    kinds = kind if isinstance(kind, list) else [kind]
-    if "null" not in kinds:
-        schema = {**schema, "type": [*kinds, "null"]}
-    return schema
+def _loadable(schema: Mapping[str, t.Any], *, nullable: bool) -> dict[str, t.Any]:
+    """One inferred property as a single JSON type (the rules docs/bigquery.md lists).
+
+    - integer and number seen together: number;
+    - integers outside 64 bits (BigQuery INT64, most warehouses' BIGINT): string;
+    - several other types (`1` then `"two"`), or none but null: string; the records'
+      values are turned into text when they are conformed (records/conform.py);
+    - strings that are all ISO-8601 date-times keep `format: date-time`;
+    - objects: each property again; an object never seen with a key: string (JSON text);
+    - arrays: `items` typed by the same rules, nested arrays as string (JSON text); an
+      array never seen with an item has `items: {"type": ["string", "null"]}`.
+    """
+    kinds = _kinds(schema)
+    kinds.pop("null", None)
+    if "integer" in kinds and "number" in kinds:
+        del kinds["integer"]
+    result: dict[str, t.Any] = {"type": "string"}
+    if len(kinds) == 1:
+        ((kind, branch),) = kinds.items()
+        if kind == "object" and branch.get("properties"):
+            result = {
+                "type": "object",
+                "properties": {k: _loadable(v, nullable=True) for k, v in branch["properties"].items()},
+            }
+        elif kind == "array":
+            items = branch.get("items")
+            item_kinds = _kinds(items) if isinstance(items, Mapping) else {}
+            if not item_kinds:
+                result = {"type": "array", "items": {"type": ["string", "null"]}}
+            else:
+                item = _loadable(t.cast(Mapping[str, t.Any], items), nullable="null" in item_kinds)
+                if "array" in item["type"]:
+                    item = {"type": "string"}  # arrays of arrays: BigQuery has no such type
+                result = {"type": "array", "items": item}
+        elif kind == "integer" and branch.get(_WIDE_INTEGER):
+            result = {"type": "string"}
+        elif kind != "object":
+            result = {"type": kind}
+            if kind == "string" and "format" in branch:
+                result["format"] = branch["format"]
+    if nullable:
+        result["type"] = [result["type"], "null"]
+    return result
 
 
 def with_properties(

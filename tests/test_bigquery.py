@@ -1,0 +1,188 @@
+"""Schemas and loads judged by target-bigquery's own code (z3-target-bigquery, as meltano.yml pins it).
+
+BigQuery is not reachable here. The target runs from the venv `meltano install` gives it: its
+`SchemaTranslator` turns our schemas into BigQuery columns, and (in the end-to-end test) its real
+google-cloud-bigquery client talks to a local stand-in of the BigQuery REST API.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tap_restoauth.records.schema import infer
+from tests.conftest import sandbox_config
+from tests.fault_server import EVENT_SCHEMA, NOTE_SCHEMA, USER_SCHEMA
+from tests.helpers import discover
+from tests.test_meltano import MeltanoProject, meltano_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Column -> (BigQuery type, mode, nested columns); the same for schema resolver versions 1 and 2.
+Columns = dict[str, tuple[str, str, t.Any]]
+
+
+@pytest.fixture(scope="module")
+def bq_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """The project with tap-restoauth and target-bigquery installed by Meltano (uv's cache is warm)."""
+    binary = meltano_binary()
+    if binary is None:
+        pytest.skip("Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)")
+    root = tmp_path_factory.mktemp("bigquery-project")
+    for name in ("meltano.yml", "pyproject.toml", "README.md"):
+        (root / name).write_bytes((ROOT / name).read_bytes())
+    subprocess.run(["cp", "-r", str(ROOT / "tap_restoauth"), str(root / "tap_restoauth")], check=True)
+    project = MeltanoProject(root, binary)
+    project.meltano("install", "tap-restoauth", "target-bigquery", env=project.env(), timeout=600)
+    return project
+
+
+def translate(project: MeltanoProject, schemas: dict[str, t.Any]) -> dict[str, dict[str, Columns]]:
+    """{resolver version: {stream: columns}} from the target's own SchemaTranslator."""
+    done = subprocess.run(
+        [project.venv_python("loaders", "target-bigquery"), str(ROOT / "tests" / "bigquery_translate.py")],
+        input=json.dumps(schemas),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {
+        version: {stream: columns(fields) for stream, fields in streams.items()}
+        for version, streams in json.loads(done.stdout).items()
+    }
+
+
+def columns(fields: list[dict[str, t.Any]]) -> Columns:
+    return {
+        f["name"]: (f["type"].upper(), f["mode"], columns(f["fields"]) if f.get("fields") else None)
+        for f in fields
+    }
+
+
+def col(kind: str, mode: str = "NULLABLE", fields: Columns | None = None) -> tuple[str, str, t.Any]:
+    return (kind, mode, fields)
+
+
+SANDBOX: dict[str, Columns] = {
+    "users": {
+        "id": col("INTEGER"),
+        "name": col("STRING"),
+        "email": col("STRING"),
+        "active": col("BOOLEAN"),
+        "score": col("FLOAT"),
+        "updated_at": col("TIMESTAMP"),
+        "address": col(
+            "RECORD",
+            fields={
+                "city": col("STRING"),
+                "geo": col("RECORD", fields={"lat": col("FLOAT"), "lon": col("FLOAT")}),
+            },
+        ),
+    },
+    "user_orders": {
+        "id": col("INTEGER"),
+        "total": col("FLOAT"),
+        "created_at": col("TIMESTAMP"),
+        "user_id": col("INTEGER"),
+    },
+    "order_items": {
+        "sku": col("STRING"),
+        "qty": col("INTEGER"),
+        "user_id": col("INTEGER"),
+        "order_id": col("INTEGER"),
+    },
+    "events": {"id": col("INTEGER"), "kind": col("STRING"), "at": col("TIMESTAMP")},
+}
+
+# Real-world shapes: nulls in every kind of field, empty arrays, mixed types, huge integers.
+TRICKY: list[dict[str, t.Any]] = [
+    {
+        "id": 1,
+        "seen_at": "2024-01-01T00:00:00Z",
+        "tags": ["a", "b"],
+        "lines": [{"sku": "x", "qty": 1, "at": "2024-01-01T10:00:00+02:00"}],
+        "never": [],
+        "mixed": 1,
+        "huge": 2**70,
+        "ratio": 1,
+        "ok": True,
+        "meta": {"k": "v", "n": None},
+        "empty": {},
+        "nothing": None,
+        "matrix": [[1, 2]],
+        "counts": [1, None, 3],
+    },
+    {
+        "id": 2,
+        "seen_at": None,
+        "tags": None,
+        "lines": None,
+        "never": [],
+        "mixed": "two",
+        "huge": 3,
+        "ratio": 0.5,
+        "ok": None,
+        "meta": None,
+        "empty": {},
+        "nothing": None,
+        "matrix": None,
+        "counts": [],
+    },
+]
+TRICKY_COLUMNS: Columns = {
+    "id": col("INTEGER"),
+    "seen_at": col("TIMESTAMP"),
+    "tags": col("STRING", "REPEATED"),
+    "lines": col("RECORD", "REPEATED", {"sku": col("STRING"), "qty": col("INTEGER"), "at": col("TIMESTAMP")}),
+    "never": col("STRING", "REPEATED"),
+    "mixed": col("STRING"),  # 1 then "two": declared string, values sent as "1" and "two"
+    "huge": col("STRING"),  # beyond INT64: text keeps every digit
+    "ratio": col("FLOAT"),
+    "ok": col("BOOLEAN"),
+    "meta": col("RECORD", fields={"k": col("STRING"), "n": col("STRING")}),
+    "empty": col("STRING"),
+    "nothing": col("STRING"),
+    "matrix": col("STRING", "REPEATED"),  # BigQuery has no arrays of arrays: each inner array as JSON
+    "counts": col("INTEGER", "REPEATED"),
+}
+
+
+def test_inferred_and_declared_schemas_become_the_bigquery_types_their_data_has(
+    bq_project, sandbox, tmp_path
+):
+    catalog = discover(tmp_path, sandbox_config(sandbox))
+    schemas = {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
+    schemas["tricky"] = infer(TRICKY, ["id"])
+    schemas.update(declared_users=USER_SCHEMA, declared_notes=NOTE_SCHEMA, declared_events=EVENT_SCHEMA)
+    declared = {
+        "declared_users": {
+            "id": col("INTEGER"),
+            "name": col("STRING"),
+            "email": col("STRING"),
+            "updated_at": col("TIMESTAMP"),
+        },
+        "declared_notes": {"id": col("INTEGER"), "text": col("STRING"), "user_id": col("INTEGER")},
+        "declared_events": {"id": col("INTEGER"), "kind": col("STRING"), "at": col("TIMESTAMP")},
+    }
+    expected = {**SANDBOX, "tricky": TRICKY_COLUMNS, **declared}
+    translated = translate(bq_project, schemas)
+    for version in ("1", "2"):
+        assert translated[version] == expected, f"schema resolver version {version}"
+
+
+def test_inferred_schemas_have_one_type_per_property_and_typed_array_items():
+    schema = infer(TRICKY, ["id"])
+    properties = schema["properties"]
+    assert properties["id"] == {"type": "integer"}  # the primary key is not nullable
+    assert properties["seen_at"] == {"type": ["string", "null"], "format": "date-time"}
+    assert properties["never"] == {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+    assert properties["counts"] == {"type": ["array", "null"], "items": {"type": ["integer", "null"]}}
+    assert properties["mixed"] == {"type": ["string", "null"]}
+    assert properties["huge"] == {"type": ["string", "null"]}
+    assert "anyOf" not in json.dumps(schema)
