@@ -150,10 +150,14 @@ class ApiClient:
         *,
         params: t.Mapping[str, t.Any],
         body: t.Any = None,
+        headers: t.Mapping[str, str] | None = None,
         ignore_statuses: t.Collection[int] = (),
     ) -> ApiResponse | None:
-        """Fetch and decode one JSON document; None when the status is in `ignore_statuses`."""
-        response, attempts = self._send(stream, method, url, params, body)
+        """Fetch and decode one JSON document; None when the status is in `ignore_statuses`.
+
+        `headers` are merged over the session's (the top-level `headers` setting).
+        """
+        response, attempts = self._send(stream, method, url, params, body, headers=headers)
         if response.status_code in ignore_statuses:
             logger.info(
                 "%s: %s %s answered %s; skipped (ignore_statuses)",
@@ -184,7 +188,14 @@ class ApiClient:
         return proxies
 
     def _send(
-        self, stream: str, method: str, url: str, params: t.Mapping[str, t.Any], body: t.Any
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        params: t.Mapping[str, t.Any],
+        body: t.Any,
+        *,
+        headers: t.Mapping[str, str] | None = None,
     ) -> tuple[requests.Response, int]:
         """The final response and how many attempts it took.
 
@@ -199,7 +210,9 @@ class ApiClient:
             while True:
                 if self.limiter:
                     self.limiter.acquire()
-                request = requests.Request(method, url, params=params, json=body, auth=self.auth)
+                request = requests.Request(
+                    method, url, params=params, json=body, headers=dict(headers or {}), auth=self.auth
+                )
                 prepared = self.session.prepare_request(request)
                 sent_url = prepared.url or url
                 try:
