@@ -36,6 +36,8 @@ class RequestServer(LocalServer):
         self.delay = delay
         self.requests: list[Request] = []
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def hits(self, path: str) -> list[Request]:
         with self.lock:
@@ -59,6 +61,15 @@ class _Handler(JsonHandler):
         )
         with self.server.lock:
             self.server.requests.append(request)
+            self.server.in_flight += 1
+            self.server.max_in_flight = max(self.server.max_in_flight, self.server.in_flight)
+        try:
+            self._reply(request)
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
+
+    def _reply(self, request: Request) -> None:
         if self.server.delay:
             time.sleep(self.server.delay)
         route = self.server.routes.get(request.path) or self.server.routes.get("*")

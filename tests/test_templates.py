@@ -80,7 +80,10 @@ def test_json_body_placeholders_keep_their_type(server, tmp_path):
         "method": "POST",
         "params": {},
         "headers": {},
-        "body": {"owner": "{parent.id}", "filter": {"after": "{bookmark:epoch}", "label": "from {bookmark:date}"}},
+        "body": {
+            "owner": "{parent.id}",
+            "filter": {"after": "{bookmark:epoch}", "label": "from {bookmark:date}"},
+        },
     }
     run = run_tap(tmp_path, config(server, **changes))
     assert run.returncode == 0, run.stderr

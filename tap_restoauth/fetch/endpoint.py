@@ -65,8 +65,12 @@ class Endpoint:
         incremental = self.stream.incremental
         begin = bookmark or self.tap.start_date
         if window is None and self.stream.windowed and begin is not None:
-            step = incremental.duration("step") if incremental else None
-            first = plan(begin, self.window_end(), step=step)
+            first = plan(
+                begin,
+                self.window_end(),
+                step=incremental.duration("step") if incremental else None,
+                granularity=incremental.duration("granularity") if incremental else None,
+            )
             window = (first[0].start, first[0].sent_end) if first else (begin, begin)
         return templates.Values(
             context=context,
