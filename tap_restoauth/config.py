@@ -357,6 +357,8 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
         headers=stream.headers,
         body=stream.body,
     )
+    for rendered in (templates.headers, templates.params):  # `{config.NAME}` values are known now
+        _register_sensitive({k: v for k, v in rendered.items() if isinstance(v, (str, int))})
     windowed = bool(incremental and incremental.windowed) or templates.uses("start", "end")
     if windowed:
         if stream.schema is not None and not is_timestamp(stream.schema, str(stream.replication_key)):

@@ -121,3 +121,24 @@ def test_render_rules():
         templates.parse("{start}", "x", known)
     with pytest.raises(ConfigError, match="expected one of iso8601"):
         templates.parse("{bookmark:weird}", "x", known)
+
+
+def test_stream_headers_merge_over_top_level_and_stream_params_override(server, tmp_path):
+    base = config(server)
+    base["headers"] = {"X-A": "top", "X-B": "top"}
+    base["params"] = {"a": "1", "b": "2", "c": "3"}
+    base["streams"] = [
+        {
+            "name": "users",
+            "path": "/users",
+            "primary_keys": ["id"],
+            "pagination": {"type": "none"},
+            "headers": {"X-B": "stream"},
+            "params": {"b": "stream", "c": None},
+        }
+    ]
+    run = run_tap(tmp_path, base)
+    assert run.returncode == 0, run.stderr
+    sent = server.hits("/users")[-1]
+    assert (sent.headers["x-a"], sent.headers["x-b"]) == ("top", "stream")
+    assert sent.query == {"a": "1", "b": "stream"}
