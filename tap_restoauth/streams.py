@@ -164,12 +164,17 @@ class RestStream(FastSyncStream):
             )
         incremental = self.settings.incremental
         assert incremental is not None
+        lookback = incremental.duration("lookback")
+        start_date = self.endpoint.tap.start_date
+        first = begin
+        if lookback and self.get_context_state(context).get("replication_key_value") is not None:
+            # Re-read before a bookmark (late updates), never before start_date.
+            first = max(lookback.before(begin), start_date) if start_date else lookback.before(begin)
         windows = plan(
-            begin,
+            first,
             self.endpoint.window_end(),
             step=incremental.duration("step"),
             granularity=incremental.duration("granularity"),
-            lookback=incremental.duration("lookback"),
         )
         if not windows:
             self.logger.info("%s: no date window to fetch (the bookmark is at the end)", self.name)

@@ -322,11 +322,13 @@ class CursorPaginator(Paginator):
 
     Reads ``{"data": [...], "meta": {"next": "c2Vjb25k"}}`` (``cursor_path``) or a
     ``X-Next-Cursor: c2Vjb25k`` header (``cursor_header``). Stops when the cursor is
-    missing, null or empty, or the page is empty.
+    missing, null or empty, the page is empty, or `has_more_path` reads false.
 
     Config::
 
         pagination: {type: cursor, cursor_path: "$.meta.next", cursor_param: cursor}
+        pagination: {type: cursor, cursor_path: "$.data[-1].id", cursor_param: starting_after,
+                     has_more_path: "$.has_more"}
         pagination: {type: cursor, cursor_path: "$.paging.next.after",
                      cursor_body_path: "$.after"}
     """
@@ -336,8 +338,11 @@ class CursorPaginator(Paginator):
     cursor_path: str | None = None
     cursor_header: str | None = None
     cursor_body_path: str | None = None
+    has_more_path: str | None = None
 
     def __post_init__(self) -> None:
+        if self.has_more_path:
+            compile_path(self.has_more_path, "pagination.has_more_path")
         if bool(self.cursor_path) == bool(self.cursor_header):
             raise ConfigError("pagination: cursor needs exactly one of cursor_path or cursor_header")
         if self.cursor_path:
@@ -348,6 +353,10 @@ class CursorPaginator(Paginator):
     def next_request(self, page: Page) -> PageRequest | None:
         if page.record_count == 0:
             return None
+        if self.has_more_path:
+            has_more = compile_path(self.has_more_path, "pagination.has_more_path")
+            if not first_match(has_more, page.body):
+                return None
         if self.cursor_path:
             cursor = first_match(compile_path(self.cursor_path, "pagination.cursor_path"), page.body)
         else:
