@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import os
 import ssl
-import string
 import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -16,13 +15,15 @@ from tap_restoauth.auth.methods import Auth, build_auth, check_token
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
+from tap_restoauth.fetch.partitions import check_partitions
+from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
 from tap_restoauth.http.origins import OriginPolicy
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
 from tap_restoauth.records.jsonpath import compile_path
-from tap_restoauth.records.schema import load_declared
+from tap_restoauth.records.schema import is_timestamp, load_declared
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +47,16 @@ class StreamSettings:
     max_pages: int | None = None
     ignore_statuses: frozenset[int] = frozenset()
     is_sorted: bool = False
+    headers: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    partitions: tuple[Mapping[str, t.Any], ...] = ()  # static partitions of a root stream
+    partition_keys: tuple[str, ...] = ()  # its own or its root's partition keys
+    templates: RequestTemplates = dataclasses.field(default_factory=RequestTemplates)
+    windowed: bool = False  # requests carry a date window (`{start}`/`{end}`)
 
     @property
-    def path_fields(self) -> list[str]:
-        return [field for _, field, _, _ in string.Formatter().parse(self.path) if field]
+    def bookmark_in_request(self) -> bool:
+        """The first request depends on the stream's state (bookmark or window)."""
+        return self.templates.uses("bookmark", "start", "end")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +71,7 @@ class TapSettings:
     start_date: dt.datetime | None
     schema_sample_size: int
     concurrency: int
+    end_date: dt.datetime | None = None
     progress_interval_seconds: float = 30.0
 
 
@@ -87,6 +95,8 @@ class _RawStream:
     max_pages: int | None = None
     ignore_statuses: tuple[int, ...] = ()
     is_sorted: bool = False
+    headers: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    partitions: tuple[dict[str, t.Any], ...] = ()
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
@@ -105,14 +115,8 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     http = _http_settings(config)
     auth = build_auth(config.get("auth"))
     treat_as_sensitive(auth.query_params())
-    start_date = None
-    if config.get("start_date"):
-        start_date = parse_timestamp(config["start_date"])
-        if start_date is None:
-            raise ConfigError(
-                f"start_date: expected an ISO-8601 date-time such as 2024-01-01T00:00:00Z, "
-                f"got {config['start_date']!r}"
-            )
+    start_date = _timestamp_setting(config, "start_date")
+    end_date = _timestamp_setting(config, "end_date")
     raw_streams = config.get("streams")
     if not raw_streams:
         raise ConfigError("streams: configure at least one stream (name, path)")
@@ -120,9 +124,10 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         raise ConfigError("streams: expected a list of stream objects")
     default_pagination = config.get("pagination")
     streams = [_stream(raw, i, default_pagination) for i, raw in enumerate(raw_streams)]
-    ordered = _order_by_parent(streams)
-    params = _register_sensitive(dict(_mapping(config.get("params"), "params")))
-    configured_params = {name for scope in [params, *(s.params for s in streams)] for name in scope}
+    tap_params = _register_sensitive(dict(_mapping(config.get("params"), "params")))
+    tap_partitions = check_partitions(config.get("partitions"), "partitions")
+    ordered = _order_by_parent(streams, _Scope(config, tap_params, tap_partitions, start_date))
+    configured_params = {name for scope in [tap_params, *(s.params for s in streams)] for name in scope}
     origins = OriginPolicy(
         str(api_url),
         _trusted_origins(config),
@@ -132,9 +137,10 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         api_url=str(api_url).rstrip("/"),
         auth=auth,
         http=dataclasses.replace(http, origins=origins),
-        params=params,
+        params=tap_params,
         streams=ordered,
         start_date=start_date,
+        end_date=end_date,
         schema_sample_size=options.coerce(config.get("schema_sample_size", 100), int, "schema_sample_size"),
         concurrency=max(1, options.coerce(config.get("concurrency", 1), int, "concurrency")),
         progress_interval_seconds=options.coerce(
@@ -158,6 +164,17 @@ def _trusted_origins(config: Mapping[str, t.Any]) -> list[str]:
     return value
 
 
+def _timestamp_setting(config: Mapping[str, t.Any], name: str) -> dt.datetime | None:
+    if not config.get(name):
+        return None
+    value = parse_timestamp(config[name])
+    if value is None:
+        raise ConfigError(
+            f"{name}: expected an ISO-8601 date-time such as 2024-01-01T00:00:00Z, got {config[name]!r}"
+        )
+    return value
+
+
 def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
     ca_bundle = config.get("ca_bundle")
     if ca_bundle:
@@ -176,7 +193,12 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         ca_bundle=os.path.expanduser(ca_bundle) if ca_bundle else None,
         headers=_checked_headers(
             _register_sensitive(
-                {str(k): str(v) for k, v in _mapping(config.get("headers"), "headers").items()}
+                {
+                    str(k): str(v)
+                    for k, v in parse_tree(
+                        dict(_mapping(config.get("headers"), "headers")), "headers", Known(config=config)
+                    ).items()
+                }
             )
         ),
         requests_per_second=(
@@ -283,6 +305,11 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
     paginator = build_paginator(pagination, f"{label}.pagination")
     if spec.parent_keys and not spec.parent:
         raise ConfigError(f"{label}.parent_keys needs {label}.parent")
+    if spec.partitions and spec.parent:
+        raise ConfigError(
+            f"{label}.partitions: a child stream takes its partitions from its parent; "
+            "set partitions on the root stream"
+        )
     return StreamSettings(
         name=spec.name,
         path=spec.path if spec.path.startswith(("/", "http://", "https://")) else "/" + spec.path,
@@ -300,10 +327,95 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
         max_pages=spec.max_pages,
         ignore_statuses=frozenset(spec.ignore_statuses),
         is_sorted=spec.is_sorted,
+        headers=_register_sensitive({str(k): v for k, v in spec.headers.items()}),
+        partitions=check_partitions(list(spec.partitions), f"{label}.partitions"),
     )
 
 
-def _order_by_parent(streams: list[StreamSettings]) -> tuple[StreamSettings, ...]:
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    """What streams inherit from the top level."""
+
+    config: Mapping[str, t.Any]
+    params: Mapping[str, t.Any]
+    partitions: tuple[Mapping[str, t.Any], ...]
+    start_date: dt.datetime | None
+
+
+def _parent_fields(stream: StreamSettings) -> dict[str, str]:
+    """`{parent.FIELD}` placeholders as context keys: an existing parent_keys key, else `parent_FIELD`."""
+    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    by_field = {field: key for key, field in stream.parent_keys.items()}
+    fields: dict[str, str] = {}
+    for text in texts:
+        for name in placeholder_names(text):
+            if name.startswith("parent."):
+                field = name[len("parent.") :]
+                fields[field] = by_field.get(field, "parent_" + field.replace(".", "_"))
+    return fields
+
+
+def _strings(value: t.Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | None) -> StreamSettings:
+    """The stream with its request templates parsed and checked against what they may name."""
+    label = f"streams[{stream.name}]"
+    parent_fields = _parent_fields(stream) if parent else {}
+    parent_keys = {**stream.parent_keys, **{key: field for field, key in parent_fields.items()}}
+    partitions = stream.partitions or (scope.partitions if not parent else ())
+    partition_keys = parent.partition_keys if parent else tuple(partitions[0]) if partitions else ()
+    inherited = parent.context_keys if parent else partition_keys
+    keys = tuple(dict.fromkeys([*inherited, *parent_keys]))
+    incremental = stream.incremental
+    params = {**scope.params, **stream.params}
+    if incremental and incremental.param and incremental.param not in params:
+        params[incremental.param] = "{start}" if incremental.windowed else "{bookmark}"
+    if incremental and incremental.end_param and incremental.end_param not in params:
+        params[incremental.end_param] = "{end}"
+    known = Known(
+        context_keys=keys,
+        parent_fields={field: key for field, key in parent_fields.items()},
+        partition_keys=partition_keys,
+        config=scope.config,
+        bookmark=bool(stream.replication_key),
+        window=bool(stream.replication_key),
+    )
+    templates = RequestTemplates.parse(
+        label,
+        known,
+        path=stream.path,
+        params={k: v for k, v in params.items() if v is not None},
+        headers=stream.headers,
+        body=stream.body,
+    )
+    for rendered in (templates.headers, templates.params):  # `{config.NAME}` values are known now
+        _register_sensitive({k: v for k, v in rendered.items() if isinstance(v, (str, int))})
+    windowed = bool(incremental and incremental.windowed) or templates.uses("start", "end")
+    if windowed:
+        if stream.schema is not None and not is_timestamp(stream.schema, str(stream.replication_key)):
+            raise ConfigError(f"{label}: date windows ({{start}}/{{end}}) need a date-time replication_key")
+        if scope.start_date is None:
+            raise ConfigError(f"{label}: date windows ({{start}}/{{end}}) need start_date")
+    return dataclasses.replace(
+        stream,
+        parent_keys=parent_keys,
+        context_keys=keys,
+        partitions=partitions,
+        partition_keys=partition_keys,
+        templates=templates,
+        windowed=windowed,
+    )
+
+
+def _order_by_parent(streams: list[StreamSettings], scope: _Scope) -> tuple[StreamSettings, ...]:
     """Parents before children, with context keys resolved; rejects duplicates, unknown parents and cycles."""
     by_name: dict[str, StreamSettings] = {}
     for stream in streams:
@@ -324,10 +436,9 @@ def _order_by_parent(streams: list[StreamSettings]) -> tuple[StreamSettings, ...
         if stream.name in chain:
             cycle = " -> ".join([*chain[chain.index(stream.name) :], stream.name])
             raise ConfigError(f"streams: parent cycle {cycle}")
-        inherited: tuple[str, ...] = ()
+        parent = None
         if stream.parent:
             parent = resolve(by_name[stream.parent], (*chain, stream.name))
-            inherited = parent.context_keys
             if parent.schema is not None:
                 lacking = [f for f in stream.parent_keys.values() if f not in parent.schema["properties"]]
                 if lacking:
@@ -335,14 +446,7 @@ def _order_by_parent(streams: list[StreamSettings]) -> tuple[StreamSettings, ...
                         f"streams[{stream.name}].parent_keys: parent {parent.name!r} has no "
                         f"field(s) {', '.join(lacking)} in its declared schema"
                     )
-        keys = tuple(dict.fromkeys([*inherited, *stream.parent_keys]))
-        unknown = [f for f in stream.path_fields if f not in keys]
-        if unknown:
-            raise ConfigError(
-                f"streams[{stream.name}].path uses {{{'}, {'.join(unknown)}}} but no parent_keys "
-                "(of this stream or its ancestors) provide it"
-            )
-        done = dataclasses.replace(stream, context_keys=keys)
+        done = _request(stream, scope, parent)
         resolved[stream.name] = done
         ordered.append(done)
         return done

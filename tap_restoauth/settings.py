@@ -60,16 +60,38 @@ AUTH = th.ObjectType(
 STREAM = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Stream name."),
     th.Property(
-        "path", th.StringType, required=True, description="Path below api_url; `{key}` takes parent_keys."
+        "path",
+        th.StringType,
+        required=True,
+        description="Path below api_url; placeholders such as `{parent.id}`, `{partition.NAME}` "
+        "(see docs/requests.md) are percent-encoded.",
     ),
     th.Property("method", th.StringType, description="GET (default) or POST."),
-    th.Property("body", th.ObjectType(), description="JSON body for POST."),
-    th.Property("params", th.ObjectType(), description="Query parameters of this stream."),
+    th.Property(
+        "body",
+        th.ObjectType(),
+        description="JSON body (POST search endpoints); strings may hold placeholders such as `{bookmark}`.",
+    ),
+    th.Property(
+        "params",
+        th.ObjectType(),
+        description="Query parameters of this stream, over the top-level ones (null removes one).",
+    ),
+    th.Property("headers", th.ObjectType(), description="Headers of this stream, over the top-level ones."),
+    th.Property(
+        "partitions",
+        th.ArrayType(th.ObjectType()),
+        description="Static partitions, e.g. `[{account_id: a1}, {account_id: a2}]`: one read and one "
+        "bookmark each; `{partition.account_id}` in the request.",
+    ),
     th.Property("records_path", th.StringType, description="JSONPath to the records, e.g. `$.data[*]`."),
     th.Property("primary_keys", th.ArrayType(th.StringType), description="Primary key fields."),
     th.Property("replication_key", th.StringType, description="Field bookmarked for incremental sync."),
     th.Property(
-        "incremental", th.ObjectType(), description="`{param, format}`: query param receiving the bookmark."
+        "incremental",
+        th.ObjectType(),
+        description="`{param, format}`: query param receiving the bookmark; date windows `end_param`, "
+        "`step`, `lookback`, `end`, `granularity`; `order: desc`; `per_parent` (docs/requests.md).",
     ),
     th.Property(
         "pagination", th.ObjectType(), description="Pagination of this stream (overrides the default)."
@@ -134,6 +156,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         "the built-in list (Authorization, X-Api-Key, ...).",
     ),
     th.Property("start_date", th.DateTimeType, description="Earliest replication key value to extract."),
+    th.Property(
+        "end_date",
+        th.DateTimeType,
+        description="Where date-windowed streams stop (default: now), unless a stream sets incremental.end.",
+    ),
+    th.Property(
+        "partitions",
+        th.ArrayType(th.ObjectType()),
+        description="Static partitions of every root stream (see the stream setting).",
+    ),
     th.Property("timeout", th.NumberType, default=60, description="Connect and read timeout, seconds."),
     th.Property("verify_tls", th.BooleanType, default=True, description="Verify TLS certificates."),
     th.Property("ca_bundle", th.StringType, description="PEM file of CAs to trust (private CAs)."),

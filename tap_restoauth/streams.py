@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 import logging
 import sys
 import typing as t
@@ -12,7 +14,9 @@ from singer_sdk.exceptions import InvalidStreamSortException
 
 from tap_restoauth.errors import ApiError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
-from tap_restoauth.fetch.incremental import OlderThanBookmark
+from tap_restoauth.fetch.incremental import OlderThanBookmark, parse_timestamp
+from tap_restoauth.fetch.partitions import iter_partitions
+from tap_restoauth.fetch.windows import Window, in_order, plan
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync.fast_path import FastSyncStream
@@ -25,6 +29,8 @@ if t.TYPE_CHECKING:
     from tap_restoauth.config import StreamSettings
     from tap_restoauth.fetch.pagination import Page
 
+Pages = Iterable[tuple["Page", list[dict[str, t.Any]]]]
+
 
 class RestStream(FastSyncStream):
     """Records of one endpoint; children get one subclass each (the SDK wires parents by class).
@@ -33,7 +39,13 @@ class RestStream(FastSyncStream):
     SDK's state partitions, keyed by the child's context keys), so an interrupted run
     never skips the records of a parent it did not reach. A child without a
     replication key has nothing to bookmark: its state is not partitioned, which
-    keeps STATE messages small however many parents there are.
+    keeps STATE messages small however many parents there are. With
+    `incremental.per_parent: false` an incremental child keeps one bookmark for
+    all its parents (per static partition): the lowest of the parents' highest
+    values, written once every parent is done.
+
+    A date-windowed stream's bookmark is the end of the last window fully fetched
+    (see `fetch/windows.py`); static partitions are the SDK's `partitions`.
     """
 
     def __init__(
@@ -51,9 +63,22 @@ class RestStream(FastSyncStream):
         self.primary_keys = list(settings.primary_keys)
         self.replication_key = settings.replication_key
         if settings.context_keys:
-            self.state_partitioning_keys = list(settings.context_keys) if settings.replication_key else []
+            incremental = settings.incremental
+            shared = bool(settings.parent and incremental and not incremental.per_parent)
+            keys = settings.partition_keys if shared else settings.context_keys
+            self.state_partitioning_keys = list(keys) if settings.replication_key else []
         self._children_keys: dict[str, str] = {}
         self._warned_missing_bookmark_value = False
+        # per_parent: false -> {partition: {parent context: (comparable, value)}}
+        self._parents_highest: dict[str, dict[str, tuple[t.Any, t.Any]]] = {}
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """The static partitions (`partitions` setting), else the SDK's (those found in state)."""
+        settings = getattr(self, "settings", None)
+        if settings is not None and settings.partitions:
+            return [dict(partition.context) for partition in iter_partitions(settings)]
+        return super().partitions
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Log, except the SDK's generic "unhandled error" line for an expected failure.
@@ -70,8 +95,8 @@ class RestStream(FastSyncStream):
 
     def get_record_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
         """The records of each page, one list per page (`get_records` yields them one by one)."""
-        extra: dict[str, t.Any] = {}
         keep: OlderThanBookmark | None = None
+        start: t.Any = None
         if self.replication_key:
             timestamps = is_timestamp(self.schema, self.replication_key)
             start = (
@@ -79,17 +104,36 @@ class RestStream(FastSyncStream):
                 if timestamps
                 else self.get_starting_replication_key_value(context)
             )
+            if self.settings.windowed:
+                yield from self._window_batches(context, start)
+                return
             if start is not None:
                 keep = OlderThanBookmark(self.replication_key, start, timestamps=timestamps)
-                incremental = self.settings.incremental
-                if incremental and incremental.param:
-                    extra[incremental.param] = incremental.render(start)
+        values = self.endpoint.values(context, bookmark=start)
+        yield from self._batches(self.endpoint.pages(context, {}, values), keep, context)
+        if keep and keep.dropped and not self._descending:
+            self.logger.info(
+                "%s: dropped %d records older than the bookmark (the API ignored the filter)",
+                self.name,
+                keep.dropped,
+            )
+
+    @property
+    def _descending(self) -> bool:
+        incremental = self.settings.incremental
+        return bool(incremental and incremental.order == "desc")
+
+    def _batches(
+        self, pages: Pages, keep: OlderThanBookmark | None, context: Mapping[str, t.Any] | None
+    ) -> Iterator[list[dict[str, t.Any]]]:
         progress = self.progress
-        for page, records in self.endpoint.pages(context, extra):
+        stop_when_older = self._descending and keep is not None
+        for page, records in pages:
             self._check_primary_keys(page, records)
+            dropped = keep.dropped if keep else 0
             kept = records if keep is None else [record for record in records if keep.keeps(record)]
             if context:
-                # The parent keys travel with each child record (the SDK adds only partition keys).
+                # Parent keys and partition values travel with each record (the SDK adds none).
                 for record in kept:
                     for key in self.settings.context_keys:
                         record.setdefault(key, context[key])
@@ -101,12 +145,59 @@ class RestStream(FastSyncStream):
                 # last record emitted. (Unsorted streams and per-parent partitions only
                 # have a resumable bookmark once complete: they restart from it.)
                 self._write_state_message()
-        if keep and keep.dropped:
-            self.logger.info(
-                "%s: dropped %d records older than the bookmark (the API ignored the filter)",
-                self.name,
-                keep.dropped,
+            if stop_when_older and keep is not None and keep.dropped > dropped:
+                self.logger.info(
+                    "%s: stopped paging at a record older than the bookmark (incremental.order: desc)",
+                    self.name,
+                )
+                return
+
+    def _window_batches(
+        self, context: Mapping[str, t.Any] | None, start: t.Any
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """The records of each date window in order, windows fetched up to `concurrency` at once."""
+        begin = parse_timestamp(start)
+        if begin is None:
+            raise ApiError(
+                f"{self.name}: date windows need a date-time bookmark, got {start!r}; "
+                "check replication_key and start_date"
             )
+        incremental = self.settings.incremental
+        assert incremental is not None
+        lookback = incremental.duration("lookback")
+        start_date = self.endpoint.tap.start_date
+        first = begin
+        if lookback and self.get_context_state(context).get("replication_key_value") is not None:
+            # Re-read before a bookmark (late updates), never before start_date.
+            first = max(lookback.before(begin), start_date) if start_date else lookback.before(begin)
+        windows = plan(
+            first,
+            self.endpoint.window_end(),
+            step=incremental.duration("step"),
+            granularity=incremental.duration("granularity"),
+        )
+        if not windows:
+            self.logger.info("%s: no date window to fetch (the bookmark is at the end)", self.name)
+            return
+        keep = OlderThanBookmark(str(self.replication_key), windows[0].start, timestamps=True)
+        concurrency = self.endpoint.tap.concurrency
+
+        def fetch(window: Window) -> Pages:
+            values = self.endpoint.values(context, bookmark=begin, window=(window.start, window.sent_end))
+            pages = self.endpoint.pages(context, {}, values, concurrent=concurrency < 2)
+            return list(pages) if concurrency > 1 else pages
+
+        for window, pages in in_order(windows, fetch, concurrency):
+            yield from self._batches(pages, keep, context)
+            self._window_done(context, max(window.done_at, begin))
+
+    def _window_done(self, context: Mapping[str, t.Any] | None, done_at: t.Any) -> None:
+        """Every record of the window is written: the bookmark moves to its end, in STATE now."""
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = done_at.isoformat()
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
         """Reject a page with a record lacking a primary key before emitting any of it."""
@@ -128,6 +219,8 @@ class RestStream(FastSyncStream):
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Mapping[str, t.Any] | None = None
     ) -> None:
+        if self.settings.windowed:
+            return  # the bookmark moves per finished window (`_window_done`)
         if self.replication_key and latest_record.get(self.replication_key) is None:
             # Such a record is still emitted; it just cannot say how far the stream got.
             if not self._warned_missing_bookmark_value:
@@ -139,6 +232,9 @@ class RestStream(FastSyncStream):
                     self.replication_key,
                 )
             return
+        if self._shared_bookmark:
+            self._remember_parent_highest(latest_record[str(self.replication_key)], context)
+            return
         try:
             super()._increment_stream_state(latest_record, context=context)
         except InvalidStreamSortException as exc:
@@ -146,6 +242,42 @@ class RestStream(FastSyncStream):
                 f"{self.name}: is_sorted is set but the API returned records out of "
                 f"{self.replication_key} order ({exc}); remove is_sorted from this stream"
             ) from None
+
+    @property
+    def _shared_bookmark(self) -> bool:
+        incremental = self.settings.incremental
+        return bool(self.settings.parent and incremental and not incremental.per_parent)
+
+    def _remember_parent_highest(self, value: t.Any, context: Mapping[str, t.Any] | None) -> None:
+        """per_parent: false -- the highest value seen for this parent; state moves at the end."""
+        partition = self._get_state_partition_context(context) or {}
+        group = self._parents_highest.setdefault(_key(partition), {})
+        comparable = parse_timestamp(value) if is_timestamp(self.schema, str(self.replication_key)) else value
+        parent = _key(context or {})
+        current = group.get(parent)
+        if comparable is not None and (current is None or comparable > current[0]):
+            group[parent] = (comparable, value)
+
+    def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
+        """per_parent: false -- one bookmark: the lowest of the parents' highest values.
+
+        Any lower value would re-read more; any higher one could skip a parent's
+        records. Written only once every parent is done, and never backwards.
+        """
+        for partition_key, highest in self._parents_highest.items():
+            comparable, value = min(highest.values(), key=lambda pair: pair[0])
+            partition = json.loads(partition_key)
+            target = self.get_context_state(partition or None)
+            old = target.get("replication_key_value")
+            if old is not None:
+                old_comparable = parse_timestamp(old) if isinstance(comparable, dt.datetime) else old
+                if old_comparable is not None and old_comparable >= comparable:
+                    continue
+            target["replication_key"] = self.replication_key
+            target["replication_key_value"] = value
+            self.state_manager.is_flushed = False
+        self._parents_highest.clear()
+        super().finalize_state_progress_markers(state)
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None
@@ -182,3 +314,7 @@ class RestStream(FastSyncStream):
     def _context_done(self) -> None:
         if self._prefetch is not None:
             self._prefetch.discard()
+
+
+def _key(context: Mapping[str, t.Any]) -> str:
+    return json.dumps(dict(context), sort_keys=True, default=str)

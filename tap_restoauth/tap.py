@@ -113,9 +113,9 @@ class TapRestOAuth(Tap):
         return entry.schema.to_dict() if entry is not None else None
 
     def _context_properties(self, stream: StreamSettings, built: dict[str, RestStream]) -> dict[str, t.Any]:
-        """Schema properties for the context keys injected into child records."""
+        """Schema properties for the context keys injected into records (parent keys, partitions)."""
         if not stream.parent:
-            return {}
+            return {key: _json_type(stream.partitions[0][key]) for key in stream.partition_keys}
         parent = built[stream.parent]
         properties = {key: property_type(parent.schema, key) for key in parent.settings.context_keys}
         for key, field in stream.parent_keys.items():
@@ -154,6 +154,8 @@ class TapRestOAuth(Tap):
             if context is None:
                 self._sample_cache[stream.name] = ([], None)
                 return [], None
+        elif stream.partitions:
+            context = dict(stream.partitions[0])
         limit = self.settings.schema_sample_size
         records: list[dict[str, t.Any]] = []
         for number, (_, page_records) in enumerate(endpoint.pages(context, {}), start=1):
@@ -162,6 +164,11 @@ class TapRestOAuth(Tap):
                 break
         self._sample_cache[stream.name] = (records, context)
         return records, context
+
+
+def _json_type(value: t.Any) -> dict[str, t.Any]:
+    kinds = {bool: "boolean", int: "integer", float: "number"}
+    return {"type": [kinds.get(type(value), "string"), "null"]}
 
 
 def _class_name(stream_name: str) -> str:

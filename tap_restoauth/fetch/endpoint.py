@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import typing as t
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from urllib.parse import quote
 
 from tap_restoauth.config import StreamSettings, TapSettings
 from tap_restoauth.errors import ApiError, ConfigError
+from tap_restoauth.fetch import templates
+from tap_restoauth.fetch.incremental import parse_timestamp
 from tap_restoauth.fetch.pagination import Page, PageRequest
+from tap_restoauth.fetch.windows import plan
 from tap_restoauth.http.client import ApiClient, ApiResponse
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.jsonpath import Matcher, compile_path
@@ -43,29 +46,92 @@ class Endpoint:
         if expression.endswith("[*]"):
             self._container = compile_path(expression[:-3], where)
 
-    def url(self, context: Mapping[str, t.Any] | None) -> str:
-        path = self.stream.path
-        if self.stream.path_fields:
-            values = {k: quote(str(v), safe="") for k, v in (context or {}).items()}
-            path = path.format(**values)
+    def url(self, context: Mapping[str, t.Any] | None, values: templates.Values | None = None) -> str:
+        path = templates.render_path(
+            self.stream.templates.path, values or self.values(context), self.stream.name
+        )
         if path.startswith(("http://", "https://")):
             return path
         return self.tap.api_url + path
 
-    def first_request(self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]) -> PageRequest:
-        params = {**self.tap.params, **self.stream.params, **extra}
-        return self.stream.paginator.first_request(PageRequest(self.url(context), params))
+    def values(
+        self,
+        context: Mapping[str, t.Any] | None,
+        bookmark: t.Any = None,
+        window: tuple[t.Any, t.Any] | None = None,
+    ) -> templates.Values:
+        """What the stream's placeholders stand for in a request.
+
+        Schema samples pass no bookmark: a windowed stream then gets its first window
+        from `start_date`, and a bookmark in the body or path is `start_date`.
+        """
+        incremental = self.stream.incremental
+        request = self.stream.templates
+        if bookmark is None and any(
+            p.source == "bookmark"
+            for p in templates.placeholders_in(request.body) + templates.placeholders_in(request.path)
+        ):
+            bookmark = self.tap.start_date  # a param can be left out, a body field or path segment cannot
+        begin = bookmark or self.tap.start_date
+        if window is None and self.stream.windowed and begin is not None:
+            first = plan(
+                begin,
+                self.window_end(),
+                step=incremental.duration("step") if incremental else None,
+                granularity=incremental.duration("granularity") if incremental else None,
+            )
+            window = (first[0].start, first[0].sent_end) if first else (begin, begin)
+        return templates.Values(
+            context=context,
+            bookmark=bookmark,
+            start=window[0] if window else None,
+            end=window[1] if window else None,
+            format=incremental.format if incremental else "iso8601",
+        )
+
+    def window_end(self) -> dt.datetime:
+        """Where date windows stop: `incremental.end`, else `end_date`, else now."""
+        incremental = self.stream.incremental
+        if incremental and incremental.end:
+            return t.cast("dt.datetime", parse_timestamp(incremental.end))
+        return self.tap.end_date or dt.datetime.now(dt.timezone.utc)
+
+    def first_request(
+        self,
+        context: Mapping[str, t.Any] | None,
+        extra: Mapping[str, t.Any],
+        values: templates.Values | None = None,
+    ) -> PageRequest:
+        values = values or self.values(context)
+        request = self.stream.templates
+        params = {**templates.render(request.params, values), **extra}
+        headers = {str(k): str(v) for k, v in templates.render(request.headers, values).items()}
+        body = templates.render(request.body, values)
+        return self.stream.paginator.first_request(
+            PageRequest(
+                self.url(context, values),
+                params,
+                None if body is templates.MISSING else body,
+                headers,
+            )
+        )
 
     def pages(
-        self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]
+        self,
+        context: Mapping[str, t.Any] | None,
+        extra: Mapping[str, t.Any],
+        values: templates.Values | None = None,
+        *,
+        concurrent: bool = True,
     ) -> Iterator[tuple[Page, list[t.Any]]]:
         """Every page of the endpoint with its records, in order.
 
         A repeated request is an error rather than an endless loop. When the first
         page tells how many pages there are and `concurrency` > 1, the rest are
-        fetched concurrently and still yielded in order.
+        fetched concurrently and still yielded in order (unless `concurrent` is
+        false: the caller already fetches several contexts or windows at once).
         """
-        request: PageRequest | None = self.first_request(context, extra)
+        request: PageRequest | None = self.first_request(context, extra, values)
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         count = 0
         while request is not None:
@@ -86,7 +152,7 @@ class Endpoint:
             yield page, records
             if self._page_limit_reached(count):
                 return
-            if count == 1 and self.tap.concurrency > 1:
+            if count == 1 and self.tap.concurrency > 1 and concurrent:
                 planned = self.stream.paginator.remaining_requests(page)
                 if planned is not None and page.record_count:
                     yield from self._fetch_concurrently(planned, count)
@@ -147,7 +213,8 @@ class Endpoint:
             self.stream.method,
             request.url,
             params=request.params,
-            body=self.stream.body,
+            body=request.body,
+            headers=request.headers,
             ignore_statuses=self.stream.ignore_statuses,
         )
         if response is None:

@@ -9,7 +9,9 @@ requests and enforces `max_pages`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import typing as t
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -25,14 +27,19 @@ from tap_restoauth.records.jsonpath import Matcher, compile_path, first_match
 
 @dataclasses.dataclass(frozen=True)
 class PageRequest:
-    """The URL and query parameters of one page request."""
+    """The URL, query parameters, headers and JSON body of one page request."""
 
     url: str
     params: Mapping[str, t.Any]
+    body: t.Any = None
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-    def identity(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+    def identity(self) -> tuple[t.Any, ...]:
         """A hashable key: two requests with the same key fetch the same page."""
-        return self.url, tuple(sorted((k, str(v)) for k, v in self.params.items()))
+        key: tuple[t.Any, ...] = (self.url, tuple(sorted((k, str(v)) for k, v in self.params.items())))
+        if self.body is not None:
+            key += (json.dumps(self.body, sort_keys=True, default=str),)
+        return key
 
     def full_url(self) -> str:
         """The URL with the parameters encoded into it, as it is sent."""
@@ -41,7 +48,38 @@ class PageRequest:
         return str(prepared.url)
 
     def with_params(self, **changes: t.Any) -> PageRequest:
-        return PageRequest(self.url, {**self.params, **changes})
+        return dataclasses.replace(self, params={**self.params, **changes})
+
+    def with_body_value(self, path: str, value: t.Any) -> PageRequest:
+        """A copy whose JSON body holds `value` at `path` (``$.paging.after``), objects made as needed."""
+        body = copy.deepcopy(self.body) if isinstance(self.body, dict) else {}
+        target = body
+        *parents, last = body_path_keys(path)
+        for key in parents:
+            child = target.get(key)
+            if not isinstance(child, dict):
+                child = target[key] = {}
+            target = child
+        target[last] = value
+        return dataclasses.replace(self, body=body)
+
+    def body_value(self, path: str) -> t.Any:
+        value = self.body
+        for key in body_path_keys(path):
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    def follow(self, url: str) -> PageRequest:
+        """The request for a URL the API named: its own query, same headers and body."""
+        return dataclasses.replace(self, url=url, params={})
+
+
+def body_path_keys(path: str, where: str = "pagination") -> list[str]:
+    """The keys of a body path such as ``$.paging.after`` (plain dotted names only)."""
+    keys = path[2:].split(".") if path.startswith("$.") else []
+    if not keys or not all(key and key.replace("_", "a").replace("-", "a").isalnum() for key in keys):
+        raise ConfigError(f"{where}: expected a body path such as $.paging.after, got {path!r}")
+    return keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,12 +154,15 @@ class PageNumberPaginator(Paginator):
     """Pages numbered 1, 2, 3... (or from `start`).
 
     Reads, when configured, ``{"meta": {"has_more": true, "total_pages": 7}}``;
-    otherwise stops on an empty page or one shorter than `page_size`.
+    otherwise stops on an empty page or one shorter than `page_size`. With
+    `page_body_path` the number goes into the JSON body (``{"paging": {"page": 2}}``)
+    instead of the query.
 
     Config::
 
         pagination: {type: page_number, page_param: page, size_param: per_page,
                      page_size: 100, total_pages_path: "$.meta.total_pages"}
+        pagination: {type: page_number, page_body_path: "$.paging.page", page_size: 100}
     """
 
     type: t.ClassVar[str] = "page_number"
@@ -132,8 +173,11 @@ class PageNumberPaginator(Paginator):
     has_more_path: str | None = None
     total_pages_path: str | None = None
     total_records_path: str | None = None
+    page_body_path: str | None = None
 
     def __post_init__(self) -> None:
+        if self.page_body_path:
+            body_path_keys(self.page_body_path, "pagination.page_body_path")
         for name in ("has_more_path", "total_pages_path", "total_records_path"):
             expression = getattr(self, name)
             if expression:
@@ -151,7 +195,17 @@ class PageNumberPaginator(Paginator):
             if (self.size_param and self.page_size)
             else request
         )
-        return sized.with_params(**{self.page_param: self.start})
+        return self._numbered(sized, self.start)
+
+    def _numbered(self, request: PageRequest, number: int) -> PageRequest:
+        if self.page_body_path:
+            return request.with_body_value(self.page_body_path, number)
+        return request.with_params(**{self.page_param: number})
+
+    def _number(self, request: PageRequest) -> int:
+        if self.page_body_path:
+            return int(request.body_value(self.page_body_path))
+        return int(request.params[self.page_param])
 
     def _total_pages(self, body: t.Any) -> int | None:
         pages = self._matcher("total_pages_path")
@@ -170,21 +224,21 @@ class PageNumberPaginator(Paginator):
         has_more = self._matcher("has_more_path")
         if has_more and not first_match(has_more, page.body):
             return None
-        number = int(page.request.params[self.page_param])
+        number = self._number(page.request)
         total = self._total_pages(page.body)
         if total is not None and number - self.start + 1 >= total:
             return None
         if self.page_size and page.record_count < self.page_size:
             return None
-        return page.request.with_params(**{self.page_param: number + 1})
+        return self._numbered(page.request, number + 1)
 
     def remaining_requests(self, first: Page) -> list[PageRequest] | None:
         total = self._total_pages(first.body)
         if total is None:
             return None
-        number = int(first.request.params[self.page_param])
+        number = self._number(first.request)
         last = self.start + total - 1
-        return [first.request.with_params(**{self.page_param: n}) for n in range(number + 1, last + 1)]
+        return [self._numbered(first.request, n) for n in range(number + 1, last + 1)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,12 +246,15 @@ class OffsetPaginator(Paginator):
     """`offset`/`limit` windows.
 
     Reads, when configured, ``{"total": 1234, "items": [...]}``; otherwise stops on an
-    empty page or one shorter than `limit`.
+    empty page or one shorter than `limit`. With `offset_body_path` (and
+    `limit_body_path`) they go into the JSON body instead of the query.
 
     Config::
 
         pagination: {type: offset, offset_param: offset, limit_param: limit,
                      limit: 100, total_path: "$.total"}
+        pagination: {type: offset, offset_body_path: "$.startAt",
+                     limit_body_path: "$.maxResults", limit: 50, total_path: "$.total"}
     """
 
     type: t.ClassVar[str] = "offset"
@@ -206,12 +263,27 @@ class OffsetPaginator(Paginator):
     limit_param: str = "limit"
     start: int = 0
     total_path: str | None = None
+    offset_body_path: str | None = None
+    limit_body_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.total_path:
             compile_path(self.total_path, "pagination.total_path")
         if self.limit <= 0:
             raise ConfigError("pagination.limit must be positive")
+        for name in ("offset_body_path", "limit_body_path"):
+            if getattr(self, name):
+                body_path_keys(getattr(self, name), f"pagination.{name}")
+
+    def _at(self, request: PageRequest, offset: int) -> PageRequest:
+        if self.offset_body_path:
+            return request.with_body_value(self.offset_body_path, offset)
+        return request.with_params(**{self.offset_param: offset})
+
+    def _offset(self, request: PageRequest) -> int:
+        if self.offset_body_path:
+            return int(request.body_value(self.offset_body_path))
+        return int(request.params[self.offset_param])
 
     def _total(self, body: t.Any) -> int | None:
         if not self.total_path:
@@ -220,61 +292,79 @@ class OffsetPaginator(Paginator):
         return int(value) if value is not None else None
 
     def first_request(self, request: PageRequest) -> PageRequest:
-        return request.with_params(**{self.offset_param: self.start, self.limit_param: self.limit})
+        if self.limit_body_path:
+            request = request.with_body_value(self.limit_body_path, self.limit)
+        else:
+            request = request.with_params(**{self.limit_param: self.limit})
+        return self._at(request, self.start)
 
     def next_request(self, page: Page) -> PageRequest | None:
         if page.record_count < self.limit:
             return None
-        offset = int(page.request.params[self.offset_param]) + self.limit
+        offset = self._offset(page.request) + self.limit
         total = self._total(page.body)
         if total is not None and offset >= total:
             return None
-        return page.request.with_params(**{self.offset_param: offset})
+        return self._at(page.request, offset)
 
     def remaining_requests(self, first: Page) -> list[PageRequest] | None:
         total = self._total(first.body)
         if total is None:
             return None
-        begin = int(first.request.params[self.offset_param]) + self.limit
-        return [
-            first.request.with_params(**{self.offset_param: offset})
-            for offset in range(begin, total, self.limit)
-        ]
+        begin = self._offset(first.request) + self.limit
+        return [self._at(first.request, offset) for offset in range(begin, total, self.limit)]
 
 
 @dataclasses.dataclass(frozen=True)
 class CursorPaginator(Paginator):
-    """An opaque cursor from the body or a header, sent back as a query parameter.
+    """An opaque cursor from the body or a header, sent back as a query parameter
+    or (``cursor_body_path``) in the JSON body, as search endpoints want.
 
     Reads ``{"data": [...], "meta": {"next": "c2Vjb25k"}}`` (``cursor_path``) or a
     ``X-Next-Cursor: c2Vjb25k`` header (``cursor_header``). Stops when the cursor is
-    missing, null or empty, or the page is empty.
+    missing, null or empty, the page is empty, or `has_more_path` reads false.
 
     Config::
 
         pagination: {type: cursor, cursor_path: "$.meta.next", cursor_param: cursor}
+        pagination: {type: cursor, cursor_path: "$.data[-1].id", cursor_param: starting_after,
+                     has_more_path: "$.has_more"}
+        pagination: {type: cursor, cursor_path: "$.paging.next.after",
+                     cursor_body_path: "$.after"}
     """
 
     type: t.ClassVar[str] = "cursor"
     cursor_param: str = "cursor"
     cursor_path: str | None = None
     cursor_header: str | None = None
+    cursor_body_path: str | None = None
+    has_more_path: str | None = None
 
     def __post_init__(self) -> None:
+        if self.has_more_path:
+            compile_path(self.has_more_path, "pagination.has_more_path")
         if bool(self.cursor_path) == bool(self.cursor_header):
             raise ConfigError("pagination: cursor needs exactly one of cursor_path or cursor_header")
         if self.cursor_path:
             compile_path(self.cursor_path, "pagination.cursor_path")
+        if self.cursor_body_path:
+            body_path_keys(self.cursor_body_path, "pagination.cursor_body_path")
 
     def next_request(self, page: Page) -> PageRequest | None:
         if page.record_count == 0:
             return None
+        if self.has_more_path:
+            has_more = compile_path(self.has_more_path, "pagination.has_more_path")
+            if not first_match(has_more, page.body):
+                return None
         if self.cursor_path:
             cursor = first_match(compile_path(self.cursor_path, "pagination.cursor_path"), page.body)
         else:
             cursor = page.headers.get(str(self.cursor_header))
         if cursor in (None, ""):
             return None
+        if self.cursor_body_path:
+            return page.request.with_body_value(self.cursor_body_path, cursor)
         return page.request.with_params(**{self.cursor_param: cursor})
 
 
@@ -301,7 +391,7 @@ class NextUrlPaginator(Paginator):
         target = first_match(compile_path(self.next_url_path, "pagination.next_url_path"), page.body)
         if not target:
             return None
-        return PageRequest(urljoin(page.url, str(target)), {})
+        return page.request.follow(urljoin(page.url, str(target)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -322,7 +412,7 @@ class LinkHeaderPaginator(Paginator):
         target = _parse_link_header(page.headers.get("Link", "")).get(self.rel)
         if not target:
             return None
-        return PageRequest(urljoin(page.url, target), {})
+        return page.request.follow(urljoin(page.url, target))
 
 
 def _parse_link_header(value: str) -> dict[str, str]:

@@ -160,10 +160,14 @@ class ApiClient:
         *,
         params: t.Mapping[str, t.Any],
         body: t.Any = None,
+        headers: t.Mapping[str, str] | None = None,
         ignore_statuses: t.Collection[int] = (),
     ) -> ApiResponse | None:
-        """Fetch and decode one JSON document; None when the status is in `ignore_statuses`."""
-        response, attempts = self._send(stream, method, url, params, body)
+        """Fetch and decode one JSON document; None when the status is in `ignore_statuses`.
+
+        `headers` (the stream's) are merged over the top-level `headers` setting.
+        """
+        response, attempts = self._send(stream, method, url, params, body, headers=headers)
         if response.status_code in ignore_statuses:
             logger.info(
                 "%s: %s %s answered %s; skipped (ignore_statuses)",
@@ -194,7 +198,14 @@ class ApiClient:
         return proxies
 
     def _send(
-        self, stream: str, method: str, url: str, params: t.Mapping[str, t.Any], body: t.Any
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        params: t.Mapping[str, t.Any],
+        body: t.Any,
+        *,
+        headers: t.Mapping[str, str] | None = None,
     ) -> tuple[requests.Response, int]:
         """The final response and how many attempts it took.
 
@@ -215,7 +226,7 @@ class ApiClient:
                 if self.limiter:
                     self.limiter.acquire()
                 response, prepared, credentials = self._follow_redirects(
-                    stream, method, url, params, body, sending=sending
+                    stream, method, url, params, body, headers=headers or {}, sending=sending
                 )
                 if response.status_code != 401 or not credentials:
                     return response
@@ -241,10 +252,18 @@ class ApiClient:
     def _count_retry(self) -> None:
         self.retries += 1
 
-    def _credentialed(self, method: str, url: str, params: t.Any, body: t.Any) -> requests.PreparedRequest:
-        """A request to a trusted origin: auth, configured headers, session cookies."""
+    def _credentialed(
+        self, method: str, url: str, params: t.Any, body: t.Any, headers: t.Mapping[str, str]
+    ) -> requests.PreparedRequest:
+        """A request to a trusted origin: auth, configured headers (the stream's over the
+        top-level ones), session cookies."""
         request = requests.Request(
-            method, url, params=params, json=body, headers=dict(self.settings.headers), auth=self.auth
+            method,
+            url,
+            params=params,
+            json=body,
+            headers={**self.settings.headers, **headers},
+            auth=self.auth,
         )
         return self.session.prepare_request(request)
 
@@ -256,6 +275,7 @@ class ApiClient:
         params: t.Mapping[str, t.Any],
         body: t.Any,
         *,
+        headers: t.Mapping[str, str],
         sending: t.Callable[[requests.PreparedRequest], None],
     ) -> tuple[requests.Response, requests.PreparedRequest, bool]:
         """The response after following redirects, the request that got it, and whether it
@@ -266,7 +286,7 @@ class ApiClient:
         session's headers. `sending` is told of each request before it is sent (to name
         it in retry messages).
         """
-        prepared = self._credentialed(method, url, params, body)
+        prepared = self._credentialed(method, url, params, body, headers)
         credentials = True
         for _ in range(MAX_REDIRECTS + 1):
             sending(prepared)
@@ -297,7 +317,8 @@ class ApiClient:
                 "credentials kept: trusted origin" if hop.credentials else "sent without credentials",
             )
             if hop.credentials:
-                prepared = self._credentialed(hop_method, hop.url, None, body if keeps_body else None)
+                hop_body = body if keeps_body else None
+                prepared = self._credentialed(hop_method, hop.url, None, hop_body, headers)
             else:
                 bare = {**requests.utils.default_headers(), "Accept": "application/json"}
                 prepared = requests.Request(hop_method, hop.url, headers=bare).prepare()

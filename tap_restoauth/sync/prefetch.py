@@ -13,8 +13,8 @@ waits for it) and walks any further pages itself.
 Memory stays bounded by the window: at most that many first pages per child
 stream are held. A prefetch is only a guess at the child's first request: when
 the sync asks for a different one (e.g. a bookmark moved), the prefetched page is
-discarded and the request is sent as usual. Children that send a bookmark to the
-API (`incremental.param`) read it when their sync starts, so they are not
+discarded and the request is sent as usual. Children that send a bookmark or a
+date window to the API read it when their sync starts, so they are not
 prefetched.
 """
 
@@ -76,5 +76,4 @@ def _prefetchable(child: t.Any) -> bool:
     settings = getattr(child, "settings", None)
     if settings is None or not hasattr(child, "endpoint"):
         return False
-    incremental = settings.incremental
-    return not (child.replication_key and incremental and incremental.param)
+    return not (child.replication_key and settings.bookmark_in_request)

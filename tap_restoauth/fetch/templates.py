@@ -1,0 +1,268 @@
+"""Placeholders in a stream's request: its path, params, headers and JSON body.
+
+Config::
+
+    path: /v2/accounts/{partition.account_id}/users/{parent.id}/events
+    params: {from: "{start}", to: "{end}", since: "{bookmark:date}"}
+    headers: {X-Tenant: "{config.tenant}"}
+    body: {filter: {updated_after: "{bookmark:epoch_ms}"}, limit: 100}
+
+- ``{start}``, ``{end}``: the date window being fetched (see `windows.py`);
+- ``{bookmark}``: where the stream starts (its bookmark, else `start_date`);
+- ``{parent.FIELD}``: a field of the parent record (child streams);
+- ``{KEY}``: a `parent_keys` key of this stream or an ancestor;
+- ``{partition.NAME}``: a value of the static partition being fetched;
+- ``{config.NAME}``: a top-level config value, filled in once at start-up.
+
+Timestamps are written with `incremental.format`, or the format after a colon
+(``{start:date}``, ``{end:%Y%m%d}``). A value that is a single placeholder keeps
+its JSON type in params and bodies (``"{bookmark:epoch}"`` sends a number). A
+param or header whose placeholder has no value (no bookmark yet) is left out.
+Values placed in a path are percent-encoded. ``{{NAME}}`` is a literal ``{NAME}``;
+other braces (GraphQL queries) are left alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import typing as t
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from tap_restoauth.errors import ApiError, ConfigError
+from tap_restoauth.fetch.incremental import check_format, render_value
+
+_PLACEHOLDER = re.compile(
+    r"\{\{(?P<literal>[A-Za-z_][\w-]*(?:\.[\w-]+)*(?::[^{}]*)?)\}\}"
+    r"|\{(?P<name>[A-Za-z_][\w-]*(?:\.[\w-]+)*)(?::(?P<spec>[^{}]*))?\}"
+)
+WINDOW = ("start", "end")
+
+
+@dataclasses.dataclass(frozen=True)
+class Placeholder:
+    """``{source.name:spec}``; `source` is start, end, bookmark or context (a context key)."""
+
+    source: str
+    name: str = ""
+    spec: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """What a stream's placeholders may name, for checking them at start-up."""
+
+    context_keys: tuple[str, ...] = ()
+    parent_fields: Mapping[str, str] = dataclasses.field(default_factory=dict)  # field -> context key
+    partition_keys: tuple[str, ...] = ()
+    config: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    bookmark: bool = False
+    window: bool = False
+
+    def names(self) -> list[str]:
+        names = [*(WINDOW if self.window else ()), *(["bookmark"] if self.bookmark else ())]
+        names += [f"parent.{field}" for field in self.parent_fields]
+        names += [f"partition.{name}" for name in self.partition_keys]
+        names += list(self.context_keys)
+        names += ["config.NAME"] if self.config else []
+        return names
+
+
+Part = str | Placeholder
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+    """A string with placeholders, parsed once."""
+
+    parts: tuple[Part, ...]
+
+    @property
+    def placeholders(self) -> list[Placeholder]:
+        return [part for part in self.parts if isinstance(part, Placeholder)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Values:
+    """What placeholders stand for in one request."""
+
+    context: Mapping[str, t.Any] | None = None
+    bookmark: t.Any = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    format: str = "iso8601"
+
+    def lookup(self, placeholder: Placeholder) -> t.Any:
+        if placeholder.source == "context":
+            value = (self.context or {}).get(placeholder.name)
+        else:
+            value = getattr(self, placeholder.source)
+        return render_value(value, placeholder.spec or self.format)
+
+
+def placeholder_names(text: str) -> list[str]:
+    """The names of the placeholders in `text` (without format), e.g. ``parent.id``."""
+    return [match["name"] for match in _PLACEHOLDER.finditer(text) if match["name"]]
+
+
+def parse(text: str, where: str, known: Known, *, path: bool = False) -> Template | t.Any:
+    """`text` as a Template; a plain string when it has no runtime placeholder.
+
+    ``{config.NAME}`` is replaced here (percent-encoded in a `path`); a string that is
+    only that placeholder becomes the config value itself (a number stays a number).
+    """
+    parts: list[Part] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(text):
+        parts.append(text[position : match.start()])
+        position = match.end()
+        if match["literal"]:
+            parts.append("{" + match["literal"] + "}")
+            continue
+        name, spec = match["name"], match["spec"] or ""
+        if spec:
+            check_format(spec, f"{where}: the format of {{{name}}}")
+        if name.startswith("config."):
+            key = name[len("config.") :]
+            if key not in known.config:
+                raise ConfigError(
+                    f"{where}: {{{name}}} names no top-level setting "
+                    f"(settings: {', '.join(sorted(known.config))})"
+                )
+            value = known.config[key]
+            if text == match.group(0) and not path:
+                return value
+            parts.append(quote(str(value), safe="") if path else str(value))
+            continue
+        parts.append(_placeholder(name, spec, where, known))
+    parts.append(text[position:])
+    merged = [part for part in parts if part != ""]
+    if not any(isinstance(part, Placeholder) for part in merged):
+        return "".join(t.cast("list[str]", merged))
+    return Template(tuple(merged))
+
+
+def _placeholder(name: str, spec: str, where: str, known: Known) -> Placeholder:
+    if name in WINDOW and known.window:
+        return Placeholder(name, spec=spec)
+    if name == "bookmark" and known.bookmark:
+        return Placeholder("bookmark", spec=spec)
+    if name.startswith("parent.") and name[len("parent.") :] in known.parent_fields:
+        return Placeholder("context", known.parent_fields[name[len("parent.") :]], spec)
+    if name.startswith("partition.") and name[len("partition.") :] in known.partition_keys:
+        return Placeholder("context", name[len("partition.") :], spec)
+    if name in known.context_keys:
+        return Placeholder("context", name, spec)
+    hint = ""
+    if name in (*WINDOW, "bookmark"):
+        hint = " ({start}/{end} need incremental.step or end_param; {bookmark} needs replication_key)"
+    elif name.startswith("parent."):
+        hint = " ({parent.FIELD} needs a parent stream)"
+    raise ConfigError(
+        f"{where}: unknown placeholder {{{name}}}{hint}; known: "
+        + (", ".join("{" + known_name + "}" for known_name in known.names()) or "none")
+    )
+
+
+def parse_tree(value: t.Any, where: str, known: Known) -> t.Any:
+    """Every string of a JSON value (params, headers, body) parsed with `parse`."""
+    if isinstance(value, str):
+        return parse(value, where, known)
+    if isinstance(value, Mapping):
+        return {key: parse_tree(item, f"{where}.{key}", known) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [parse_tree(item, f"{where}[{i}]", known) for i, item in enumerate(value)]
+    return value
+
+
+def placeholders_in(value: t.Any) -> list[Placeholder]:
+    if isinstance(value, Template):
+        return value.placeholders
+    if isinstance(value, Mapping):
+        return [p for item in value.values() for p in placeholders_in(item)]
+    if isinstance(value, list):
+        return [p for item in value for p in placeholders_in(item)]
+    return []
+
+
+class _Missing:
+    """A placeholder had no value: the param, header or body field is left out."""
+
+
+MISSING = _Missing()
+
+
+def render(value: t.Any, values: Values) -> t.Any:
+    """A parsed value with its placeholders filled in; MISSING when one has no value."""
+    if isinstance(value, Template):
+        parts = value.parts
+        if len(parts) == 1:
+            filled = values.lookup(t.cast("Placeholder", parts[0]))
+            return MISSING if filled is None else filled
+        text = []
+        for part in parts:
+            filled = part if isinstance(part, str) else values.lookup(part)
+            if filled is None:
+                return MISSING
+            text.append(str(filled))
+        return "".join(text)
+    if isinstance(value, Mapping):
+        rendered = {key: render(item, values) for key, item in value.items()}
+        return {key: item for key, item in rendered.items() if item is not MISSING}
+    if isinstance(value, list):
+        return [item for item in (render(item, values) for item in value) if item is not MISSING]
+    return value
+
+
+def render_path(path: t.Any, values: Values, stream: str) -> str:
+    """The path with each value percent-encoded, so a value cannot add segments or a query."""
+    if not isinstance(path, Template):
+        return str(path)
+    text = []
+    for part in path.parts:
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        filled = values.lookup(part)
+        if filled is None:
+            name = part.name if part.source == "context" else part.source
+            raise ApiError(f"{stream}: no value for {{{name}}} in the path (is start_date set?)")
+        text.append(quote(str(filled), safe=""))
+    return "".join(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestTemplates:
+    """A stream's path, params, headers and body, parsed once at start-up."""
+
+    path: t.Any = ""
+    params: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    headers: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    body: t.Any = None
+
+    @classmethod
+    def parse(
+        cls,
+        where: str,
+        known: Known,
+        *,
+        path: str,
+        params: Mapping[str, t.Any],
+        headers: Mapping[str, t.Any],
+        body: t.Any,
+    ) -> RequestTemplates:
+        return cls(
+            path=parse(path, f"{where}.path", known, path=True),
+            params=parse_tree(dict(params), f"{where}.params", known),
+            headers=parse_tree(dict(headers), f"{where}.headers", known),
+            body=parse_tree(body, f"{where}.body", known),
+        )
+
+    def placeholders(self) -> list[Placeholder]:
+        found = placeholders_in(self.path) + placeholders_in(self.params) + placeholders_in(self.headers)
+        return found + placeholders_in(self.body)
+
+    def uses(self, *sources: str) -> bool:
+        return any(placeholder.source in sources for placeholder in self.placeholders())
