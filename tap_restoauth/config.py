@@ -18,7 +18,9 @@ from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
+from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import SENSITIVE_PARAMS
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import load_declared
@@ -45,6 +47,7 @@ class StreamSettings:
     max_pages: int | None = None
     ignore_statuses: frozenset[int] = frozenset()
     is_sorted: bool = False
+    response_rules: ResponseRules = NO_RULES  # the stream's, ignore_statuses, then the top-level ones
 
     @property
     def path_fields(self) -> list[str]:
@@ -64,6 +67,7 @@ class TapSettings:
     schema_sample_size: int
     concurrency: int
     progress_interval_seconds: float = 30.0
+    on_quota_exhausted: t.Literal["stop", "fail"] = "stop"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +90,7 @@ class _RawStream:
     max_pages: int | None = None
     ignore_statuses: tuple[int, ...] = ()
     is_sorted: bool = False
+    response_rules: list[t.Any] | None = None
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
@@ -113,7 +118,8 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     if not isinstance(raw_streams, list):
         raise ConfigError("streams: expected a list of stream objects")
     default_pagination = config.get("pagination")
-    streams = [_stream(raw, i, default_pagination) for i, raw in enumerate(raw_streams)]
+    top_rules = parse_rules(config.get("response_rules"), "response_rules")
+    streams = [_stream(raw, i, default_pagination, top_rules) for i, raw in enumerate(raw_streams)]
     ordered = _order_by_parent(streams)
     return TapSettings(
         api_url=str(api_url).rstrip("/"),
@@ -126,6 +132,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         concurrency=max(1, options.coerce(config.get("concurrency", 1), int, "concurrency")),
         progress_interval_seconds=options.coerce(
             config.get("progress_interval_seconds", 30), float, "progress_interval_seconds"
+        ),
+        on_quota_exhausted=options.coerce(
+            config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
         ),
     )
 
@@ -156,6 +165,9 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         ),
         retry=retry,
         pool_size=max(10, concurrency * 2),
+        rate_limit=options.build(
+            RateLimitSettings, _mapping(config.get("rate_limit"), "rate_limit"), "rate_limit", ignore=set()
+        ),
     )
 
 
@@ -211,7 +223,7 @@ def _mapping(value: t.Any, where: str) -> Mapping[str, t.Any]:
     return value
 
 
-def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings:
+def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: ResponseRules) -> StreamSettings:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"streams[{index}]: expected an object with name and path")
     label = f"streams[{raw.get('name') or index}]"
@@ -260,6 +272,9 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
         max_pages=spec.max_pages,
         ignore_statuses=frozenset(spec.ignore_statuses),
         is_sorted=spec.is_sorted,
+        response_rules=parse_rules(spec.response_rules, f"{label}.response_rules")
+        + ignore_statuses_rule(spec.ignore_statuses)
+        + top_rules,
     )
 
 

@@ -148,7 +148,7 @@ class Endpoint:
             request.url,
             params=request.params,
             body=self.stream.body,
-            ignore_statuses=self.stream.ignore_statuses,
+            rules=self.stream.response_rules,
         )
         if response is None:
             return None

@@ -19,10 +19,14 @@ from requests.adapters import HTTPAdapter
 from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
 from tap_restoauth.http import redaction
+from tap_restoauth.http.ratelimit import QuotaExhausted, RateLimitGate, RateLimitSettings
 from tap_restoauth.http.retry import (
+    RetryAfterTooLong,
     RetryPolicy,
     exception_chain,
+    parse_retry_after,
 )
+from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
 from tap_restoauth.http.urls import mask_url
 
 logger = logging.getLogger("tap_restoauth.http.client")
@@ -39,6 +43,7 @@ class HttpSettings:
     requests_per_second: float | None = None
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     pool_size: int = 10
+    rate_limit: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +136,7 @@ class ApiClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
+        self.gate = RateLimitGate(settings.rate_limit, settings.retry.max_retry_after_seconds)
         auth.bind(HttpContext(self.session, settings.timeout, settings.retry))
         self.retries = 0
         self._proxies: dict[str, dict[str, str]] = {}
@@ -150,22 +156,34 @@ class ApiClient:
         *,
         params: t.Mapping[str, t.Any],
         body: t.Any = None,
-        ignore_statuses: t.Collection[int] = (),
+        rules: ResponseRules = NO_RULES,
     ) -> ApiResponse | None:
-        """Fetch and decode one JSON document; None when the status is in `ignore_statuses`."""
-        response, attempts = self._send(stream, method, url, params, body)
-        if response.status_code in ignore_statuses:
-            logger.info(
-                "%s: %s %s answered %s; skipped (ignore_statuses)",
-                stream,
-                method,
-                mask_url(response.url),
-                response.status_code,
-            )
+        """Fetch and decode one JSON document; None when a response rule says to ignore it."""
+        answer = self._send(stream, method, url, params, body, rules)
+        if answer is None:
             return None
-        if response.status_code >= 400:
-            raise ApiError(describe_http_error(stream, method, response, attempts=attempts))
-        return ApiResponse(response.url, response.headers, decode_json(stream, method, response))
+        response, view = answer
+        decoded = view.cached_json()
+        document = decoded if decoded is not None else decode_json(stream, method, response)
+        return ApiResponse(response.url, response.headers, document)
+
+    def open(
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        *,
+        params: t.Mapping[str, t.Any],
+        body: t.Any = None,
+        rules: ResponseRules = NO_RULES,
+        accept: str | None = None,
+    ) -> requests.Response | None:
+        """A successful response whose body is not read yet (the caller streams and closes it).
+
+        None when a response rule says to ignore it.
+        """
+        answer = self._send(stream, method, url, params, body, rules, streamed=True, accept=accept)
+        return None if answer is None else answer[0]
 
     def _proxies_for(self, prepared: requests.PreparedRequest) -> dict[str, str]:
         """The environment's proxies for the request's origin, looked up once per origin.
@@ -183,32 +201,61 @@ class ApiClient:
             )
         return proxies
 
-    def _send(
-        self, stream: str, method: str, url: str, params: t.Mapping[str, t.Any], body: t.Any
-    ) -> tuple[requests.Response, int]:
-        """The final response and how many attempts it took.
+    def _send(  # noqa: PLR0917
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        params: t.Mapping[str, t.Any],
+        body: t.Any,
+        rules: ResponseRules,
+        *,
+        streamed: bool = False,
+        accept: str | None = None,
+    ) -> tuple[requests.Response, ResponseBody] | None:
+        """The final, usable response and its body view; None when a rule ignores it.
 
-        A 401 earns one fresh credential and one resend (not counted as a retry); a 401
-        for a freshly issued token is fatal.
+        The response rules are tried first; then a 401 earns one fresh credential and one
+        resend (not counted as a retry); a 401 for a freshly issued token is fatal.
         """
         renewed = False
         sent_url = url
+        matched: ResponseRule | None = None
+        exhausted = False
+        view: ResponseBody | None = None
+        headers = {"Accept": accept} if accept else None
 
         def attempt_once() -> requests.Response:
-            nonlocal renewed, sent_url
+            nonlocal renewed, sent_url, matched, exhausted, view
             while True:
+                self.gate.acquire()
                 if self.limiter:
                     self.limiter.acquire()
-                request = requests.Request(method, url, params=params, json=body, auth=self.auth)
+                request = requests.Request(
+                    method, url, params=params, json=body, auth=self.auth, headers=headers
+                )
                 prepared = self.session.prepare_request(request)
                 sent_url = prepared.url or url
                 try:
                     response = self.session.send(
-                        prepared, timeout=self.settings.timeout, proxies=self._proxies_for(prepared)
+                        prepared,
+                        timeout=self.settings.timeout,
+                        proxies=self._proxies_for(prepared),
+                        stream=streamed,
                     )
                 except requests.exceptions.InvalidURL as exc:
                     raise ApiError(f"{stream}: invalid URL {mask_url(url)} ({exc})") from None
-                if response.status_code != 401:
+                exhausted = self.gate.observe(response.headers)
+                status = response.status_code
+                view = _body_view(response, streamed=streamed)
+                matched = rules.match(status, view) if rules else None
+                if matched is not None and matched.action == "refresh_token" and not renewed:
+                    renewed = True
+                    if self.auth.renew_after_unauthorized(prepared):
+                        logger.info("%s: %s asked for a new access token", stream, matched.label)
+                        response.close()
+                        continue
+                if matched is not None or status != 401:
                     return response
                 if not renewed and self.auth.renew_after_unauthorized(prepared):
                     renewed = True
@@ -221,16 +268,87 @@ class ApiClient:
                     )
                 return response
 
-        return self.settings.retry.send(
+        def retry_reason(response: requests.Response) -> str | None:
+            status = response.status_code
+            if matched is not None:
+                if matched.action != "retry":
+                    return None
+                assert view is not None
+                return f"HTTP {status} ({matched.label}: {redaction.excerpt(matched.message(view), 120)})"
+            if self.settings.retry.should_retry(status):
+                return f"HTTP {status}"
+            if exhausted and status == 403:
+                return f"HTTP {status} with the rate limit used up"
+            return None
+
+        response, attempts = self.settings.retry.send(
             attempt_once,
             what=lambda: f"{stream}: {method} {mask_url(sent_url)}",
             fail=ApiError,
             logger=logger,
             on_retry=self._count_retry,
+            retry_reason=retry_reason,
+            too_long=_quota_exhausted,
         )
+        assert view is not None
+        if matched is not None:
+            return self._apply(stream, method, response, view, matched, attempts)
+        if response.status_code >= 400:
+            response.close()
+            raise ApiError(describe_http_error(stream, method, response, attempts=attempts))
+        return response, view
+
+    def _apply(  # noqa: PLR0917
+        self,
+        stream: str,
+        method: str,
+        response: requests.Response,
+        view: ResponseBody,
+        rule: ResponseRule,
+        attempts: int,
+    ) -> tuple[requests.Response, ResponseBody] | None:
+        """What a matched response rule says to do with the final response."""
+        status = response.status_code
+        where = f"{stream}: {method} {mask_url(response.url)}"
+        if rule.action == "ignore":
+            logger.info("%s answered %s; skipped (%s)", where, status, rule.label)
+            response.close()
+            return None
+        message = redaction.excerpt(rule.message(view), 300)
+        response.close()
+        if rule.action == "stop":
+            seconds = parse_retry_after(response.headers.get("Retry-After"))
+            if seconds is None:
+                seconds = self.settings.rate_limit.read(response.headers)[1]
+            raise QuotaExhausted(
+                f"{where} answered HTTP {status}, {rule.label}: {message}",
+                seconds,
+                self.settings.retry.max_retry_after_seconds,
+            )
+        if rule.action == "retry":
+            raise ApiError(
+                f"{where} still answered HTTP {status} after {attempts} attempts ({rule.label}): {message}"
+            )
+        if rule.action == "refresh_token":
+            raise ApiError(
+                f"{where} answered HTTP {status} ({rule.label}: refresh_token) and a new access token did "
+                f"not help (or auth.type {self.auth.type} has none to renew): {message}"
+            )
+        raise ApiError(f"{where} answered HTTP {status} ({rule.label}): {message}")
 
     def _count_retry(self) -> None:
         self.retries += 1
+
+
+def _body_view(response: requests.Response, *, streamed: bool) -> ResponseBody:
+    """A streamed download's body is readable by rules only when it is an error or JSON."""
+    content_type = response.headers.get("Content-Type", "")
+    readable = not streamed or response.status_code >= 400 or "json" in content_type
+    return ResponseBody(response, readable=readable)
+
+
+def _quota_exhausted(what: str, exc: RetryAfterTooLong) -> Exception:
+    return QuotaExhausted(f"{what}, Retry-After {exc.seconds:.0f}s", exc.seconds, exc.limit)
 
 
 def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
