@@ -56,6 +56,7 @@ MESSAGE_PATHS = (
 
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 
+
 class ResponseBody:
     """A response's body as text and JSON, each decoded at most once, on demand.
 
@@ -196,7 +197,7 @@ def parse_rules(value: t.Any, where: str) -> ResponseRules:
     """Compile a `response_rules` list; raises ConfigError naming the bad rule."""
     if value is None:
         return NO_RULES
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         raise ConfigError(f"{where}: expected a list of rules such as [{{status: 404, action: ignore}}]")
     return ResponseRules(tuple(_rule(raw, f"{where}[{i}]") for i, raw in enumerate(value)))
 
@@ -235,7 +236,7 @@ def _statuses(value: t.Any, where: str) -> tuple[frozenset[int], frozenset[int]]
     """`404`, `[403, 404]`, `"4xx"` or `["4xx", 500]` as exact statuses and status classes."""
     if value is None:
         return frozenset(), frozenset()
-    items = value if isinstance(value, list) else [value]
+    items = value if isinstance(value, (list, tuple)) else [value]
     statuses: set[int] = set()
     classes: set[int] = set()
     for item in items:
@@ -247,6 +248,6 @@ def _statuses(value: t.Any, where: str) -> tuple[frozenset[int], frozenset[int]]
             statuses.add(int(text))
         else:
             raise ConfigError(
-                f"{where}: expected HTTP statuses such as 404, [403, 404] or \"4xx\", got {item!r}"
+                f'{where}: expected HTTP statuses such as 404, [403, 404] or "4xx", got {item!r}'
             )
     return frozenset(statuses), frozenset(classes)
