@@ -22,6 +22,7 @@ from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import SENSITIVE_PARAMS
+from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import load_declared
 
@@ -48,6 +49,7 @@ class StreamSettings:
     ignore_statuses: frozenset[int] = frozenset()
     is_sorted: bool = False
     response_rules: ResponseRules = NO_RULES  # the stream's, ignore_statuses, then the top-level ones
+    decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
 
     @property
     def path_fields(self) -> list[str]:
@@ -91,6 +93,7 @@ class _RawStream:
     ignore_statuses: tuple[int, ...] = ()
     is_sorted: bool = False
     response_rules: list[t.Any] | None = None
+    format: t.Any = None
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
@@ -275,6 +278,7 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         response_rules=parse_rules(spec.response_rules, f"{label}.response_rules")
         + ignore_statuses_rule(spec.ignore_statuses)
         + top_rules,
+        decoder=build_decoder(spec.format, f"{label}.format"),
     )
 
 
