@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tap_restoauth.http.ratelimit import RateLimitSettings
-from tests.api_zoo import chat, daily_quota, github_limits
+from tests.api_zoo import chat, daily_quota, github_limits, session_expiry
 from tests.helpers import TapRun, run_tap
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -216,3 +216,39 @@ def test_on_quota_exhausted_fail_exits_1_with_the_same_line_and_keeps_the_state(
         result.final_state["bookmarks"]["orders"]["replication_key_value"]
         == daily_quota.orders()[19]["updated_at"]
     )
+
+
+def test_a_refresh_token_rule_renews_a_session_the_api_ends_early(tmp_path):
+    server = session_expiry.SessionExpiryApi(uses=2).start()
+    config = example_oauth(server.url)
+    try:
+        result = run(tmp_path, config, [session_expiry.CLIENT_SECRET])
+        assert result.returncode == 0, result.stderr[-3000:]
+        issued = server.issued
+        leaked = [token[:4] for token in issued if token in result.stdout + result.stderr]
+    finally:
+        server.stop()
+    assert not leaked
+    assert ids(result.records("invoices")) == ids(session_expiry.invoices())
+    assert len(issued) == 3 and server.expired_answers == 2  # 5 pages, 2 a token
+    assert result.stderr.count("response_rules[0] asked for a new access token") == 2
+    assert "summary: 0 requests retried, 3 access tokens obtained" in result.stderr
+
+
+def test_a_refresh_token_rule_fails_when_a_new_token_does_not_help(tmp_path):
+    server = session_expiry.SessionExpiryApi(uses=0).start()  # every token is "expired"
+    try:
+        result = run(tmp_path, example_oauth(server.url), [session_expiry.CLIENT_SECRET])
+    finally:
+        server.stop()
+    line = one_error_line(result)
+    assert "answered HTTP 200 (response_rules[0]: refresh_token) and a new access token did not help" in line
+    assert line.endswith("Session expired or invalid")
+    assert len(server.issued) == 2 and result.records("invoices") == []
+
+
+def example_oauth(url: str) -> dict[str, t.Any]:
+    config = json.loads((EXAMPLES / "session_expiry.json").read_text())
+    config["api_url"] = url
+    config["auth"].update(token_url=f"{url}/oauth/token", client_secret=session_expiry.CLIENT_SECRET)
+    return config
