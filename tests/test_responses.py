@@ -141,6 +141,20 @@ def test_other_rate_limit_header_shapes_are_read(tmp_path, style):
     assert "rate limit reached" in result.stderr
 
 
+def test_a_403_with_retry_after_is_waited_out_like_a_429(tmp_path):
+    server = github_limits.GithubLimitsApi(budget=2, window=1, style="secondary").start()
+    config = example("github_limits", server.url, github_limits.TOKEN, concurrency=1)
+    config["streams"] = config["streams"][:1]
+    try:
+        result = run(tmp_path, config, [github_limits.TOKEN])
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ids(result.records("issues"), "number") == list(range(1, github_limits.ISSUES + 1))
+    assert server.refused >= 1
+    assert "HTTP 403 with Retry-After; retry 1/5" in result.stderr
+
+
 def test_reset_values_are_told_apart():
     settings = RateLimitSettings()
     now = __import__("time").time()

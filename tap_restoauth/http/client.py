@@ -279,6 +279,8 @@ class ApiClient:
                 return f"HTTP {status}"
             if exhausted and status == 403:
                 return f"HTTP {status} with the rate limit used up"
+            if status == 403 and "Retry-After" in response.headers:
+                return f"HTTP {status} with Retry-After"  # e.g. GitHub's secondary rate limits
             return None
 
         response, attempts = self.settings.retry.send(

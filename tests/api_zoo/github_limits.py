@@ -11,7 +11,9 @@
   - ``ietf``: ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds from
     now); over budget: 429;
   - ``combined``: ``RateLimit: limit=N, remaining=N, reset=S``; over budget: 429;
-  - ``custom``: ``X-Quota-Left`` and ``X-Quota-Reset`` (an HTTP date); over budget: 429.
+  - ``custom``: ``X-Quota-Left`` and ``X-Quota-Reset`` (an HTTP date); over budget: 429;
+  - ``secondary``: no budget headers; over budget: 403 with ``Retry-After`` (GitHub's secondary
+    rate limit).
 
 Config: examples/github_limits.json.
 """
@@ -79,6 +81,8 @@ class GithubLimitsApi(LocalServer):
             }
         if self.style == "combined":
             return {"RateLimit": f"limit={self.budget}, remaining={remaining}, reset={seconds}"}
+        if self.style == "secondary":
+            return {}
         return {"X-Quota-Left": str(remaining), "X-Quota-Reset": email.utils.formatdate(reset, usegmt=True)}
 
 
@@ -92,7 +96,9 @@ class _Handler(JsonHandler):
         allowed, remaining, reset = self.server.take()
         headers = self.server.headers(remaining, reset)
         if not allowed:
-            status = 403 if self.server.style == "github" else 429
+            status = 403 if self.server.style in {"github", "secondary"} else 429
+            if self.server.style == "secondary":
+                headers["Retry-After"] = str(math.ceil(reset - time.time()))
             self.send_json(status, {"message": "API rate limit exceeded for installation ID 1."}, headers)
             return
         parts = urlsplit(self.path)
