@@ -20,8 +20,11 @@ from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, p
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
 from tap_restoauth.http.origins import OriginPolicy
+from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
+from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
+from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
 
@@ -52,6 +55,8 @@ class StreamSettings:
     partition_keys: tuple[str, ...] = ()  # its own or its root's partition keys
     templates: RequestTemplates = dataclasses.field(default_factory=RequestTemplates)
     windowed: bool = False  # requests carry a date window (`{start}`/`{end}`)
+    response_rules: ResponseRules = NO_RULES  # the stream's, ignore_statuses, then the top-level ones
+    decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
 
     @property
     def bookmark_in_request(self) -> bool:
@@ -73,6 +78,7 @@ class TapSettings:
     concurrency: int
     end_date: dt.datetime | None = None
     progress_interval_seconds: float = 30.0
+    on_quota_exhausted: t.Literal["stop", "fail"] = "stop"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +103,8 @@ class _RawStream:
     is_sorted: bool = False
     headers: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     partitions: tuple[dict[str, t.Any], ...] = ()
+    response_rules: list[t.Any] | None = None
+    format: t.Any = None
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
@@ -123,7 +131,8 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     if not isinstance(raw_streams, list):
         raise ConfigError("streams: expected a list of stream objects")
     default_pagination = config.get("pagination")
-    streams = [_stream(raw, i, default_pagination) for i, raw in enumerate(raw_streams)]
+    top_rules = parse_rules(config.get("response_rules"), "response_rules")
+    streams = [_stream(raw, i, default_pagination, top_rules) for i, raw in enumerate(raw_streams)]
     tap_params = _register_sensitive(dict(_mapping(config.get("params"), "params")))
     tap_partitions = check_partitions(config.get("partitions"), "partitions")
     ordered = _order_by_parent(streams, _Scope(config, tap_params, tap_partitions, start_date))
@@ -145,6 +154,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         concurrency=max(1, options.coerce(config.get("concurrency", 1), int, "concurrency")),
         progress_interval_seconds=options.coerce(
             config.get("progress_interval_seconds", 30), float, "progress_interval_seconds"
+        ),
+        on_quota_exhausted=options.coerce(
+            config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
         ),
     )
 
@@ -208,6 +220,9 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         ),
         retry=retry,
         pool_size=max(10, concurrency * 2),
+        rate_limit=options.build(
+            RateLimitSettings, _mapping(config.get("rate_limit"), "rate_limit"), "rate_limit", ignore=set()
+        ),
     )
 
 
@@ -273,7 +288,7 @@ def _mapping(value: t.Any, where: str) -> Mapping[str, t.Any]:
     return value
 
 
-def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings:
+def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: ResponseRules) -> StreamSettings:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"streams[{index}]: expected an object with name and path")
     label = f"streams[{raw.get('name') or index}]"
@@ -329,6 +344,10 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
         is_sorted=spec.is_sorted,
         headers=_register_sensitive({str(k): v for k, v in spec.headers.items()}),
         partitions=check_partitions(list(spec.partitions), f"{label}.partitions"),
+        response_rules=parse_rules(spec.response_rules, f"{label}.response_rules")
+        + ignore_statuses_rule(spec.ignore_statuses)
+        + top_rules,
+        decoder=build_decoder(spec.format, f"{label}.format"),
     )
 
 

@@ -57,6 +57,12 @@ AUTH = th.ObjectType(
     ),
 )
 
+RESPONSE_RULES = th.ArrayType(th.ObjectType())
+RESPONSE_RULES_DOC = (
+    "`[{status, body_path, equals | contains, message_path, action}]`, tried in order before the "
+    "built-in handling; action: retry, ignore, fail, refresh_token or stop (see docs/responses.md)."
+)
+
 STREAM = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Stream name."),
     th.Property(
@@ -103,7 +109,20 @@ STREAM = th.ObjectType(
     th.Property("parent_keys", th.ObjectType(), description="`{template_key: parent_field}`."),
     th.Property("max_pages", th.IntegerType, description="Stop after this many pages per parent."),
     th.Property(
-        "ignore_statuses", th.ArrayType(th.IntegerType), description="HTTP statuses to skip (e.g. 404)."
+        "ignore_statuses",
+        th.ArrayType(th.IntegerType),
+        description="HTTP statuses to skip (e.g. 404); shorthand for response_rules with action ignore.",
+    ),
+    th.Property(
+        "response_rules",
+        RESPONSE_RULES,
+        description="This stream's response rules, tried before the top-level ones. " + RESPONSE_RULES_DOC,
+    ),
+    th.Property(
+        "format",
+        th.CustomType({"type": ["string", "object"]}),
+        description="Response format: json (default), jsonl, csv or xml, or an object such as "
+        "`{type: csv, delimiter: ';'}` / `{type: xml, records_path: /feed/entry}`; gzip is detected.",
     ),
     th.Property(
         "is_sorted",
@@ -193,8 +212,36 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_retry_after_seconds",
         th.NumberType,
         default=300,
-        description="Longest Retry-After the tap waits for; a server asking for more fails the run "
-        "with a clear error instead of being retried early.",
+        description="Longest wait (Retry-After, rate-limit reset) the tap sits out; a longer one is a "
+        "used-up quota (see on_quota_exhausted).",
+    ),
+    th.Property(
+        "response_rules", RESPONSE_RULES, description="Rules for every stream. " + RESPONSE_RULES_DOC
+    ),
+    th.Property(
+        "rate_limit",
+        th.ObjectType(
+            th.Property("enabled", th.BooleanType, description="Read rate-limit headers (default true)."),
+            th.Property("remaining_header", th.StringType, description="Header with the requests left."),
+            th.Property("reset_header", th.StringType, description="Header with the reset time."),
+            th.Property(
+                "reset_format",
+                th.StringType,
+                description="auto (default), epoch, epoch_ms, seconds or http_date.",
+            ),
+            th.Property(
+                "min_remaining", th.IntegerType, description="Wait for the reset once this few are left (0)."
+            ),
+        ),
+        description="The API's rate-limit headers (X-RateLimit-*, RateLimit-* by default): when the "
+        "budget is used up, every thread waits for the reset instead of hitting 429.",
+    ),
+    th.Property(
+        "on_quota_exhausted",
+        th.StringType,
+        default="stop",
+        description="When the API asks to wait longer than max_retry_after_seconds: `stop` ends the run "
+        "early with exit 0 and resumable STATE; `fail` exits 1.",
     ),
     th.Property(
         "progress_interval_seconds",

@@ -12,10 +12,11 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
-from tap_restoauth.errors import ConfigError, TapRestOAuthError
+from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
+from tap_restoauth.http.ratelimit import QuotaExhausted
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
@@ -65,13 +66,37 @@ class TapRestOAuth(Tap):
         # Everything built so far (SDK, settings, catalog) lives until exit: frozen, the
         # garbage collector stops re-scanning it while a sync allocates (~15% of CPU time).
         gc.freeze()
-        super().sync_all()
+        stopped: QuotaExhausted | None = None
+        try:
+            super().sync_all()
+        except QuotaExhausted as exc:
+            stopped = exc
+            self._stop_for_quota(exc)
         for line in self.progress.summary():
             self.logger.info("summary: %s", line)
+        if stopped is not None:
+            self.logger.info("summary: PARTIAL run: stopped early, the API's quota is used up")
         self.logger.info(
             "summary: %d requests retried, %d access tokens obtained",
             self.client.retries,
             getattr(self.settings.auth, "token_requests", 0),
+        )
+
+    def _stop_for_quota(self, exc: QuotaExhausted) -> None:
+        """End the run early and resumably: the STATE of every page emitted, then one line.
+
+        The page being fetched when the quota ran out was not emitted, so the STATE
+        covers exactly what the target received; the next run continues from it.
+        With `on_quota_exhausted: fail` the run then fails with the same line.
+        """
+        self._state_writer.write_state(self.state)
+        message = redaction.redact(str(exc))
+        if self.settings.on_quota_exhausted == "fail":
+            raise ApiError(f"{message} (on_quota_exhausted: fail)") from None
+        print(
+            f"tap-restoauth: stopped: {message}; STATE is written and the next run continues from it",
+            file=sys.stderr,
+            flush=True,
         )
 
     def discover_streams(self) -> list[RestStream]:

@@ -204,12 +204,13 @@ def test_retry_after_is_waited_for_in_both_forms(server, tmp_path):
     assert deadline - 0.01 <= retried.wall <= deadline + 1.0
 
 
-def test_retry_after_beyond_the_limit_fails_at_once(server, tmp_path):
+def test_retry_after_beyond_the_limit_fails_at_once_with_on_quota_exhausted_fail(server, tmp_path):
     server.script("/v1/users", "retry_after:3600", param="page", value="1")
-    run = sync(tmp_path, server, tap_config(server, streams=("users",), max_retry_after_seconds=30))
+    config = tap_config(server, streams=("users",), max_retry_after_seconds=30, on_quota_exhausted="fail")
+    run = sync(tmp_path, server, config)
     line = assert_one_error_line(run)
     assert "users: GET" in line and "HTTP 429" in line
-    assert "asked to wait 3600s" in line and "max_retry_after_seconds (30s)" in line
+    assert "Retry-After 3600s" in line and "max_retry_after_seconds (30s)" in line
     assert len(page_hits(server, "/v1/users", page="1")) == 1
 
 

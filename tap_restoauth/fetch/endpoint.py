@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
+import requests
+
 from tap_restoauth.config import StreamSettings, TapSettings
 from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.fetch import templates
@@ -17,12 +19,15 @@ from tap_restoauth.fetch.incremental import parse_timestamp
 from tap_restoauth.fetch.pagination import Page, PageRequest
 from tap_restoauth.fetch.windows import plan
 from tap_restoauth.http.client import ApiClient, ApiResponse
+from tap_restoauth.http.retry import describe_transport_error
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records.decoders import BodyError, body_chunks
 from tap_restoauth.records.jsonpath import Matcher, compile_path
 
 logger = logging.getLogger("tap_restoauth.fetch.endpoint")
 
 COMMON_RECORD_KEYS = ("data", "items", "results", "records", "value", "entries")
+STREAM_BATCH = 1000  # records of a streamed download emitted together (one "page" downstream)
 
 Fetched = tuple[Page, list[t.Any]] | None
 
@@ -131,6 +136,9 @@ class Endpoint:
         fetched concurrently and still yielded in order (unless `concurrent` is
         false: the caller already fetches several contexts or windows at once).
         """
+        if self.stream.decoder.streaming:
+            yield from self._streamed_pages(context, extra, values)
+            return
         request: PageRequest | None = self.first_request(context, extra, values)
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         count = 0
@@ -167,6 +175,8 @@ class Endpoint:
         Prefetches are taken in the order they were started; one that `pages()` passes
         over (its parent record was skipped) is discarded.
         """
+        if self.stream.decoder.streaming:
+            return  # a download is read as it arrives, not held in memory ahead of time
         request = self.first_request(context, extra)
         self._prefetched.append((request.identity(), pool.submit(self.fetch, request)))
 
@@ -215,13 +225,78 @@ class Endpoint:
             params=request.params,
             body=request.body,
             headers=request.headers,
-            ignore_statuses=self.stream.ignore_statuses,
+            rules=self.stream.response_rules,
         )
         if response is None:
             return None
         records = self.extract(response)
         page = Page(request, response.url, response.headers, response.body, len(records))
         return page, records
+
+    def _streamed_pages(
+        self,
+        context: Mapping[str, t.Any] | None,
+        extra: Mapping[str, t.Any],
+        values: templates.Values | None,
+    ) -> Iterator[tuple[Page, list[t.Any]]]:
+        """Each response of a streaming format (CSV, JSON Lines, XML), `STREAM_BATCH` records at a time.
+
+        The pages after a response are asked for as its paginator says (Link header, a
+        page number until a short page...), from the response's headers and record count.
+        """
+        request: PageRequest | None = self.first_request(context, extra, values)
+        seen: set[t.Hashable] = set()
+        count = 0
+        decoder = self.stream.decoder
+        while request is not None:
+            if request.identity() in seen:
+                raise ApiError(
+                    f"{self.stream.name}: pagination asked for the same page twice "
+                    f"({mask_url(request.full_url())}); check the stream's pagination settings"
+                )
+            seen.add(request.identity())
+            response = self.client.open(
+                self.stream.name,
+                self.stream.method,
+                request.url,
+                params=request.params,
+                body=request.body,
+                headers=request.headers,
+                rules=self.stream.response_rules,
+                accept=decoder.accept,
+            )
+            if response is None:
+                return
+            total = 0
+            try:
+                batch: list[t.Any] = []
+                for record in decoder.records(body_chunks(response)):
+                    batch.append(record)
+                    if len(batch) >= STREAM_BATCH:
+                        total += len(batch)
+                        yield Page(request, response.url, response.headers, None, len(batch)), batch
+                        batch = []
+                total += len(batch)
+                if batch or total == 0:
+                    yield Page(request, response.url, response.headers, None, len(batch)), batch
+            except BodyError as exc:
+                raise ApiError(
+                    f"{self.stream.name}: {self.stream.method} {mask_url(response.url)}: the "
+                    f"{decoder.type} body is unreadable after {total} records: {exc}"
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                raise ApiError(
+                    f"{self.stream.name}: {self.stream.method} {mask_url(response.url)}: the download "
+                    f"broke off after {total} records ({describe_transport_error(exc)})"
+                ) from None
+            finally:
+                response.close()
+            count += 1
+            if self._page_limit_reached(count):
+                return
+            request = self.stream.paginator.next_request(
+                Page(request, response.url, response.headers, None, total)
+            )
 
     def extract(self, response: ApiResponse) -> list[t.Any]:
         """The records in a decoded page."""

@@ -25,10 +25,14 @@ from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
 from tap_restoauth.http import redaction
 from tap_restoauth.http.origins import MAX_REDIRECTS, OriginPolicy
+from tap_restoauth.http.ratelimit import QuotaExhausted, RateLimitGate, RateLimitSettings
 from tap_restoauth.http.retry import (
+    RetryAfterTooLong,
     RetryPolicy,
     exception_chain,
+    parse_retry_after,
 )
+from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
 from tap_restoauth.http.urls import mask_url
 
 logger = logging.getLogger("tap_restoauth.http.client")
@@ -46,6 +50,7 @@ class HttpSettings:
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     pool_size: int = 10
     origins: OriginPolicy = dataclasses.field(default_factory=OriginPolicy)  # default: trusts nothing
+    rate_limit: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +146,7 @@ class ApiClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
+        self.gate = RateLimitGate(settings.rate_limit, settings.retry.max_retry_after_seconds)
         auth.bind(HttpContext(self.session, settings.timeout, settings.retry))
         self.retries = 0
         self._proxies: dict[str, dict[str, str]] = {}
@@ -161,25 +167,40 @@ class ApiClient:
         params: t.Mapping[str, t.Any],
         body: t.Any = None,
         headers: t.Mapping[str, str] | None = None,
-        ignore_statuses: t.Collection[int] = (),
+        rules: ResponseRules = NO_RULES,
     ) -> ApiResponse | None:
-        """Fetch and decode one JSON document; None when the status is in `ignore_statuses`.
+        """Fetch and decode one JSON document; None when a response rule says to ignore it.
 
         `headers` (the stream's) are merged over the top-level `headers` setting.
         """
-        response, attempts = self._send(stream, method, url, params, body, headers=headers)
-        if response.status_code in ignore_statuses:
-            logger.info(
-                "%s: %s %s answered %s; skipped (ignore_statuses)",
-                stream,
-                method,
-                mask_url(response.url),
-                response.status_code,
-            )
+        answer = self._send(stream, method, url, params, body, rules, headers=headers)
+        if answer is None:
             return None
-        if response.status_code >= 400:
-            raise ApiError(describe_http_error(stream, method, response, attempts=attempts))
-        return ApiResponse(response.url, response.headers, decode_json(stream, method, response))
+        response, view = answer
+        decoded = view.cached_json()
+        document = decoded if decoded is not None else decode_json(stream, method, response)
+        return ApiResponse(response.url, response.headers, document)
+
+    def open(
+        self,
+        stream: str,
+        method: str,
+        url: str,
+        *,
+        params: t.Mapping[str, t.Any],
+        body: t.Any = None,
+        headers: t.Mapping[str, str] | None = None,
+        rules: ResponseRules = NO_RULES,
+        accept: str | None = None,
+    ) -> requests.Response | None:
+        """A successful response whose body is not read yet (the caller streams and closes it).
+
+        None when a response rule says to ignore it.
+        """
+        answer = self._send(
+            stream, method, url, params, body, rules, headers=headers, streamed=True, accept=accept
+        )
+        return None if answer is None else answer[0]
 
     def _proxies_for(self, prepared: requests.PreparedRequest) -> dict[str, str]:
         """The environment's proxies for the request's origin, looked up once per origin.
@@ -197,38 +218,56 @@ class ApiClient:
             )
         return proxies
 
-    def _send(
+    def _send(  # noqa: PLR0917
         self,
         stream: str,
         method: str,
         url: str,
         params: t.Mapping[str, t.Any],
         body: t.Any,
+        rules: ResponseRules,
         *,
         headers: t.Mapping[str, str] | None = None,
-    ) -> tuple[requests.Response, int]:
-        """The final response and how many attempts it took.
+        streamed: bool = False,
+        accept: str | None = None,
+    ) -> tuple[requests.Response, ResponseBody] | None:
+        """The final, usable response and its body view; None when a rule ignores it.
 
-        A 401 earns one fresh credential and one resend (not counted as a retry); a 401
-        for a freshly issued token is fatal.
+        The response rules are tried first; then a 401 earns one fresh credential and one
+        resend (not counted as a retry); a 401 for a freshly issued token is fatal.
         """
         self.origins.check_request(stream, url)
         renewed = False
         sent_url = url
+        matched: ResponseRule | None = None
+        exhausted = False
+        view: ResponseBody | None = None
+        headers = {**(headers or {}), **({"Accept": accept} if accept else {})}
 
         def sending(prepared: requests.PreparedRequest) -> None:
             nonlocal sent_url
             sent_url = prepared.url or url
 
         def attempt_once() -> requests.Response:
-            nonlocal renewed
+            nonlocal renewed, matched, exhausted, view
             while True:
+                self.gate.acquire()
                 if self.limiter:
                     self.limiter.acquire()
                 response, prepared, credentials = self._follow_redirects(
-                    stream, method, url, params, body, headers=headers or {}, sending=sending
+                    stream, method, url, params, body, headers=headers, streamed=streamed, sending=sending
                 )
-                if response.status_code != 401 or not credentials:
+                exhausted = self.gate.observe(response.headers)
+                status = response.status_code
+                view = _body_view(response, streamed=streamed)
+                matched = rules.match(status, view) if rules else None
+                if matched is not None and matched.action == "refresh_token" and not renewed and credentials:
+                    renewed = True
+                    if self.auth.renew_after_unauthorized(prepared):
+                        logger.info("%s: %s asked for a new access token", stream, matched.label)
+                        response.close()
+                        continue
+                if matched is not None or status != 401 or not credentials:
                     return response
                 if not renewed and self.auth.renew_after_unauthorized(prepared):
                     renewed = True
@@ -241,13 +280,75 @@ class ApiClient:
                     )
                 return response
 
-        return self.settings.retry.send(
+        def retry_reason(response: requests.Response) -> str | None:
+            status = response.status_code
+            if matched is not None:
+                if matched.action != "retry":
+                    return None
+                assert view is not None
+                return f"HTTP {status} ({matched.label}: {redaction.excerpt(matched.message(view), 120)})"
+            if self.settings.retry.should_retry(status):
+                return f"HTTP {status}"
+            if exhausted and status == 403:
+                return f"HTTP {status} with the rate limit used up"
+            if status == 403 and "Retry-After" in response.headers:
+                return f"HTTP {status} with Retry-After"  # e.g. GitHub's secondary rate limits
+            return None
+
+        response, attempts = self.settings.retry.send(
             attempt_once,
             what=lambda: f"{stream}: {method} {mask_url(sent_url)}",
             fail=ApiError,
             logger=logger,
             on_retry=self._count_retry,
+            retry_reason=retry_reason,
+            too_long=_quota_exhausted,
         )
+        assert view is not None
+        if matched is not None:
+            return self._apply(stream, method, response, view, matched, attempts)
+        if response.status_code >= 400:
+            response.close()
+            raise ApiError(describe_http_error(stream, method, response, attempts=attempts))
+        return response, view
+
+    def _apply(  # noqa: PLR0917
+        self,
+        stream: str,
+        method: str,
+        response: requests.Response,
+        view: ResponseBody,
+        rule: ResponseRule,
+        attempts: int,
+    ) -> tuple[requests.Response, ResponseBody] | None:
+        """What a matched response rule says to do with the final response."""
+        status = response.status_code
+        where = f"{stream}: {method} {mask_url(response.url)}"
+        if rule.action == "ignore":
+            logger.info("%s answered %s; skipped (%s)", where, status, rule.label)
+            response.close()
+            return None
+        message = redaction.excerpt(rule.message(view), 300)
+        response.close()
+        if rule.action == "stop":
+            seconds = parse_retry_after(response.headers.get("Retry-After"))
+            if seconds is None:
+                seconds = self.settings.rate_limit.read(response.headers)[1]
+            raise QuotaExhausted(
+                f"{where} answered HTTP {status}, {rule.label}: {message}",
+                seconds,
+                self.settings.retry.max_retry_after_seconds,
+            )
+        if rule.action == "retry":
+            raise ApiError(
+                f"{where} still answered HTTP {status} after {attempts} attempts ({rule.label}): {message}"
+            )
+        if rule.action == "refresh_token":
+            raise ApiError(
+                f"{where} answered HTTP {status} ({rule.label}: refresh_token) and a new access token did "
+                f"not help (or auth.type {self.auth.type} has none to renew): {message}"
+            )
+        raise ApiError(f"{where} answered HTTP {status} ({rule.label}): {message}")
 
     def _count_retry(self) -> None:
         self.retries += 1
@@ -276,6 +377,7 @@ class ApiClient:
         body: t.Any,
         *,
         headers: t.Mapping[str, str],
+        streamed: bool,
         sending: t.Callable[[requests.PreparedRequest], None],
     ) -> tuple[requests.Response, requests.PreparedRequest, bool]:
         """The response after following redirects, the request that got it, and whether it
@@ -296,6 +398,7 @@ class ApiClient:
                     timeout=self.settings.timeout,
                     proxies=self._proxies_for(prepared),
                     allow_redirects=False,
+                    stream=streamed,
                 )
             except requests.exceptions.InvalidURL as exc:
                 raise ApiError(f"{stream}: invalid URL {mask_url(prepared.url or url)} ({exc})") from None
@@ -320,7 +423,8 @@ class ApiClient:
                 hop_body = body if keeps_body else None
                 prepared = self._credentialed(hop_method, hop.url, None, hop_body, headers)
             else:
-                bare = {**requests.utils.default_headers(), "Accept": "application/json"}
+                accept = headers.get("Accept", "application/json")
+                bare = {**requests.utils.default_headers(), "Accept": accept}
                 prepared = requests.Request(hop_method, hop.url, headers=bare).prepare()
             credentials = hop.credentials
         raise ApiError(f"{stream}: more than {MAX_REDIRECTS} redirects from {mask_url(url)}; stopped")
@@ -334,6 +438,17 @@ def _redirect_method(method: str, status: int) -> str:
     if status in (301, 302) and method == "POST":
         return "GET"
     return method
+
+
+def _body_view(response: requests.Response, *, streamed: bool) -> ResponseBody:
+    """A streamed download's body is readable by rules only when it is an error or JSON."""
+    content_type = response.headers.get("Content-Type", "")
+    readable = not streamed or response.status_code >= 400 or "json" in content_type
+    return ResponseBody(response, readable=readable)
+
+
+def _quota_exhausted(what: str, exc: RetryAfterTooLong) -> Exception:
+    return QuotaExhausted(f"{what}, Retry-After {exc.seconds:.0f}s", exc.seconds, exc.limit)
 
 
 def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:

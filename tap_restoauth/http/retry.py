@@ -77,12 +77,17 @@ class RetryPolicy:
         fail: t.Callable[[str], Exception],
         logger: logging.Logger,
         on_retry: t.Callable[[], None] | None = None,
+        retry_reason: t.Callable[[requests.Response], str | None] | None = None,
+        too_long: t.Callable[[str, RetryAfterTooLong], Exception] | None = None,
     ) -> tuple[requests.Response, int]:
         """The final response of `attempt_once`, retried as this policy says, and the attempts it took.
 
         Transient errors and retryable statuses are retried with backoff (or as
         `Retry-After` asks); `what()` names the request in the warning logged before each
         retry and in the exception `fail` builds when the retries run out.
+        `retry_reason`, when given, decides instead of the status which responses are
+        retried (it says why, or None); `too_long` builds the exception for a
+        Retry-After beyond `max_retry_after_seconds`.
         """
         attempt = 0
         while True:
@@ -95,13 +100,21 @@ class RetryPolicy:
                 wait = self.wait_seconds(attempt)
             else:
                 status = response.status_code
-                if not self.should_retry(status) or attempt >= self.max_retries:
+                if retry_reason is not None:
+                    reason = retry_reason(response)
+                else:
+                    reason = f"HTTP {status}" if self.should_retry(status) else None
+                if reason is None or attempt >= self.max_retries:
                     return response, attempt + 1
-                problem = f"HTTP {status}"
+                problem = reason
                 try:
                     wait = self.wait_seconds(attempt, response)
                 except RetryAfterTooLong as exc:
+                    response.close()
+                    if too_long is not None:
+                        raise too_long(f"{what()} answered HTTP {status}", exc) from None
                     raise fail(f"{what()} answered HTTP {status}: {exc}") from None
+                response.close()  # a streamed body would otherwise hold its connection
             logger.warning(
                 "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, self.max_retries, wait
             )

@@ -1,0 +1,190 @@
+"""The API's own rate-limit headers: wait for the budget to reset instead of hitting 429.
+
+Reads, from every response (first found wins)::
+
+    X-RateLimit-Remaining: 0             X-RateLimit-Reset: 1767225600   (GitHub: epoch seconds)
+    RateLimit-Remaining: 0               RateLimit-Reset: 30             (IETF draft: seconds)
+    RateLimit: limit=100, remaining=0, reset=30                          (IETF draft, combined)
+    RateLimit: "default";r=0;t=30                                        (IETF draft-07+)
+
+A reset is epoch seconds, epoch milliseconds, seconds from now, or an HTTP date;
+with `reset_format: auto` a number above 10^9 is an epoch (ms above 10^12),
+anything smaller a delay. Config (all optional)::
+
+    rate_limit:
+      remaining_header: X-Quota-Left     # other names than the usual ones
+      reset_header: X-Quota-Reset
+      reset_format: auto                 # auto | epoch | epoch_ms | seconds | http_date
+      min_remaining: 0                   # wait once the budget is down to this
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email.utils
+import logging
+import math
+import re
+import threading
+import time
+import typing as t
+from collections.abc import Mapping
+
+from tap_restoauth.errors import ApiError
+
+logger = logging.getLogger("tap_restoauth.http.ratelimit")
+
+REMAINING_HEADERS = ("X-RateLimit-Remaining", "RateLimit-Remaining", "X-Rate-Limit-Remaining")
+RESET_HEADERS = ("X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset")
+COMBINED_HEADER = "RateLimit"
+_COMBINED_PART = re.compile(r"(?:^|[;,\s])(remaining|reset|r|t)\s*=\s*\"?([0-9.]+)", re.IGNORECASE)
+_EPOCH = 1e9  # 2001-09-09: no API asks for a 31-year pause
+_EPOCH_MS = 1e12
+
+
+class QuotaExhausted(ApiError):
+    """The API will not serve more requests for longer than `max_retry_after_seconds`.
+
+    Not a failure by default: the run stops early with resumable STATE (see
+    `on_quota_exhausted`).
+    """
+
+    def __init__(self, reason: str, seconds: float | None, limit: float) -> None:
+        self.seconds = seconds
+        self.resets_at = (
+            dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds) if seconds is not None else None
+        )
+        if seconds is None:
+            when = "the API did not say when it resets"
+        else:
+            when = f"it resets in {_duration(seconds)} (at {self.resets_at:%Y-%m-%dT%H:%M:%SZ})"
+            if seconds > limit:
+                when += f", later than max_retry_after_seconds ({limit:g}s) allows waiting"
+        super().__init__(f"API quota exhausted ({reason}); {when}")
+
+
+def _duration(wait: float) -> str:
+    seconds = math.ceil(wait)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimitSettings:
+    """Which headers carry the budget and how the reset is written (see the module docstring)."""
+
+    enabled: bool = True
+    remaining_header: str | None = None
+    reset_header: str | None = None
+    reset_format: t.Literal["auto", "epoch", "epoch_ms", "seconds", "http_date"] = "auto"
+    min_remaining: int = 0
+
+    def read(self, headers: Mapping[str, str]) -> tuple[float | None, float | None, str]:
+        """The remaining budget, seconds until it resets, and the header that said so."""
+        remaining_names = (self.remaining_header,) if self.remaining_header else REMAINING_HEADERS
+        reset_names = (self.reset_header,) if self.reset_header else RESET_HEADERS
+        remaining, name = _first_number(headers, remaining_names)
+        reset_text = next((headers[n] for n in reset_names if headers.get(n)), None)
+        reset = self.reset_seconds(reset_text) if reset_text is not None else None
+        if remaining is None and not self.remaining_header:
+            combined = headers.get(COMBINED_HEADER)
+            if combined:
+                parts = {k.lower(): float(v) for k, v in _COMBINED_PART.findall(combined)}
+                remaining = parts.get("remaining", parts.get("r"))
+                if reset is None and ("reset" in parts or "t" in parts):
+                    reset = parts.get("reset", parts.get("t"))
+                name = COMBINED_HEADER
+        return remaining, reset, name
+
+    def reset_seconds(self, value: str) -> float | None:
+        """Seconds from now until `value` (a reset header), never negative; None if unreadable."""
+        text = value.strip()
+        kind = self.reset_format
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is None or kind == "http_date":
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            return max(0.0, when.timestamp() - time.time())
+        if not math.isfinite(number):
+            return None
+        if kind == "epoch_ms" or (kind == "auto" and number >= _EPOCH_MS):
+            number = number / 1000 - time.time()
+        elif kind == "epoch" or (kind == "auto" and number >= _EPOCH):
+            number = number - time.time()
+        return max(0.0, number)
+
+
+def _first_number(headers: Mapping[str, str], names: t.Iterable[str]) -> tuple[float | None, str]:
+    for name in names:
+        value = headers.get(name)
+        if value:
+            try:
+                # "100, 100;w=60" (some APIs list several windows): the first is the tightest here.
+                return float(value.split(",")[0].split(";")[0]), name
+            except ValueError:
+                continue
+    return None, ""
+
+
+class RateLimitGate:
+    """Holds every thread's requests until the budget resets; one gate per tap.
+
+    `observe` reads each response's headers; once the remaining budget is at or below
+    `min_remaining`, `acquire` (called before each request) sleeps until the reset. A
+    reset further away than `max_wait` seconds raises QuotaExhausted instead.
+    """
+
+    def __init__(self, settings: RateLimitSettings, max_wait: float) -> None:
+        self.settings = settings
+        self.max_wait = max_wait
+        self._lock = threading.Lock()
+        self._until = 0.0  # monotonic time the budget resets, while exhausted
+        self._why = ""
+        self._announced = 0.0
+        self.waits = 0
+
+    def observe(self, headers: Mapping[str, str]) -> bool:
+        """Note the budget a response reports; True when it is exhausted."""
+        if not self.settings.enabled:
+            return False
+        remaining, reset, name = self.settings.read(headers)
+        if remaining is None or remaining > self.settings.min_remaining:
+            return False
+        if reset is None:
+            return True  # no reset given: the built-in 429 handling takes over
+        until = time.monotonic() + reset
+        with self._lock:
+            if until > self._until:
+                self._until = until
+                self._why = f"{name}: {remaining:g}"
+        return True
+
+    def acquire(self) -> None:
+        """Wait for the budget to reset if it is used up; raise QuotaExhausted if that is too long."""
+        with self._lock:
+            wait = self._until - time.monotonic()
+            why = self._why
+            announce = wait > 0 and self._announced != self._until
+            if announce:
+                self._announced = self._until
+                self.waits += 1
+        if wait <= 0:
+            return
+        if wait > self.max_wait:
+            raise QuotaExhausted(why, wait, self.max_wait)
+        if announce:
+            logger.info("rate limit reached (%s): waiting %.1fs for the budget to reset", why, wait)
+        time.sleep(wait)
