@@ -479,7 +479,7 @@ def check_token(value: str, name: str, *, source: str | None = None) -> None:
         return
     what = "control characters (such as CR or LF), which no valid credential has"
     if source is not None:
-        raise TokenEndpointError(f"{source} returned a {name} with {what}; refused (its value is not shown)")
+        raise TokenEndpointError(f"{source} returned {name} with {what}; refused (its value is not shown)")
     raise ConfigError(
         f"{name} contains {what} (its value is not shown): check how it was stored, e.g. a "
         "trailing newline added by `echo` when the secret was created"

@@ -63,7 +63,7 @@ def describe_origin(url: str) -> str:
     """The origin of `url` for an error line: never its userinfo, path or query."""
     found = Origin.of(url)
     if found is not None:
-        return redaction.redact(str(found))
+        return redaction.redact(str(found))[:200]
     scheme = urlsplit(url).scheme
     return f"a non-http(s) URL ({redaction.redact(scheme)[:20] or 'no scheme'})"
 
