@@ -9,6 +9,7 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
@@ -32,6 +33,18 @@ class TapRestOAuth(Tap):
     name = "tap-restoauth"
     config_jsonschema = CONFIG_SCHEMA
     dynamic_catalog = True
+    # What `--about` reports and meltano.yml and the Hub file copy (scripts/update_docs.py).
+    # Not the SDK's `batch` (and its batch_config settings): child streams would write a batch
+    # file per parent record and no loader here reads BATCH messages; nor `activate-version`
+    # and `structured-logging`, which nothing here tests.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+    ]
     message_writer_class = BufferedWriter
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
