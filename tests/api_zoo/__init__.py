@@ -23,7 +23,7 @@ import typing as t
 
 from tests.request_server import Reply, Request, RequestServer
 
-PROVIDERS = ("zendesk", "reporting", "hubspot", "stripe", "github", "shopify", "msgraph")
+PROVIDERS = ("zendesk", "reporting", "hubspot", "stripe", "github", "shopify", "msgraph", "google", "salesforce")
 
 
 @dataclasses.dataclass
