@@ -3,7 +3,7 @@
 
 The next page's link carries only ``limit`` and an opaque ``page_info``::
 
-    Link: <https://shop.myshopify.com/admin/api/2024-01/orders.json?limit=2&page_info=eyJsYXN0X2lk>; rel="next"
+    Link: <https://shop.myshopify.com/admin/api/2024-01/orders.json?limit=2&page_info=eyJsYXN0>; rel="next"
 
 and a request combining ``page_info`` with a filter is rejected (400 ``{"errors": {"page_info":
 ...}}``). Auth: the ``X-Shopify-Access-Token`` header. Times carry the shop's offset.
