@@ -192,7 +192,13 @@ class RestStream(FastSyncStream):
             self._window_done(context, max(window.done_at, begin))
 
     def _window_done(self, context: Mapping[str, t.Any] | None, done_at: t.Any) -> None:
-        """Every record of the window is written: the bookmark moves to its end, in STATE now."""
+        """Every record of the window is written: the bookmark moves to its end, in STATE now.
+
+        With `per_parent: false` the shared bookmark moves only once every parent is done.
+        """
+        if self._shared_bookmark:
+            self._remember_parent_highest(done_at.isoformat(), context)
+            return
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = done_at.isoformat()
@@ -252,7 +258,8 @@ class RestStream(FastSyncStream):
         """per_parent: false -- the highest value seen for this parent; state moves at the end."""
         partition = self._get_state_partition_context(context) or {}
         group = self._parents_highest.setdefault(_key(partition), {})
-        comparable = parse_timestamp(value) if is_timestamp(self.schema, str(self.replication_key)) else value
+        timestamps = self.settings.windowed or is_timestamp(self.schema, str(self.replication_key))
+        comparable = parse_timestamp(value) if timestamps else value
         parent = _key(context or {})
         current = group.get(parent)
         if comparable is not None and (current is None or comparable > current[0]):

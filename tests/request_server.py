@@ -21,6 +21,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: t.Any
+    raw_body: bytes = b""
 
 
 Reply = tuple[int, t.Any, dict[str, str]]
@@ -57,7 +58,8 @@ class _Handler(JsonHandler):
             parts.path,
             {k: v[-1] for k, v in parse_qs(parts.query).items()},
             {k.lower(): v for k, v in self.headers.items()},
-            json.loads(raw) if raw else None,
+            _json_or_none(raw),
+            raw,
         )
         with self.server.lock:
             self.server.requests.append(request)
@@ -81,3 +83,10 @@ class _Handler(JsonHandler):
 
     do_GET = _handle
     do_POST = _handle
+
+
+def _json_or_none(raw: bytes) -> t.Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None  # a form (token requests): read raw_body

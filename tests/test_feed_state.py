@@ -131,3 +131,22 @@ def test_shared_bookmark_does_not_move_when_a_parent_fails(server, tmp_path):
     run = run_tap(tmp_path, config(server, per_parent=False, fail_for="p2"))
     assert run.returncode == 1
     assert "replication_key_value" not in run.final_state.get("bookmarks", {}).get("events", {})
+
+
+def test_windowed_child_with_one_bookmark_reads_every_parent_from_the_same_start(server, tmp_path):
+    cfg = config(server, per_parent=False)
+    cfg["streams"][1]["incremental"] = {
+        "param": "since",
+        "step": "P5D",
+        "end": stamp(10),
+        "per_parent": False,
+    }
+    run = run_tap(tmp_path, cfg)
+    assert run.returncode == 0, run.stderr
+    sent = [(r.path.split("/")[2], r.query["since"]) for r in server.requests if r.path.endswith("/events")]
+    # Every parent starts at start_date: the first parent's windows do not move the shared bookmark.
+    assert [since for parent, since in sent if parent in {"p1", "p2", "p3"}][::2] == [
+        "2024-01-01T00:00:00+00:00"
+    ] * 3
+    assert {r["id"] for r in run.records("events")} == {"p1-1", "p1-9", "p2-2", "p2-4"}
+    assert run.final_state["bookmarks"]["events"]["replication_key_value"] == "2024-01-11T00:00:00+00:00"

@@ -173,3 +173,12 @@ def test_window_plan_units():
     assert plan(end, start, step=day) == []
     with pytest.raises(Exception, match="ISO 8601 duration"):
         Duration.parse("1 day", "step")
+
+
+def test_a_step_making_too_many_windows_is_one_error_line(api, tmp_path):
+    server, _ = api
+    run = run_tap(tmp_path, config(server, step="PT1S", granularity=None, end="2030-01-01T00:00:00Z"))
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert "makes more than 100,000 windows; use a larger step" in line
+    assert not server.hits("/report")

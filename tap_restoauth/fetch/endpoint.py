@@ -68,15 +68,11 @@ class Endpoint:
         """What the stream's placeholders stand for in a request.
 
         Schema samples pass no bookmark: a windowed stream then gets its first window
-        from `start_date`, and a bookmark in the body or path is `start_date`.
+        from `start_date`, and a bookmark that cannot be left out is `start_date`.
         """
         incremental = self.stream.incremental
-        request = self.stream.templates
-        if bookmark is None and any(
-            p.source == "bookmark"
-            for p in templates.placeholders_in(request.body) + templates.placeholders_in(request.path)
-        ):
-            bookmark = self.tap.start_date  # a param can be left out, a body field or path segment cannot
+        if bookmark is None and self.stream.templates.needs_bookmark():
+            bookmark = self.tap.start_date
         begin = bookmark or self.tap.start_date
         if window is None and self.stream.windowed and begin is not None:
             first = plan(

@@ -266,3 +266,16 @@ class RequestTemplates:
 
     def uses(self, *sources: str) -> bool:
         return any(placeholder.source in sources for placeholder in self.placeholders())
+
+    def needs_bookmark(self) -> bool:
+        """`{bookmark}` sits where leaving it out breaks the request: path, body, or inside
+        a longer param or header (a query such as ``updated >= {bookmark}``)."""
+        if any(p.source == "bookmark" for p in placeholders_in(self.path) + placeholders_in(self.body)):
+            return True
+        values = [*self.params.values(), *self.headers.values()]
+        return any(
+            isinstance(value, Template)
+            and len(value.parts) > 1
+            and any(p.source == "bookmark" for p in value.placeholders)
+            for value in values
+        )

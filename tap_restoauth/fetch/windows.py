@@ -31,6 +31,7 @@ _DURATION = re.compile(
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
 )
 UTC = dt.timezone.utc
+MAX_WINDOWS = 100_000  # a year of 5-minute windows; beyond that a step is a typo
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -137,6 +138,11 @@ def plan(
     index = 0
     lower = start
     while lower < last:
+        if len(windows) >= MAX_WINDOWS:
+            raise ConfigError(
+                f"incremental.step {step.text if step else ''}: {start.isoformat()} to {end.isoformat()} "
+                f"makes more than {MAX_WINDOWS:,} windows; use a larger step or a later start_date"
+            )
         index += 1
         upper = min(step.after(start, index), last) if step else last
         if upper <= lower:  # a month step clamped to a shorter month: move on

@@ -23,7 +23,18 @@ import typing as t
 
 from tests.request_server import Reply, Request, RequestServer
 
-PROVIDERS = ("zendesk", "reporting", "hubspot", "stripe", "github")
+PROVIDERS = (
+    "zendesk",
+    "reporting",
+    "hubspot",
+    "stripe",
+    "github",
+    "shopify",
+    "msgraph",
+    "google",
+    "salesforce",
+    "jira",
+)
 
 
 @dataclasses.dataclass
