@@ -50,7 +50,7 @@ class Endpoint:
             path = path.format(**values)
         if path.startswith(("http://", "https://")):
             return path
-        return self.tap.api_url + path
+        return self.client.auth.api_base_url(self.tap.api_url) + path
 
     def first_request(self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any]) -> PageRequest:
         params = {**self.tap.params, **self.stream.params, **extra}
