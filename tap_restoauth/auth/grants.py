@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing as t
+from collections.abc import Mapping
 
 from tap_restoauth.auth.client_auth import ClientAuthMethod
 from tap_restoauth.auth.jwt import JWT_BEARER_GRANT, bearer_assertion
@@ -30,6 +31,10 @@ class OAuth2Password(OAuth2ClientCredentials):
     type: t.ClassVar[str] = "oauth2_password"
     grant_type: t.ClassVar[str] = "password"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret", "password")
+    error_hints: t.ClassVar[Mapping[str, str]] = {
+        "invalid_grant": "check auth.username and auth.password (Salesforce: the password followed by "
+        "the user's security token)"
+    }
 
     username: str = dataclasses.field(kw_only=True)
     password: str = dataclasses.field(kw_only=True)
@@ -61,6 +66,11 @@ class OAuth2JwtBearer(OAuth2ClientCredentials):
     type: t.ClassVar[str] = "oauth2_jwt_bearer"
     grant_type: t.ClassVar[str] = JWT_BEARER_GRANT
     scopes_in_form: t.ClassVar[bool] = False  # Google and DocuSign read the `scope` claim
+    error_hints: t.ClassVar[Mapping[str, str]] = {
+        "invalid_grant": "the assertion was refused: check auth.issuer, auth.subject, "
+        "auth.assertion_audience, auth.private_key and private_key_id, and this machine's clock",
+        "invalid_scope": "check auth.scopes (sent in the assertion's scope claim)",
+    }
 
     client_id: str | None = None
     client_auth_method: ClientAuthMethod = "none"

@@ -169,7 +169,10 @@ class ApiKeyAuth(Auth):
 
 
 _OAUTH_HINTS = {
-    "invalid_client": "check auth.client_id, auth.client_secret and auth.client_auth_method",
+    "invalid_client": (
+        "check auth.client_id, auth.client_secret and auth.client_auth_method "
+        "(with private_key_jwt: auth.private_key and private_key_id; with tls_client_auth: client_cert)"
+    ),
     "invalid_grant": (
         "the refresh token is expired, revoked or was already used: consent again and "
         "store the new refresh token"
@@ -207,6 +210,8 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
     grant_type: t.ClassVar[str] = "client_credentials"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret",)
     scopes_in_form: t.ClassVar[bool] = True
+    request_name: t.ClassVar[str] = "token request"
+    error_hints: t.ClassVar[Mapping[str, str]] = {}  # the grant's own reading of RFC 6749 errors
 
     token_url: str
     client_id: str | None
@@ -362,7 +367,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
                 auth=None,
                 **self.token_request_arguments(form),
             ),
-            what=lambda: f"token request to {origin(self.token_url)}",
+            what=lambda: f"{self.request_name} to {origin(self.token_url)}",
             fail=TokenEndpointError,
             logger=logger,
         )
@@ -372,13 +377,15 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
     ) -> str:
         """One line: the RFC 6749 5.2 error with its likely fix, or what came instead of a token."""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        where = f"token request to {origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
+        where = f"{self.request_name} to {origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
         if payload is not None and payload.get("error"):
             error = str(payload["error"])
             description = " ".join(str(payload.get("error_description") or "").split())
-            hint = _OAUTH_HINTS.get(error, "see the provider's OAuth documentation")
+            hint = self.error_hints.get(error) or _OAUTH_HINTS.get(error, "see the provider's OAuth docs")
             detail = f"{error}" + (f" ({redaction.redact(description)[:200]})" if description else "")
             return f"{where} {detail}: {hint}"
+        if payload is not None and not response.ok:
+            return f"{where}: {redaction.excerpt(response.text)}"
         if payload is not None:
             keys = ", ".join(sorted(payload)[:10]) or "none"
             return (

@@ -36,6 +36,7 @@ class SessionTokenAuth(OAuth2ClientCredentials):
 
     type: t.ClassVar[str] = "session_token"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret", "password")
+    request_name: t.ClassVar[str] = "login request"
 
     client_id: str | None = None
     client_auth_method: ClientAuthMethod = "none"

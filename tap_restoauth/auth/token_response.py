@@ -171,6 +171,4 @@ def _check_extras_names(names: t.Iterable[str], token_path: str, where: str) -> 
     secret = {"access_token", "refresh_token", "id_token", token_path.lstrip("$.")}
     leaked = sorted(secret & {name.lstrip("$.") for name in names})
     if leaked:
-        raise ConfigError(
-            f"{where}.token_response_extras: {', '.join(leaked)} is a credential, not an extra"
-        )
+        raise ConfigError(f"{where}.token_response_extras: {', '.join(leaked)} is a credential, not an extra")
