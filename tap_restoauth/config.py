@@ -18,6 +18,7 @@ from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.mtls import load_client_certificate
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.urls import SENSITIVE_PARAMS
 from tap_restoauth.records.jsonpath import compile_path
@@ -99,6 +100,8 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
 
     http = _http_settings(config)
     auth = build_auth(config.get("auth"))
+    if getattr(auth, "client_auth_method", None) == "tls_client_auth" and http.client_cert is None:
+        raise ConfigError("auth.client_auth_method tls_client_auth needs client_cert and client_key")
     start_date = None
     if config.get("start_date"):
         start_date = parse_timestamp(config["start_date"])
@@ -156,6 +159,7 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         ),
         retry=retry,
         pool_size=max(10, concurrency * 2),
+        client_cert=load_client_certificate(config.get("client_cert"), config.get("client_key")),
     )
 
 

@@ -15,10 +15,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tap_restoauth.auth.methods import HttpContext, build_auth
+from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.http.mtls import load_client_certificate
 from tap_restoauth.http.retry import RetryPolicy
 from tests.api_zoo import jwt_auth, nested_token, paged, salesforce, session_login
+from tests.api_zoo import mtls as mtls_api
+from tests.fault_server import RETRY_LINE
 from tests.helpers import TapRun, run_tap
+from tests.secret_manager_stub import SecretManagerStub
 
 DEBUG = {"TAP_RESTOAUTH_LOGLEVEL": "DEBUG"}
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -320,5 +325,128 @@ def test_an_ec_key_refuses_an_rsa_algorithm():
                 "issuer": "i",
                 "private_key": private,
                 "signing_algorithm": "RS256",
+            }
+        )
+
+
+# -- mutual TLS -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mtls(tmp_path_factory) -> t.Iterator[tuple[mtls_api.MtlsServer, mtls_api.Pki, Path]]:
+    pki = mtls_api.Pki()
+    directory = tmp_path_factory.mktemp("mtls")
+    server = mtls_api.MtlsServer(pki, directory, records=30).start()
+    yield server, pki, mtls_api.write(directory, "ca.pem", pki.cert_pem)
+    server.stop()
+
+
+def mtls_config(server: mtls_api.MtlsServer, ca_file: Path, **top: t.Any) -> dict[str, t.Any]:
+    return {
+        "api_url": f"{server.url}/v1",
+        "ca_bundle": str(ca_file),
+        "auth": {
+            "type": "oauth2_client_credentials",
+            "token_url": f"{server.url}/oauth/token",
+            "client_id": mtls_api.CLIENT_ID,
+            "client_auth_method": "tls_client_auth",
+        },
+        "max_retries": 2,
+        "backoff_max_seconds": 0,
+        "streams": [paged.stream_config("/contacts")],
+        **top,
+    }
+
+
+def test_mtls_tls_client_auth_with_certificate_and_key_from_secret_manager(tmp_path, mtls):
+    server, pki, ca_file = mtls
+    issued = pki.issue(mtls_api.CLIENT_ID)
+    stub = SecretManagerStub().start()
+    stub.put("proj", "client-cert", issued.cert_pem)
+    stub.put("proj", "client-key", issued.key_pem)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    config = mtls_config(
+        server,
+        ca_file,
+        client_cert="sm://proj/client-cert",
+        client_key="sm://proj/client-key",
+        secrets={"endpoint": stub.endpoint},
+    )
+    forms_before = len(server.token_forms)
+    try:
+        run = run_tap(tmp_path, config, env={**DEBUG, "TMPDIR": str(temp)}, timeout=90)
+    finally:
+        stub.stop()
+    leaked = [v for v in [*server.secrets(), *key_lines(issued.key_pem)] if v in run.stdout + run.stderr]
+    assert not leaked
+    assert_complete(run, "contacts", 30)
+    assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
+    # RFC 8705: the client is its certificate; the form names it and carries no secret.
+    assert server.token_forms[forms_before:] == [
+        {"grant_type": "client_credentials", "client_id": "mtls-client"}
+    ]
+    assert not list(temp.iterdir())  # the key's temporary file went with the process
+
+
+def test_mtls_certificate_files_and_bearer_api(tmp_path, mtls):
+    """Files are used in place; the API (not only the token endpoint) gets the certificate."""
+    server, pki, ca_file = mtls
+    issued = pki.issue(mtls_api.CLIENT_ID)
+    cert_file = mtls_api.write(tmp_path, "client.pem", issued.cert_pem)
+    key_file = mtls_api.write(tmp_path, "client.key", issued.key_pem)
+    config = mtls_config(server, ca_file, client_cert=str(cert_file), client_key=str(key_file))
+    run = sync(tmp_path, config, lambda: [*server.secrets(), *key_lines(issued.key_pem)])
+    assert_complete(run, "contacts", 30)
+
+
+@pytest.mark.parametrize("case", ["missing", "other_ca"])
+def test_mtls_without_an_accepted_certificate_is_one_line(tmp_path, mtls, case):
+    server, _, ca_file = mtls
+    top: dict[str, t.Any] = {}
+    secrets: list[str] = []
+    if case == "other_ca":
+        issued = mtls_api.Pki("some other CA").issue(mtls_api.CLIENT_ID)
+        top = {"client_cert": issued.cert_pem, "client_key": issued.key_pem}
+        secrets = key_lines(issued.key_pem)
+    config = mtls_config(server, ca_file, **top)
+    if case == "missing":
+        config["auth"]["client_auth_method"] = "none"
+    refused = server.refused_handshakes
+    run = sync(tmp_path, config, lambda: [*server.secrets(), *secrets])
+    line = one_error_line(run)
+    assert f"TLS handshake with {server.url} failed" in line
+    if case == "missing":
+        assert "the server probably requires a client certificate; set client_cert and client_key" in line
+    else:
+        assert "the server refused the client certificate" in line
+    assert not RETRY_LINE.search(run.stderr)  # a refused certificate is refused again: no retries
+    assert server.refused_handshakes == refused + 1
+    assert not run.records("contacts") and not run.states
+
+
+def test_mtls_settings_are_checked_before_any_request(tmp_path):
+    pki = mtls_api.Pki()
+    one, two = pki.issue("a"), pki.issue("b")
+    with pytest.raises(ConfigError, match="cannot be used together"):
+        load_client_certificate(one.cert_pem, two.key_pem)
+    with pytest.raises(ConfigError, match="client_cert is set without client_key"):
+        load_client_certificate(one.cert_pem, None)
+    with pytest.raises(ConfigError, match="client_key: expected a PEM private key"):
+        load_client_certificate(one.cert_pem, one.cert_pem)
+    combined = mtls_api.write(tmp_path, "both.pem", one.cert_pem + one.key_pem)
+    pair = load_client_certificate(str(combined), None)
+    assert pair is not None and pair.cert_file == str(combined)
+    with pytest.raises(ConfigError, match="tls_client_auth needs client_cert and client_key"):
+        parse_settings(
+            {
+                "api_url": "https://api.example.com",
+                "auth": {
+                    "type": "oauth2_client_credentials",
+                    "token_url": "https://api.example.com/token",
+                    "client_id": "c",
+                    "client_auth_method": "tls_client_auth",
+                },
+                "streams": [{"name": "s", "path": "/s"}],
             }
         )

@@ -50,8 +50,8 @@ def register_pem(text: str) -> None:
     redaction.register("".join(line for line in body if ":" not in line))
 
 
-def read_pem(value: str, where: str) -> str:
-    """The PEM text `value` holds or names; registered as a secret before it is returned."""
+def read_pem(value: str, where: str, *, secret: bool = True) -> str:
+    """The PEM text `value` holds or names; registered as a secret (unless a certificate)."""
     text = value.strip()
     if "-----BEGIN" not in text:
         path = os.path.expanduser(text)
@@ -72,7 +72,8 @@ def read_pem(value: str, where: str) -> str:
             raise ConfigError(f"{where}: {path!r} holds no PEM block (-----BEGIN ...)")
     elif "\n" not in text and "\\n" in text:
         text = text.replace("\\n", "\n")  # PEM pasted into an environment variable or JSON
-    register_pem(text)
+    if secret:
+        register_pem(text)
     return text + "\n"
 
 

@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
 from tap_restoauth.http import redaction
+from tap_restoauth.http.mtls import ClientCertificate, handshake_refusal
 from tap_restoauth.http.retry import (
     RetryPolicy,
     exception_chain,
@@ -39,6 +40,7 @@ class HttpSettings:
     requests_per_second: float | None = None
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     pool_size: int = 10
+    client_cert: ClientCertificate | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +73,7 @@ class RateLimiter:
 
 
 class _TlsAdapter(HTTPAdapter):
-    """Applies the tap's TLS settings and reports an untrusted certificate at once.
+    """Applies the tap's TLS settings (and client certificate) and reports certificate failures at once.
 
     Every request of the session (API and token) goes through here, so `ca_bundle` and
     `verify_tls` hold for both: requests' `Session.post` would otherwise let a
@@ -80,20 +82,25 @@ class _TlsAdapter(HTTPAdapter):
     verification will fail again, so it must not be retried as transient.
     """
 
-    def __init__(self, verify: bool | str, **kwargs: t.Any) -> None:
+    def __init__(self, verify: bool | str, cert: ClientCertificate | None = None, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         self.verify = verify
+        self.cert = cert
 
     def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
         kwargs["verify"] = self.verify
+        kwargs["cert"] = self.cert.as_requests_cert() if self.cert else None
         try:
             return super().send(request, *args, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            reason = _certificate_failure(exc)
-            if reason is None:
-                raise
+        except requests.exceptions.ConnectionError as exc:
             parts = urlsplit(request.url or "")
             origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            refusal = handshake_refusal(exc, origin, self.cert is not None)
+            if refusal is not None:
+                raise ApiError(refusal) from None
+            reason = _certificate_failure(exc) if isinstance(exc, requests.exceptions.SSLError) else None
+            if reason is None:
+                raise
             raise ApiError(
                 f"TLS certificate verification failed for {origin}: {reason}; "
                 "if the server uses a private CA, set ca_bundle to its PEM file"
@@ -127,7 +134,9 @@ class ApiClient:
         self.session = requests.Session()
         self.session.verify = verify = tls_verification(settings)
         self.session.headers.update({"Accept": "application/json", **settings.headers})
-        adapter = _TlsAdapter(verify, pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
+        adapter = _TlsAdapter(
+            verify, settings.client_cert, pool_connections=4, pool_maxsize=max(settings.pool_size, 10)
+        )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
