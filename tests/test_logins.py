@@ -11,6 +11,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -95,14 +96,15 @@ def test_salesforce_token_extras_and_base_url_through_the_auth_object():
     """The accessor templates use: `auth.token_extras()`; and `auth.api_base_url()`."""
     with salesforce.SalesforceServer() as server:
         auth = build_auth(server.tap_auth())
-        auth.bind(HttpContext(__import__("requests").Session(), 10, RetryPolicy(max_retries=0)))
+        auth.bind(HttpContext(requests.Session(), 10, RetryPolicy(max_retries=0)))
+        extras = auth.token_extras()  # logs in first when asked before any request
         base = auth.api_base_url(f"{server.login.url}/services/data/v60.0")
-        assert base == f"{server.instance.url}/services/data/v60.0"
-        extras = auth.token_extras()
     assert extras == {
         "id": f"{server.login.url}/id/00D000000000001/005000000000001",
         "instance_url": server.instance.url,
     }
+    assert base == f"{server.instance.url}/services/data/v60.0"
+    assert server.token_requests == 1
 
 
 def test_salesforce_wrong_password_is_one_line_with_the_grant_hint(tmp_path):
@@ -157,6 +159,17 @@ def test_session_token_login_and_relogin_after_the_api_ends_the_session(tmp_path
     assert final_bookmark(run) == paged.contacts(45)[-1]["updated_at"]
     assert server.logins == 2  # the first session, then one more after the 401
     assert server.rejections == 1
+
+
+def test_session_token_from_a_response_header_like_keystone(tmp_path):
+    server = session_login.SessionLoginServer(records=12, token_in_header=True, logout_after=1).start()
+    try:
+        config = server.tap_config(access_token_path="header:X-Subject-Token")
+        run = sync(tmp_path, config, server.secrets)
+    finally:
+        server.stop()
+    assert_complete(run, "contacts", 12)
+    assert server.logins == 2 and server.rejections == 1
 
 
 def test_session_token_wrong_password_is_one_line(tmp_path):

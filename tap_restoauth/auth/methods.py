@@ -266,6 +266,11 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
         self._valid_token()  # the base URL comes with the first token
         return self.base_url_from_token(configured, allow_http=self.allow_insecure_token_url)
 
+    def token_extras(self) -> Mapping[str, t.Any]:
+        if self.token_response_extras:
+            self._valid_token()  # the extras come with the token
+        return super().token_extras()
+
     def _valid_token(self) -> str:
         with self._lock:
             token = self._token
@@ -330,7 +335,9 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
             form.update(self.keyed_client_fields(self.client_auth_method, self.client_id, self.token_url))
         response, attempts = self._post_with_retries(form, headers)
         payload = _json_object(response)
-        fields = self.read_token_response(payload) if payload is not None and response.ok else None
+        fields = None
+        if payload is not None and response.ok:
+            fields = self.read_token_response(payload, response.headers)
         if fields is None:
             raise TokenEndpointError(self._describe_failure(response, payload, attempts))
         access_token = fields.access_token

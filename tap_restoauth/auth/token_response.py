@@ -6,7 +6,7 @@ providers differ, and these settings describe how:
     auth:
       type: oauth2_client_credentials
       token_request_format: json            # form (default) | json | query
-      access_token_path: data.token.value   # dotted path or JSONPath
+      access_token_path: data.token.value   # dotted path or JSONPath; header:NAME for a header
       expires_at_path: data.token.expires_at  # ISO 8601, or epoch seconds/milliseconds
       token_response_extras: [instance_url] # kept for templates: auth.token_extras()
       api_url_from_token: instance_url      # API requests go to this host instead of api_url's
@@ -31,6 +31,7 @@ from tap_restoauth.records.jsonpath import compile_path
 
 logger = logging.getLogger("tap_restoauth.auth.token_response")
 
+_HEADER = "header:"
 _REQUEST_ARGUMENT = {"form": "data", "json": "json", "query": "params"}
 _MILLISECONDS_FROM = 1e11  # an epoch above this (year 5138 in seconds) is in milliseconds
 
@@ -89,7 +90,8 @@ class TokenShape:
 
     def check_token_shape(self, where: str = "auth") -> None:
         """Fail at config time on a malformed path."""
-        _path(self.access_token_path, f"{where}.access_token_path")
+        if not self.access_token_path.startswith(_HEADER):
+            _path(self.access_token_path, f"{where}.access_token_path")
         _path(self.expires_in_path, f"{where}.expires_in_path")
         if self.expires_at_path:
             _path(self.expires_at_path, f"{where}.expires_at_path")
@@ -104,9 +106,18 @@ class TokenShape:
         """`requests` keyword arguments carrying `fields` as `token_request_format` says."""
         return {_REQUEST_ARGUMENT[self.token_request_format]: dict(fields)}
 
-    def read_token_response(self, payload: Mapping[str, t.Any]) -> TokenFields | None:
-        """The token, lifetime and extras of a successful response; None without a token."""
-        token = _first(self.access_token_path, payload)
+    def read_token_response(
+        self, payload: Mapping[str, t.Any], headers: Mapping[str, str] | None = None
+    ) -> TokenFields | None:
+        """The token, lifetime and extras of a successful response; None without a token.
+
+        ``access_token_path: header:X-Subject-Token`` reads the token from a response
+        header (OpenStack Keystone), the rest still from the body.
+        """
+        if self.access_token_path.startswith(_HEADER):
+            token: t.Any = (headers or {}).get(self.access_token_path[len(_HEADER) :].strip())
+        else:
+            token = _first(self.access_token_path, payload)
         if token is None or token == "" or isinstance(token, (dict, list, bool)):
             return None
         lifetime = self._lifetime(payload)

@@ -9,6 +9,8 @@
 
 `logout_after=n` ends every session after the n-th API request (a server restart,
 an admin logging the user out): the tap must log in again and carry on.
+`token_in_header=True` answers like OpenStack Keystone: the token in an
+`X-Subject-Token` header, only its expiry in the body.
 """
 
 from __future__ import annotations
@@ -29,12 +31,18 @@ PASSWORD = 's3ss!on pass"word'
 
 class SessionLoginServer(LocalServer):
     def __init__(
-        self, *, records: int = 45, session_ttl: int = 3600, logout_after: int | None = None
+        self,
+        *,
+        records: int = 45,
+        session_ttl: int = 3600,
+        logout_after: int | None = None,
+        token_in_header: bool = False,
     ) -> None:
         super().__init__(_Handler)
         self.records = paged.contacts(records)
         self.session_ttl = session_ttl
         self.logout_after = logout_after
+        self.token_in_header = token_in_header
         self.lock = threading.Lock()
         self.sessions: dict[str, float] = {}
         self.ended: set[str] = set()
@@ -47,16 +55,18 @@ class SessionLoginServer(LocalServer):
         with self.lock:
             return [PASSWORD, json.dumps(PASSWORD)[1:-1], *self.sessions]
 
-    def login(self, body: t.Any) -> tuple[int, dict[str, t.Any]]:
+    def login(self, body: t.Any) -> tuple[int, dict[str, t.Any], dict[str, str]]:
         with self.lock:
             if not isinstance(body, dict) or body.get("user") != USER or body.get("pass") != PASSWORD:
                 self.failed_logins += 1
-                return 401, {"message": "invalid user or password"}
+                return 401, {"message": "invalid user or password"}, {}
             self.logins += 1
             session = "sess-" + secrets.token_hex(20)
             expires = time.time() + self.session_ttl
             self.sessions[session] = expires
-        return 201, {"session": {"id": session, "expires": int(expires)}}
+        if self.token_in_header:
+            return 201, {"session": {"expires": int(expires)}}, {"X-Subject-Token": session}
+        return 201, {"session": {"id": session, "expires": int(expires)}}, {}
 
     def authorize(self, session: str) -> bool:
         with self.lock:
@@ -102,8 +112,8 @@ class _Handler(JsonHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
-        status, answer = self.server.login(body)
-        self.send_json(status, answer)
+        status, answer, headers = self.server.login(body)
+        self.send_json(status, answer, headers)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
