@@ -90,5 +90,5 @@ def load_private_key(value: str, where: str) -> PrivateKey:
             "-----BEGIN RSA/EC PRIVATE KEY-----)"
         ) from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        raise ConfigError(f"{where}: only RSA and EC (P-256, P-384) private keys are supported")
+        raise ConfigError(f"{where}: only RSA and EC (P-256, P-384, P-521) private keys are supported")
     return key
