@@ -7,6 +7,7 @@ stderr or state.
 
 from __future__ import annotations
 
+import time
 import typing as t
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tap_restoauth.auth.methods import HttpContext, build_auth
+from tap_restoauth.auth.token_response import seconds_until
 from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http.mtls import load_client_certificate
@@ -463,3 +465,25 @@ def test_mtls_settings_are_checked_before_any_request(tmp_path):
                 "streams": [{"name": "s", "path": "/s"}],
             }
         )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2100-01-01T00:00:00Z", 4102444800),
+        ("2100-01-01T01:00:00+01:00", 4102444800),
+        ("2100-01-01T00:00:00", 4102444800),  # no zone: UTC
+        (4102444800, 4102444800),
+        ("4102444800", 4102444800),
+        (4102444800000, 4102444800),  # milliseconds
+        ("next tuesday", None),
+        (True, None),
+        ({"at": 1}, None),
+    ],
+)
+def test_absolute_expiry_formats(value, expected):
+    remaining = seconds_until(value)
+    if expected is None:
+        assert remaining is None
+    else:
+        assert remaining is not None and abs(time.time() + remaining - expected) < 5

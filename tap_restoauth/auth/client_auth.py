@@ -52,7 +52,7 @@ class ClientKeyOptions:
                 f"auth.client_secret is required with client_auth_method {method} "
                 "(or use private_key_jwt, tls_client_auth or none)"
             )
-        if method in {"private_key_jwt", "tls_client_auth"} and not client_id:
+        if method != "none" and not client_id:
             raise ConfigError(f"auth.client_id is required with client_auth_method {method}")
         if method == "private_key_jwt":
             self.signer  # noqa: B018 - load and check the key before any request

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import time
 import typing as t
 from collections.abc import Mapping
@@ -141,6 +142,8 @@ class TokenShape:
                 lifetime = float(raw) if raw is not None and not isinstance(raw, bool) else None
             except (TypeError, ValueError):
                 lifetime = None
+        if lifetime is not None and not math.isfinite(lifetime):
+            lifetime = None
         if lifetime is not None and lifetime <= 0:
             logger.warning(
                 "The token response gives an expiry already past (clock skew?); relying on the "

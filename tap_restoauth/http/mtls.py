@@ -18,6 +18,8 @@ import shutil
 import ssl
 import tempfile
 
+import requests
+
 from tap_restoauth.auth.keys import read_pem
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http.retry import exception_chain
@@ -96,11 +98,13 @@ def handshake_refusal(exc: BaseException, origin: str, has_cert: bool) -> str | 
     """One line when `exc` is a server refusing the TLS handshake over the client certificate.
 
     Servers either send an alert (certificate required, unknown CA, bad certificate) or
-    just close the connection during the handshake; neither gets better by retrying.
+    just close the connection during the handshake (`requests` then raises SSLError, not
+    a read error); neither gets better by retrying.
     """
     detail = None
+    in_handshake = isinstance(exc, requests.exceptions.SSLError)
     for cause in exception_chain(exc):
-        if isinstance(cause, ssl.SSLEOFError):
+        if in_handshake and isinstance(cause, ssl.SSLEOFError):
             detail = "the server closed the connection during the TLS handshake"
         elif isinstance(cause, ssl.SSLError) and any(r in str(cause.reason or "") for r in _REFUSALS):
             detail = f"TLS alert: {str(cause.reason).lower().replace('_', ' ')}"
