@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 from tap_restoauth.auth.client_auth import ClientAuthMethod
 from tap_restoauth.auth.jwt import JWT_BEARER_GRANT, bearer_assertion
-from tap_restoauth.auth.keys import register_secret
 from tap_restoauth.auth.methods import OAuth2ClientCredentials
 from tap_restoauth.errors import ConfigError
 
@@ -38,10 +37,6 @@ class OAuth2Password(OAuth2ClientCredentials):
 
     username: str = dataclasses.field(kw_only=True)
     password: str = dataclasses.field(kw_only=True)
-
-    def register_secrets(self) -> None:
-        super().register_secrets()
-        register_secret(self.password)
 
     def grant_fields(self) -> dict[str, str]:
         return {"grant_type": self.grant_type, "username": self.username, "password": self.password}

@@ -24,6 +24,7 @@ import requests
 
 from tap_restoauth import options
 from tap_restoauth.auth.client_auth import SECRET_METHODS, ClientAuthMethod, ClientKeyOptions
+from tap_restoauth.auth.keys import register_secret
 from tap_restoauth.auth.token_response import TokenShape
 from tap_restoauth.auth.token_store import FileTokenStore, RefreshTokenStore
 from tap_restoauth.errors import AuthError, ConfigError, TapRestOAuthError
@@ -84,7 +85,7 @@ class Auth(requests.auth.AuthBase):
 
     def register_secrets(self) -> None:
         for name in self.secret_fields:
-            redaction.register(getattr(self, name, None))
+            register_secret(getattr(self, name, None))
 
 
 def build_auth(settings: Mapping[str, t.Any] | None) -> Auth:

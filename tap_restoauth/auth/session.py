@@ -25,7 +25,6 @@ from collections.abc import Mapping
 import requests
 
 from tap_restoauth.auth.client_auth import ClientAuthMethod
-from tap_restoauth.auth.keys import register_secret
 from tap_restoauth.auth.methods import OAuth2ClientCredentials
 from tap_restoauth.errors import ConfigError
 
@@ -64,10 +63,6 @@ class SessionTokenAuth(OAuth2ClientCredentials):
             raise ConfigError("auth.header_name: expected a header name, e.g. X-Session-Token")
         if not (self.username or self.password or self.token_params):
             raise ConfigError("auth.session_token needs username/password or token_params to log in with")
-
-    def register_secrets(self) -> None:
-        super().register_secrets()
-        register_secret(self.password)
 
     def grant_fields(self) -> dict[str, str]:
         fields = {}

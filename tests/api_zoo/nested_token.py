@@ -20,13 +20,13 @@ import secrets
 import threading
 import time
 import typing as t
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tests.api_zoo import paged
 
 CLIENT_ID = "nested-client"
-CLIENT_SECRET = "nested-secret-0c9e5a"
+CLIENT_SECRET = "nested+secret/0c9e=5a&x"  # changes under URL and form encoding
 
 
 class NestedTokenServer(LocalServer):
@@ -52,7 +52,8 @@ class NestedTokenServer(LocalServer):
 
     def secrets(self) -> list[str]:
         with self.lock:
-            return [CLIENT_SECRET, *self.tokens]
+            encoded = [quote(CLIENT_SECRET, safe=""), quote_plus(CLIENT_SECRET)]
+            return [CLIENT_SECRET, *encoded, *self.tokens]
 
     def issue(self, fields: dict[str, t.Any]) -> tuple[int, dict[str, t.Any]]:
         with self.lock:
