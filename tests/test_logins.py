@@ -197,11 +197,9 @@ def jwt_server() -> t.Iterator[jwt_auth.JwtAuthServer]:
     server.stop()
 
 
-def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_server):
+@pytest.mark.parametrize("source", ["file", "secret_manager"])
+def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_server, source):
     private, public = keypair("rsa")
-    key_file = tmp_path / "client.key"
-    key_file.write_text(private)
-    key_file.chmod(0o600)
     jwt_server.add_client(
         jwt_auth.KeyClient("okta-app", public, "kid-2024", grant_types=("client_credentials",))
     )
@@ -209,11 +207,25 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
         "type": "oauth2_client_credentials",
         "client_id": "okta-app",
         "client_auth_method": "private_key_jwt",
-        "private_key": str(key_file),
         "private_key_id": "kid-2024",
         "scopes": ["contacts.read"],
     }
-    run = sync(tmp_path, jwt_server.tap_config(auth), lambda: [*jwt_server.secrets(), *key_lines(private)])
+    config = jwt_server.tap_config(auth)
+    stub = SecretManagerStub().start()
+    if source == "file":
+        key_file = tmp_path / "client.key"
+        key_file.write_text(private)
+        key_file.chmod(0o600)
+        auth["private_key"] = str(key_file)
+    else:
+        stub.put("proj", "okta-signing-key", private)
+        auth["private_key"] = "sm://proj/okta-signing-key"
+        config["secrets"] = {"endpoint": stub.endpoint}
+    config["auth"].update(auth)
+    try:
+        run = sync(tmp_path, config, lambda: [*jwt_server.secrets(), *key_lines(private)])
+    finally:
+        stub.stop()
     assert_complete(run, "contacts", 30)
     assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
     # The API revoked the first token: a second token request with a fresh assertion.
