@@ -211,8 +211,8 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
         "scopes": ["contacts.read"],
     }
     config = jwt_server.tap_config(auth)
-    stub = SecretManagerStub().start()
-    if source == "file":
+    stub = SecretManagerStub().start() if source == "secret_manager" else None
+    if stub is None:
         key_file = tmp_path / "client.key"
         key_file.write_text(private)
         key_file.chmod(0o600)
@@ -225,7 +225,8 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
     try:
         run = sync(tmp_path, config, lambda: [*jwt_server.secrets(), *key_lines(private)])
     finally:
-        stub.stop()
+        if stub is not None:
+            stub.stop()
     assert_complete(run, "contacts", 30)
     assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
     # The API revoked the first token: a second token request with a fresh assertion.
