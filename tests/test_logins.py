@@ -414,16 +414,18 @@ def test_mtls_tls_client_auth_with_certificate_and_key_from_secret_manager(tmp_p
     assert server.token_forms[forms_before:] == [
         {"grant_type": "client_credentials", "client_id": "mtls-client"}
     ]
-    assert not list(temp.iterdir())  # the key's temporary file went with the process
+    assert not list(temp.iterdir())  # the key was on disk only while OpenSSL read it
 
 
-def test_mtls_certificate_files_and_bearer_api(tmp_path, mtls):
-    """Files are used in place; the API (not only the token endpoint) gets the certificate."""
+def test_mtls_certificate_files_with_verify_tls_off(tmp_path, mtls):
+    """Certificate files, and a TLS context that verifies nothing still presents the certificate."""
     server, pki, ca_file = mtls
     issued = pki.issue(mtls_api.CLIENT_ID)
     cert_file = mtls_api.write(tmp_path, "client.pem", issued.cert_pem)
     key_file = mtls_api.write(tmp_path, "client.key", issued.key_pem)
     config = mtls_config(server, ca_file, client_cert=str(cert_file), client_key=str(key_file))
+    config.pop("ca_bundle")
+    config["verify_tls"] = False
     run = sync(tmp_path, config, lambda: [*server.secrets(), *key_lines(issued.key_pem)])
     assert_complete(run, "contacts", 30)
 
@@ -462,9 +464,18 @@ def test_mtls_settings_are_checked_before_any_request(tmp_path):
         load_client_certificate(one.cert_pem, None)
     with pytest.raises(ConfigError, match="client_key: expected a PEM private key"):
         load_client_certificate(one.cert_pem, one.cert_pem)
+    key = serialization.load_pem_private_key(one.key_pem.encode(), None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    ).decode()
+    with pytest.raises(ConfigError, match="client_key: the key is encrypted"):
+        load_client_certificate(one.cert_pem, encrypted)
     combined = mtls_api.write(tmp_path, "both.pem", one.cert_pem + one.key_pem)
-    pair = load_client_certificate(str(combined), None)
-    assert pair is not None and pair.cert_file == str(combined)
+    pair = load_client_certificate(str(combined), None)  # one PEM holding certificate and key
+    assert pair is not None and pair.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
+    assert "PRIVATE" not in repr(pair)
     with pytest.raises(ConfigError, match="tls_client_auth needs client_cert and client_key"):
         parse_settings(
             {

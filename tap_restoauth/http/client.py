@@ -83,19 +83,29 @@ class _TlsAdapter(HTTPAdapter):
     """
 
     def __init__(self, verify: bool | str, cert: ClientCertificate | None = None, **kwargs: t.Any) -> None:
-        super().__init__(**kwargs)
         self.verify = verify
-        self.cert = cert
+        self.has_cert = cert is not None
+        self.cert_context = cert.ssl_context(verify) if cert else None
+        super().__init__(**kwargs)  # builds the pool manager, which takes cert_context
+
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        if self.cert_context is not None:
+            kwargs["ssl_context"] = self.cert_context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
+        if self.cert_context is not None:
+            proxy_kwargs["ssl_context"] = self.cert_context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
         kwargs["verify"] = self.verify
-        kwargs["cert"] = self.cert.as_requests_cert() if self.cert else None
         try:
             return super().send(request, *args, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             parts = urlsplit(request.url or "")
             origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-            refusal = handshake_refusal(exc, origin, self.cert is not None)
+            refusal = handshake_refusal(exc, origin, self.has_cert)
             if refusal is not None:
                 raise ApiError(refusal) from None
             reason = _certificate_failure(exc) if isinstance(exc, requests.exceptions.SSLError) else None

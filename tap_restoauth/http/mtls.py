@@ -3,24 +3,26 @@
     client_cert: sm://my-project/tap-client-cert   # PEM text, a PEM file path or sm://
     client_key: sm://my-project/tap-client-key     # unencrypted PEM private key
 
-Files are used in place. PEM text (what `sm://` resolves to) is written to a private
-temporary directory (mode 0700, files 0600) because the TLS layer loads keys only from
-files; the directory is removed when the process exits. The pair is loaded once at
-config time, so a key that does not match its certificate fails before any request.
+The pair is read once (from files, or PEM text as `sm://` resolves it) and loaded into
+the TLS context in memory. OpenSSL loads keys only from files, so for that moment they
+are written to a private temporary directory (mode 0700, files 0600) removed right
+after: no key stays on disk, even if the process is killed later. The pair is loaded at
+config time too, so a key that does not match its certificate fails before any request.
 """
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
+import re
 import shutil
 import ssl
 import tempfile
 
 import requests
+from urllib3.util.ssl_ import create_urllib3_context
 
-from tap_restoauth.auth.keys import read_pem
+from tap_restoauth.auth.keys import read_pem, register_pem
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http.retry import exception_chain
 
@@ -40,13 +42,28 @@ _REFUSALS = (
 
 @dataclasses.dataclass(frozen=True)
 class ClientCertificate:
-    """Paths of the certificate (chain) and key files, as `requests`' `cert=` takes them."""
+    """The certificate (chain) and key PEM texts; loaded into each TLS context that needs them."""
 
-    cert_file: str
-    key_file: str
+    cert_pem: str = dataclasses.field(repr=False)
+    key_pem: str = dataclasses.field(repr=False)
 
-    def as_requests_cert(self) -> tuple[str, str]:
-        return (self.cert_file, self.key_file)
+    def ssl_context(self, verify: bool | str) -> ssl.SSLContext:
+        """A urllib3 TLS context presenting this certificate (`verify` as `requests` takes it).
+
+        The CA bundle is still given per connection by `requests`; only a context that
+        verifies nothing must say so up front (urllib3 cannot drop hostname checks later).
+        """
+        context = create_urllib3_context(cert_reqs=ssl.CERT_NONE if verify is False else ssl.CERT_REQUIRED)
+        directory = tempfile.mkdtemp(prefix="tap-restoauth-mtls-")  # mode 0700
+        try:
+            # OpenSSL reads keys only from files: these live while it reads them.
+            cert_file = _private_file(directory, "client.crt", self.cert_pem)
+            key_file = _private_file(directory, "client.key", self.key_pem)
+            # An encrypted key must fail, not make OpenSSL prompt on the terminal.
+            context.load_cert_chain(cert_file, key_file, password=lambda: b"")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return context
 
 
 def load_client_certificate(cert: str | None, key: str | None) -> ClientCertificate | None:
@@ -58,16 +75,23 @@ def load_client_certificate(cert: str | None, key: str | None) -> ClientCertific
     cert_text = read_pem(cert, "client_cert", secret=False)
     if not key:
         if "PRIVATE KEY-----" not in cert_text:
-            raise ConfigError("client_cert is set without client_key: set both (PEM text, file paths or sm://)")
+            raise ConfigError(
+                "client_cert is set without client_key: set both (PEM text, file paths or sm://)"
+            )
         key = cert
-    key_text = read_pem(key, "client_key")
-    if "PRIVATE KEY-----" not in key_text:
+    key_blocks = _blocks(read_pem(key, "client_key", secret=False), "PRIVATE KEY")
+    for block in key_blocks:
+        register_pem(block)
+    if not key_blocks:
         raise ConfigError("client_key: expected a PEM private key (-----BEGIN PRIVATE KEY-----)")
-    if "CERTIFICATE-----" not in cert_text:
+    if "ENCRYPTED" in key_blocks[0]:
+        raise ConfigError("client_key: the key is encrypted; store it unencrypted (PKCS#8) in Secret Manager")
+    certificates = _blocks(cert_text, "CERTIFICATE")
+    if not certificates:
         raise ConfigError("client_cert: expected a PEM certificate (-----BEGIN CERTIFICATE-----)")
-    pair = ClientCertificate(_as_file(cert, cert_text, "client.crt"), _as_file(key, key_text, "client.key"))
+    pair = ClientCertificate("".join(certificates), key_blocks[0])
     try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(pair.cert_file, pair.key_file)
+        pair.ssl_context(verify=True)
     except ssl.SSLError as exc:
         raise ConfigError(
             f"client_cert/client_key: cannot be used together ({exc.reason or exc}): is the key the "
@@ -76,19 +100,19 @@ def load_client_certificate(cert: str | None, key: str | None) -> ClientCertific
     return pair
 
 
-_directory: str | None = None
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----\s*", re.DOTALL)
 
 
-def _as_file(value: str, text: str, name: str) -> str:
-    """`value` itself when it names a file, else `text` in a private temporary file."""
-    if "-----BEGIN" not in value:
-        return os.path.expanduser(value.strip())
-    global _directory  # noqa: PLW0603 - one private directory per process, removed at exit
-    if _directory is None:
-        _directory = tempfile.mkdtemp(prefix="tap-restoauth-mtls-")  # mode 0700
-        atexit.register(shutil.rmtree, _directory, True)
-    path = os.path.join(_directory, name)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _blocks(text: str, kind: str) -> list[str]:
+    """The PEM blocks of `text` whose label ends with `kind` (CERTIFICATE, PRIVATE KEY)."""
+    return [
+        match.group(0).strip() + "\n" for match in _PEM_BLOCK.finditer(text) if match.group(1).endswith(kind)
+    ]
+
+
+def _private_file(directory: str, name: str, text: str) -> str:
+    path = os.path.join(directory, name)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
     return path
