@@ -19,6 +19,7 @@ from tap_restoauth.fetch.partitions import check_partitions
 from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.mtls import load_client_certificate
 from tap_restoauth.http.origins import OriginPolicy
 from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
@@ -125,6 +126,8 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     treat_as_sensitive(auth.query_params())
     start_date = _timestamp_setting(config, "start_date")
     end_date = _timestamp_setting(config, "end_date")
+    if getattr(auth, "client_auth_method", None) == "tls_client_auth" and http.client_cert is None:
+        raise ConfigError("auth.client_auth_method tls_client_auth needs client_cert and client_key")
     raw_streams = config.get("streams")
     if not raw_streams:
         raise ConfigError("streams: configure at least one stream (name, path)")
@@ -223,6 +226,7 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         rate_limit=options.build(
             RateLimitSettings, _mapping(config.get("rate_limit"), "rate_limit"), "rate_limit", ignore=set()
         ),
+        client_cert=load_client_certificate(config.get("client_cert"), config.get("client_key")),
     )
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-AUTH_TYPES_DOC = "none, basic, bearer, api_key, oauth2_client_credentials, oauth2_refresh_token"
+AUTH_TYPES_DOC = (
+    "none, basic, bearer, api_key, oauth2_client_credentials, oauth2_refresh_token, oauth2_password, "
+    "oauth2_jwt_bearer, session_token"
+)
 
 AUTH = th.ObjectType(
     th.Property("type", th.StringType, description=f"Auth type: {AUTH_TYPES_DOC}.", default="none"),
-    th.Property("username", th.StringType, description="basic: user name."),
-    th.Property("password", th.StringType, secret=True, description="basic: password."),
+    th.Property("username", th.StringType, description="basic, oauth2_password, session_token: user name."),
+    th.Property(
+        "password", th.StringType, secret=True, description="basic, oauth2_password, session_token: password."
+    ),
     th.Property("token", th.StringType, secret=True, description="bearer: the static token."),
     th.Property("name", th.StringType, description="api_key: header or query parameter name."),
     th.Property("value", th.StringType, secret=True, description="api_key: the key."),
@@ -22,7 +27,94 @@ AUTH = th.ObjectType(
     th.Property(
         "client_auth_method",
         th.StringType,
-        description="oauth2_*: `client_secret_basic` (default, RFC 6749 2.3.1) or `client_secret_post`.",
+        description="oauth2_*: `client_secret_basic` (default, RFC 6749 2.3.1), `client_secret_post`, "
+        "`private_key_jwt` (RFC 7523 assertion signed with private_key), `tls_client_auth` (RFC 8705: "
+        "client_cert authenticates) or `none` (public client).",
+    ),
+    th.Property(
+        "private_key",
+        th.StringType,
+        secret=True,
+        description="private_key_jwt, oauth2_jwt_bearer: RSA or EC private key signing the assertions "
+        "(PEM text, a PEM file path or sm://).",
+    ),
+    th.Property(
+        "private_key_id", th.StringType, description="private_key_jwt, oauth2_jwt_bearer: `kid` JWT header."
+    ),
+    th.Property(
+        "signing_algorithm",
+        th.StringType,
+        description="private_key_jwt, oauth2_jwt_bearer: RS256 (RSA default), PS256, ES256 (P-256), ...",
+    ),
+    th.Property(
+        "assertion_lifetime_seconds",
+        th.NumberType,
+        description="private_key_jwt, oauth2_jwt_bearer: assertion `exp` minus `iat` (default 60; 300 for "
+        "oauth2_jwt_bearer).",
+    ),
+    th.Property("issuer", th.StringType, description="oauth2_jwt_bearer: `iss` (service account email)."),
+    th.Property("subject", th.StringType, description="oauth2_jwt_bearer: `sub`, the user acted for."),
+    th.Property(
+        "assertion_audience",
+        th.StringType,
+        description="oauth2_jwt_bearer: `aud` of the assertion (default token_url).",
+    ),
+    th.Property(
+        "assertion_claims", th.ObjectType(), description="oauth2_jwt_bearer: extra assertion claims."
+    ),
+    th.Property(
+        "access_token_path",
+        th.StringType,
+        description="oauth2_*, session_token: path of the token in the response (dotted or JSONPath; "
+        "default access_token).",
+    ),
+    th.Property(
+        "expires_in_path",
+        th.StringType,
+        description="oauth2_*, session_token: path of the lifetime in seconds (default expires_in).",
+    ),
+    th.Property(
+        "expires_at_path",
+        th.StringType,
+        description="oauth2_*, session_token: path of an absolute expiry (ISO 8601, epoch s or ms).",
+    ),
+    th.Property(
+        "default_expires_in_seconds",
+        th.NumberType,
+        description="oauth2_*, session_token: lifetime assumed when the response gives none.",
+    ),
+    th.Property(
+        "token_request_format",
+        th.StringType,
+        description="oauth2_*, session_token: `form` (default; session_token: `json`), `json` or `query`.",
+    ),
+    th.Property(
+        "token_response_extras",
+        th.ArrayType(th.StringType),
+        description="oauth2_*, session_token: token-response fields kept for templates (e.g. instance_url).",
+    ),
+    th.Property(
+        "api_url_from_token",
+        th.StringType,
+        description="oauth2_*, session_token: token-response field whose URL replaces api_url's scheme "
+        "and host (Salesforce: instance_url).",
+    ),
+    th.Property("login_url", th.StringType, description="session_token: the login endpoint."),
+    th.Property(
+        "username_field", th.StringType, description="session_token: login field for username (username)."
+    ),
+    th.Property(
+        "password_field", th.StringType, description="session_token: login field for password (password)."
+    ),
+    th.Property(
+        "header_name",
+        th.StringType,
+        description="session_token: header carrying the session token (default Authorization).",
+    ),
+    th.Property(
+        "header_prefix",
+        th.StringType,
+        description="session_token: text before the token in the header (default Bearer; empty: none).",
     ),
     th.Property("scopes", th.ArrayType(th.StringType), description="oauth2_*: scopes, sent space-separated."),
     th.Property(
@@ -188,6 +280,19 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("timeout", th.NumberType, default=60, description="Connect and read timeout, seconds."),
     th.Property("verify_tls", th.BooleanType, default=True, description="Verify TLS certificates."),
     th.Property("ca_bundle", th.StringType, description="PEM file of CAs to trust (private CAs)."),
+    th.Property(
+        "client_cert",
+        th.StringType,
+        description="Mutual TLS: client certificate (chain) for API and token requests: PEM text, a PEM "
+        "file path or sm://.",
+    ),
+    th.Property(
+        "client_key",
+        th.StringType,
+        secret=True,
+        description="Mutual TLS: the client certificate's unencrypted private key: PEM text, a file path "
+        "or sm://.",
+    ),
     th.Property("pagination", th.ObjectType(), description="Default pagination for streams."),
     th.Property("streams", th.ArrayType(STREAM), description="The endpoints to extract."),
     th.Property(

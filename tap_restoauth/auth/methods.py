@@ -23,6 +23,9 @@ import msgspec
 import requests
 
 from tap_restoauth import options
+from tap_restoauth.auth.client_auth import SECRET_METHODS, ClientAuthMethod, ClientKeyOptions
+from tap_restoauth.auth.keys import register_secret
+from tap_restoauth.auth.token_response import TokenShape
 from tap_restoauth.auth.token_store import FileTokenStore, RefreshTokenStore
 from tap_restoauth.errors import AuthError, ConfigError, TapRestOAuthError
 from tap_restoauth.http import redaction
@@ -68,6 +71,14 @@ class Auth(requests.auth.AuthBase):
         """
         return False
 
+    def api_base_url(self, configured: str) -> str:
+        """The base URL of API requests: `api_url`, unless the login decides it (Salesforce)."""
+        return configured
+
+    def token_extras(self) -> Mapping[str, t.Any]:
+        """Fields of the login response kept for templates (`token_response_extras`)."""
+        return {}
+
     @classmethod
     def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The settings as field names (for types whose documented names differ)."""
@@ -75,7 +86,7 @@ class Auth(requests.auth.AuthBase):
 
     def register_secrets(self) -> None:
         for name in self.secret_fields:
-            redaction.register(getattr(self, name, None))
+            register_secret(getattr(self, name, None))
 
     def query_params(self) -> tuple[str, ...]:
         """Names of the query parameters this auth puts credentials in."""
@@ -173,7 +184,10 @@ class ApiKeyAuth(Auth):
 
 
 _OAUTH_HINTS = {
-    "invalid_client": "check auth.client_id, auth.client_secret and auth.client_auth_method",
+    "invalid_client": (
+        "check auth.client_id, auth.client_secret and auth.client_auth_method "
+        "(with private_key_jwt: auth.private_key and private_key_id; with tls_client_auth: client_cert)"
+    ),
     "invalid_grant": (
         "the refresh token is expired, revoked or was already used: consent again and "
         "store the new refresh token"
@@ -200,7 +214,7 @@ class _Token:
 
 
 @dataclasses.dataclass
-class OAuth2ClientCredentials(Auth):
+class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
     """OAuth 2.0 client-credentials grant (RFC 6749 section 4.4).
 
     ``auth: {type: oauth2_client_credentials, token_url: ..., client_id: ...,
@@ -210,11 +224,14 @@ class OAuth2ClientCredentials(Auth):
     type: t.ClassVar[str] = "oauth2_client_credentials"
     grant_type: t.ClassVar[str] = "client_credentials"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret",)
+    scopes_in_form: t.ClassVar[bool] = True
+    request_name: t.ClassVar[str] = "token request"
+    error_hints: t.ClassVar[Mapping[str, str]] = {}  # the grant's own reading of RFC 6749 errors
 
     token_url: str
-    client_id: str
-    client_secret: str
-    client_auth_method: t.Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    client_id: str | None
+    client_secret: str | None = None
+    client_auth_method: ClientAuthMethod = "client_secret_basic"
     scopes: tuple[str, ...] = ()
     audience: str | None = None
     resource: str | None = None
@@ -234,6 +251,8 @@ class OAuth2ClientCredentials(Auth):
             )
         for name, value in self.token_headers.items():
             check_token(str(value), f"auth.token_headers.{name}")
+        self.check_token_shape()
+        self.check_client_auth(self.client_auth_method, self.client_id, self.client_secret)
         self._lock = threading.Lock()
         self._token: _Token | None = None
         self._http: HttpContext | None = None
@@ -249,10 +268,25 @@ class OAuth2ClientCredentials(Auth):
     def renew_after_unauthorized(self, rejected: requests.PreparedRequest) -> bool:
         with self._lock:
             current = self._token
-            if current is None or rejected.headers.get("Authorization") == f"Bearer {current.access_token}":
+            if current is None or self.carries(rejected, current.access_token):
                 logger.info("The API answered 401: requesting a new access token")
                 self._token = self._request_token()
         return True
+
+    def carries(self, request: requests.PreparedRequest, access_token: str) -> bool:
+        """Whether `request` was sent with `access_token` (not an older one)."""
+        return request.headers.get("Authorization") == f"Bearer {access_token}"
+
+    def api_base_url(self, configured: str) -> str:
+        if not self.api_url_from_token:
+            return configured
+        self._valid_token()  # the base URL comes with the first token
+        return self.base_url_from_token(configured, allow_http=self.allow_insecure_token_url)
+
+    def token_extras(self) -> Mapping[str, t.Any]:
+        if self.token_response_extras:
+            self._valid_token()  # the extras come with the token
+        return super().token_extras()
 
     def _valid_token(self) -> str:
         with self._lock:
@@ -297,7 +331,7 @@ class OAuth2ClientCredentials(Auth):
         if self._http is None:
             raise RuntimeError("auth used before bind()")
         form: dict[str, t.Any] = self.grant_fields()
-        if self.scopes:
+        if self.scopes and self.scopes_in_form:
             form["scope"] = " ".join(self.scopes)
         if self.audience:
             form["audience"] = self.audience
@@ -307,24 +341,30 @@ class OAuth2ClientCredentials(Auth):
         headers = {"Accept": "application/json", **{k: str(v) for k, v in self.token_headers.items()}}
         if self.client_auth_method == "client_secret_basic":
             # RFC 6749 section 2.3.1: form-urlencode id and secret before base64.
-            pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret)}"
+            pair = f"{quote_plus(self.client_id or '')}:{quote_plus(self.client_secret or '')}"
             encoded = base64.b64encode(pair.encode()).decode()
             redaction.register(encoded)
             headers["Authorization"] = f"Basic {encoded}"
-        else:
+        elif self.client_auth_method in SECRET_METHODS:
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
+        else:
+            form.update(self.keyed_client_fields(self.client_auth_method, self.client_id, self.token_url))
         response, attempts = self._post_with_retries(form, headers)
         self._refuse_redirect(response)
         payload = _json_object(response)
-        if response.status_code != 200 or payload is None or not payload.get("access_token"):
+        fields = None
+        if payload is not None and response.ok:
+            fields = self.read_token_response(payload, response.headers)
+        if fields is None:
             raise TokenEndpointError(self._describe_failure(response, payload, attempts))
-        access_token = str(payload["access_token"])
+        access_token = fields.access_token
         redaction.register(access_token)
         check_token(access_token, "access_token", source=f"the token endpoint {origin(self.token_url)}")
         self.token_requests += 1
+        assert payload is not None
         self.on_token_response(payload)
-        lifetime = _seconds(payload.get("expires_in"))
+        lifetime = fields.lifetime
         renew_at = expires_at = None
         if lifetime is not None:
             expires_at = time.monotonic() + lifetime
@@ -350,13 +390,16 @@ class OAuth2ClientCredentials(Auth):
 
         def post() -> requests.Response:
             request = requests.Request(
-                "POST", self.token_url, data=form, headers={**requests.utils.default_headers(), **headers}
+                "POST",
+                self.token_url,
+                headers={**requests.utils.default_headers(), **headers},
+                **self.token_request_arguments(form),
             )
             return http.session.send(request.prepare(), timeout=http.timeout, allow_redirects=False)
 
         return http.retry.send(
             post,
-            what=lambda: f"token request to {origin(self.token_url)}",
+            what=lambda: f"{self.request_name} to {origin(self.token_url)}",
             fail=TokenEndpointError,
             logger=logger,
         )
@@ -378,16 +421,21 @@ class OAuth2ClientCredentials(Auth):
     ) -> str:
         """One line: the RFC 6749 5.2 error with its likely fix, or what came instead of a token."""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        where = f"token request to {origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
+        where = f"{self.request_name} to {origin(self.token_url)} failed{tries}: HTTP {response.status_code}"
         if payload is not None and payload.get("error"):
             error = str(payload["error"])
             description = " ".join(str(payload.get("error_description") or "").split())
-            hint = _OAUTH_HINTS.get(error, "see the provider's OAuth documentation")
+            hint = self.error_hints.get(error) or _OAUTH_HINTS.get(error, "see the provider's OAuth docs")
             detail = f"{error}" + (f" ({redaction.redact(description)[:200]})" if description else "")
             return f"{where} {detail}: {hint}"
+        if payload is not None and not response.ok:
+            return f"{where}: {redaction.excerpt(response.text)}"
         if payload is not None:
             keys = redaction.redact(", ".join(sorted(payload)[:10])) or "none"
-            return f"{where}: the JSON response has no access_token (keys: {keys}); is token_url right?"
+            return (
+                f"{where}: the JSON response has no {self.access_token_path} (keys: {keys}); "
+                "is token_url right? (set auth.access_token_path if the token is elsewhere)"
+            )
         content_type = response.headers.get("Content-Type", "no content type")
         text = _visible_text(response.text) if "html" in content_type.lower() else response.text
         return f"{where} ({content_type}, not JSON): {redaction.excerpt(text)}"
@@ -491,12 +539,6 @@ def http_redirect_target(response: requests.Response) -> str | None:
     return response.headers.get("Location") if response.is_redirect else None
 
 
-def _seconds(value: t.Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
 
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
@@ -512,3 +554,7 @@ def _json_object(response: requests.Response) -> dict[str, t.Any] | None:
     except msgspec.DecodeError:
         return None
     return payload if isinstance(payload, dict) else None
+
+
+# Auth types defined in their own modules register themselves on import.
+from tap_restoauth.auth import grants, session  # noqa: E402, F401

@@ -57,7 +57,7 @@ class Endpoint:
         )
         if path.startswith(("http://", "https://")):
             return path
-        return self.tap.api_url + path
+        return self.client.api_base_url(self.tap.api_url) + path
 
     def values(
         self,

@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
 from tap_restoauth.http import redaction
+from tap_restoauth.http.mtls import ClientCertificate, handshake_refusal
 from tap_restoauth.http.origins import MAX_REDIRECTS, OriginPolicy
 from tap_restoauth.http.ratelimit import QuotaExhausted, RateLimitGate, RateLimitSettings
 from tap_restoauth.http.retry import (
@@ -51,6 +52,7 @@ class HttpSettings:
     pool_size: int = 10
     origins: OriginPolicy = dataclasses.field(default_factory=OriginPolicy)  # default: trusts nothing
     rate_limit: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
+    client_cert: ClientCertificate | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,7 @@ class RateLimiter:
 
 
 class _TlsAdapter(HTTPAdapter):
-    """Applies the tap's TLS settings and reports an untrusted certificate at once.
+    """Applies the tap's TLS settings (and client certificate) and reports certificate failures at once.
 
     Every request of the session (API and token) goes through here, so `ca_bundle` and
     `verify_tls` hold for both: requests' `Session.post` would otherwise let a
@@ -92,20 +94,35 @@ class _TlsAdapter(HTTPAdapter):
     verification will fail again, so it must not be retried as transient.
     """
 
-    def __init__(self, verify: bool | str, **kwargs: t.Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, verify: bool | str, cert: ClientCertificate | None = None, **kwargs: t.Any) -> None:
         self.verify = verify
+        self.has_cert = cert is not None
+        self.cert_context = cert.ssl_context(verify) if cert else None
+        super().__init__(**kwargs)  # builds the pool manager, which takes cert_context
+
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        if self.cert_context is not None:
+            kwargs["ssl_context"] = self.cert_context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
+        if self.cert_context is not None:
+            proxy_kwargs["ssl_context"] = self.cert_context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
         kwargs["verify"] = self.verify
         try:
             return super().send(request, *args, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            reason = _certificate_failure(exc)
-            if reason is None:
-                raise
+        except requests.exceptions.ConnectionError as exc:
             parts = urlsplit(request.url or "")
             origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            refusal = handshake_refusal(exc, origin, self.has_cert)
+            if refusal is not None:
+                raise ApiError(refusal) from None
+            reason = _certificate_failure(exc) if isinstance(exc, requests.exceptions.SSLError) else None
+            if reason is None:
+                raise
             raise ApiError(
                 f"TLS certificate verification failed for {origin}: {reason}; "
                 "if the server uses a private CA, set ca_bundle to its PEM file"
@@ -142,7 +159,9 @@ class ApiClient:
         # (never to token_url, which gets auth.token_headers).
         self.session.headers.update({"Accept": "application/json"})
         self.origins = settings.origins
-        adapter = _TlsAdapter(verify, pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
+        adapter = _TlsAdapter(
+            verify, settings.client_cert, pool_connections=4, pool_maxsize=max(settings.pool_size, 10)
+        )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
@@ -201,6 +220,14 @@ class ApiClient:
             stream, method, url, params, body, rules, headers=headers, streamed=True, accept=accept
         )
         return None if answer is None else answer[0]
+
+    def api_base_url(self, configured: str) -> str:
+        """`api_url`, or the API host a token response named (`auth.api_url_from_token`),
+        which then receives credentials like api_url's origin."""
+        base = self.auth.api_base_url(configured)
+        if base != configured:
+            self.origins.trust(base)
+        return base
 
     def _proxies_for(self, prepared: requests.PreparedRequest) -> dict[str, str]:
         """The environment's proxies for the request's origin, looked up once per origin.

@@ -96,6 +96,13 @@ class OriginPolicy:
             self.trusted |= {self.api}
         self.credential_params = frozenset(name.lower() for name in credential_params)
 
+    def trust(self, url: str) -> None:
+        """Trust `url`'s origin from now on: the API's own host as a token response named it
+        (`auth.api_url_from_token`, e.g. Salesforce's `instance_url`)."""
+        found = Origin.of(url)
+        if found is not None:
+            self.trusted = self.trusted | {found}
+
     def trusts(self, url: str) -> bool:
         found = Origin.of(url)
         return found is not None and found in self.trusted and not self._downgrades(found)
