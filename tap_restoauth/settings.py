@@ -55,6 +55,19 @@ AUTH = th.ObjectType(
         description="oauth2_refresh_token: file holding the current refresh token; rotated tokens are "
         "written back to it (mode 0600).",
     ),
+    th.Property(
+        "share_tokens",
+        th.BooleanType,
+        description="oauth2_refresh_token: processes running at once share one refresh and access token "
+        "through a lease on the secret or file they are stored in (default: on when shard.count > 1). "
+        "See docs/cloud-run-jobs.md.",
+    ),
+    th.Property(
+        "lease_seconds",
+        th.NumberType,
+        description="oauth2_refresh_token: how long a token lease lasts (default 60); a crashed holder "
+        "blocks renewals this long. Must exceed a token request's duration.",
+    ),
 )
 
 STREAM = th.ObjectType(

@@ -10,6 +10,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
@@ -51,6 +52,7 @@ class TapRestOAuth(Tap):
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)
         resolved.attach_token_store(settings.auth)
+        share_tokens(settings.auth, resolved, by_default=False)
         return settings
 
     @functools.cached_property
