@@ -161,4 +161,28 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds between per-stream progress lines (records, pages, rate).",
     ),
     th.Property("secrets", SECRETS, description="Google Secret Manager for `sm://` references."),
+    th.Property(
+        "shard",
+        th.ObjectType(
+            th.Property("index", th.IntegerType, description="This process's shard, 0 to count-1."),
+            th.Property("count", th.IntegerType, description="How many shards split the work."),
+        ),
+        description="Split the work between processes: each stream without partitions and each "
+        "partition (parent record, window, static partition) belongs to one shard by a stable hash. "
+        "Defaults: CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, else 0 of 1. See docs/cloud-run-jobs.md.",
+    ),
+    th.Property(
+        "audit",
+        th.BooleanType,
+        default=False,
+        description="Add the `_audit` stream: one record per stream and partition per run (records, pages, "
+        "declared total, retries, token renewals, shard, times, outcome).",
+    ),
+    th.Property(
+        "audit_fail_on_mismatch",
+        th.BooleanType,
+        default=False,
+        description="Fail the run when an API's declared total differs from the records emitted "
+        "(needs audit).",
+    ),
 ).to_dict()

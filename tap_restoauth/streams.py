@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
@@ -24,6 +25,8 @@ if t.TYPE_CHECKING:
 
     from tap_restoauth.config import StreamSettings
     from tap_restoauth.fetch.pagination import Page
+    from tap_restoauth.sync.audit import Audit, Unit
+    from tap_restoauth.sync.shards import Shards
 
 
 class RestStream(FastSyncStream):
@@ -54,6 +57,29 @@ class RestStream(FastSyncStream):
             self.state_partitioning_keys = list(settings.context_keys) if settings.replication_key else []
         self._children_keys: dict[str, str] = {}
         self._warned_missing_bookmark_value = False
+        self.shards: Shards | None = None  # set by the tap
+        self.audit: Audit | None = None
+        self._unit: Unit | None = None
+
+    @contextlib.contextmanager
+    def _sync_unit(self, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
+        """Sync the whole stream or a partition only if this shard owns it; audit what it did."""
+        if self.shards is None or self.audit is None:
+            yield True
+            return
+        with self.shards.partition(self.name, context) as owned:
+            if not owned or not self.emits_records:
+                yield owned
+                return
+            outer, before = self._unit, self.unit_records
+            with self.audit.unit(self.name, context) as unit:
+                self._unit = unit
+                try:
+                    yield True
+                finally:
+                    self._unit = outer
+                    if unit is not None:
+                        unit.records = self.unit_records - before
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Log, except the SDK's generic "unhandled error" line for an expected failure.
@@ -94,7 +120,10 @@ class RestStream(FastSyncStream):
                     for key in self.settings.context_keys:
                         record.setdefault(key, context[key])
             yield kept
-            progress.page_done(self.name, len(kept))
+            if self.emits_records:
+                progress.page_done(self.name, len(kept))
+            if self._unit is not None:
+                self._audit_page(page)
             if self.replication_key and self.is_sorted and context is None:
                 # The SDK writes STATE every 10,000 records. A sorted stream's bookmark is
                 # resumable, so a STATE after each page lets a killed run resume from the
@@ -107,6 +136,17 @@ class RestStream(FastSyncStream):
                 self.name,
                 keep.dropped,
             )
+
+    def _audit_page(self, page: Page) -> None:
+        unit = t.cast("Unit", self._unit)
+        unit.pages += 1
+        if unit.pages == 1:
+            try:
+                unit.declared_total = self.settings.paginator.declared_total(page)
+            except (TypeError, ValueError):
+                unit.declared_total = None
+        if self.settings.max_pages and unit.pages >= self.settings.max_pages:
+            unit.partial = True  # stopped by max_pages: the API may have more
 
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
         """Reject a page with a record lacking a primary key before emitting any of it."""

@@ -63,7 +63,8 @@ class ChildPrefetch:
             if child_context is None:
                 continue
             for child in self.children:
-                child.endpoint.prefetch(child_context, {}, self.pool)
+                if child.shards is None or child.shards.owns_context(child.name, child_context):
+                    child.endpoint.prefetch(child_context, {}, self.pool)
 
     def discard(self) -> None:
         """Forget prefetches no child sync took (their futures are cancelled if not started)."""
