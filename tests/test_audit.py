@@ -60,9 +60,11 @@ def _config(api: ShortApi, *streams: str, **extra: t.Any) -> dict[str, t.Any]:
 
 
 def test_a_declared_total_not_emitted_is_audited_and_can_fail_the_run(api, tmp_path):
-    run = run_tap(tmp_path / "report", _config(api, "short"))
+    cloud_run = {"CLOUD_RUN_EXECUTION": "tap-x7k2p", "CLOUD_RUN_TASK_ATTEMPT": "1"}
+    run = run_tap(tmp_path / "report", _config(api, "short"), env=cloud_run)
     assert run.returncode == 0, run.stderr
     (audit,) = run.records("_audit")
+    assert (audit["execution"], audit["task_attempt"]) == ("tap-x7k2p", 1)
     assert (audit["stream"], audit["partition"], audit["records"], audit["declared_total"]) == (
         "short",
         None,

@@ -5,7 +5,8 @@ true`` also fails the run when an API's declared total differs from what was emi
 A record, as a target loads it::
 
     {"run_id": "9f0c...", "unit": "user_orders {\\"user_id\\":7}", "stream": "user_orders",
-     "partition": "{\\"user_id\\":7}", "shard_index": 1, "shard_count": 4, "records": 120,
+     "partition": "{\\"user_id\\":7}", "execution": "tap-restoauth-x7k2p", "task_attempt": 0,
+     "shard_index": 1, "shard_count": 4, "records": 120,
      "pages": 2, "declared_total": 120, "retries": 0, "token_renewals": 0,
      "started_at": "2026-11-29T10:00:00.120000+00:00", "ended_at": "...", "outcome": "complete",
      "error": null}
@@ -25,6 +26,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import os
 import typing as t
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -53,6 +55,8 @@ SCHEMA: dict[str, t.Any] = {
         "unit": {"type": "string"},
         "stream": {"type": "string"},
         "partition": _nullable("string"),
+        "execution": _nullable("string"),
+        "task_attempt": _nullable("integer"),
         "shard_index": {"type": "integer"},
         "shard_count": {"type": "integer"},
         "records": {"type": "integer"},
@@ -119,6 +123,10 @@ class Audit:
         self.shard = shard
         self.counters = counters
         self.run_id = uuid.uuid4().hex
+        # Cloud Run Jobs name the execution its tasks share and count a task's attempts (retries).
+        self.execution = os.environ.get("CLOUD_RUN_EXECUTION") or None
+        attempt = os.environ.get("CLOUD_RUN_TASK_ATTEMPT", "")
+        self.task_attempt = int(attempt) if attempt.isdigit() else None
         self.records: list[dict[str, t.Any]] = []
         self._stack: list[Unit] = []
 
@@ -162,6 +170,8 @@ class Audit:
             "unit": unit_key(unit.stream, context),
             "stream": unit.stream,
             "partition": unit.partition,
+            "execution": self.execution,
+            "task_attempt": self.task_attempt,
             "shard_index": self.shard.index,
             "shard_count": self.shard.count,
             "records": unit.records,
