@@ -171,6 +171,8 @@ def test_four_shards_share_one_rotating_refresh_token(stub, tmp_path, store):
         issued = server.tokens_issued("refresh_token")
         assert 2 <= issued <= wall / 1.5 + 2, f"{issued} token requests over {wall:.1f}s"
         assert sum(s.log().count("Using the access token another process obtained") for s in shards) >= 3
+        output = "".join(shard.log() + json.dumps(shard.messages()) for shard in shards)
+        assert not [value for value in server.secret_values() if value in output]  # no token, no secret
 
 
 def test_a_shard_killed_holding_the_lease_holds_the_others_only_until_it_expires(stub, tmp_path):
