@@ -147,6 +147,19 @@ AUTH = th.ObjectType(
         description="oauth2_refresh_token: file holding the current refresh token; rotated tokens are "
         "written back to it (mode 0600).",
     ),
+    th.Property(
+        "share_tokens",
+        th.BooleanType,
+        description="oauth2_refresh_token: processes running at once share one refresh and access token "
+        "through a lease on the secret or file they are stored in (default: on when shard.count > 1). "
+        "See docs/cloud-run-jobs.md.",
+    ),
+    th.Property(
+        "lease_seconds",
+        th.NumberType,
+        description="oauth2_refresh_token: how long a token lease lasts (default 60); a crashed holder "
+        "blocks renewals this long. Must exceed a token request's duration.",
+    ),
 )
 
 RESPONSE_RULES = th.ArrayType(th.ObjectType())
@@ -355,4 +368,28 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds between per-stream progress lines (records, pages, rate).",
     ),
     th.Property("secrets", SECRETS, description="Google Secret Manager for `sm://` references."),
+    th.Property(
+        "shard",
+        th.ObjectType(
+            th.Property("index", th.IntegerType, description="This process's shard, 0 to count-1."),
+            th.Property("count", th.IntegerType, description="How many shards split the work."),
+        ),
+        description="Split the work between processes: each stream without partitions and each "
+        "partition (parent record, window, static partition) belongs to one shard by a stable hash. "
+        "Defaults: CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, else 0 of 1. See docs/cloud-run-jobs.md.",
+    ),
+    th.Property(
+        "audit",
+        th.BooleanType,
+        default=False,
+        description="Add the `_audit` stream: one record per stream and partition per run (records, pages, "
+        "declared total, retries, token renewals, shard, times, outcome).",
+    ),
+    th.Property(
+        "audit_fail_on_mismatch",
+        th.BooleanType,
+        default=False,
+        description="Fail the run when an API's declared total differs from the records emitted "
+        "(needs audit).",
+    ),
 ).to_dict()

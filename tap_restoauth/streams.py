@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -10,7 +11,11 @@ import sys
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
-from singer_sdk.exceptions import InvalidStreamSortException
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    InvalidStreamSortException,
+)
 
 from tap_restoauth.errors import ApiError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
@@ -28,6 +33,8 @@ if t.TYPE_CHECKING:
 
     from tap_restoauth.config import StreamSettings
     from tap_restoauth.fetch.pagination import Page
+    from tap_restoauth.sync.audit import Audit, Unit
+    from tap_restoauth.sync.shards import Shards
 
 Pages = Iterable[tuple["Page", list[dict[str, t.Any]]]]
 
@@ -71,6 +78,9 @@ class RestStream(FastSyncStream):
         self._warned_missing_bookmark_value = False
         # per_parent: false -> {partition: {parent context: (comparable, value)}}
         self._parents_highest: dict[str, dict[str, tuple[t.Any, t.Any]]] = {}
+        self.shards: Shards | None = None  # set by the tap
+        self.audit: Audit | None = None
+        self._unit: Unit | None = None
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -79,6 +89,26 @@ class RestStream(FastSyncStream):
         if settings is not None and settings.partitions:
             return [dict(partition.context) for partition in iter_partitions(settings)]
         return super().partitions
+
+    @contextlib.contextmanager
+    def _sync_unit(self, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
+        """Sync the whole stream or a partition only if this shard owns it; audit what it did."""
+        if self.shards is None or self.audit is None:
+            yield True
+            return
+        with self.shards.partition(self.name, context) as owned:
+            if not owned or not self.emits_records:
+                yield owned
+                return
+            outer, before = self._unit, self.unit_records
+            with self.audit.unit(self.name, context) as unit:
+                self._unit = unit
+                try:
+                    yield True
+                finally:
+                    self._unit = outer
+                    if unit is not None:
+                        unit.records = self.unit_records - before
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Log, except the SDK's generic "unhandled error" line for an expected failure.
@@ -138,7 +168,10 @@ class RestStream(FastSyncStream):
                     for key in self.settings.context_keys:
                         record.setdefault(key, context[key])
             yield kept
-            progress.page_done(self.name, len(kept))
+            if self.emits_records:
+                progress.page_done(self.name, len(kept))
+            if self._unit is not None:
+                self._audit_page(page)
             if self.replication_key and self.is_sorted and context is None:
                 # The SDK writes STATE every 10,000 records. A sorted stream's bookmark is
                 # resumable, so a STATE after each page lets a killed run resume from the
@@ -204,6 +237,17 @@ class RestStream(FastSyncStream):
         state["replication_key_value"] = done_at.isoformat()
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    def _audit_page(self, page: Page) -> None:
+        unit = t.cast("Unit", self._unit)
+        unit.pages += 1
+        if unit.pages == 1:
+            try:
+                unit.declared_total = self.settings.paginator.declared_total(page)
+            except (TypeError, ValueError):
+                unit.declared_total = None
+        if self.settings.max_pages and unit.pages >= self.settings.max_pages:
+            unit.partial = True  # stopped by max_pages: the API may have more
 
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
         """Reject a page with a record lacking a primary key before emitting any of it."""
@@ -307,6 +351,26 @@ class RestStream(FastSyncStream):
                 return None
             child_context[key] = value
         return child_context
+
+    def _sync_children(self, child_context: Mapping[str, t.Any] | None) -> None:
+        """The SDK's loop, skipping children whose partition is another shard's.
+
+        `_sync_unit` would skip them too, but only after the SDK's per-sync work (SCHEMA and
+        STATE messages, a log line); with N shards, N-1 of every N child contexts are skipped.
+        """
+        shards = self.shards
+        if shards is None or shards.count == 1 or child_context is None:
+            super()._sync_children(child_context)
+            return
+        for child in self.child_streams:
+            if not (child.selected or child.has_selected_descendents):
+                continue
+            if not shards.owns_context(child.name, child_context):
+                continue
+            try:
+                child.sync(context=child_context)
+            except (AbortedSyncFailedException, AbortedSyncPausedException):
+                continue
 
     @functools.cached_property
     def _prefetch(self) -> ChildPrefetch | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import sys
@@ -11,6 +12,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
@@ -21,8 +23,11 @@ from tap_restoauth.http.ratelimit import QuotaExhausted
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
+from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
+from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
+from tap_restoauth.sync.shards import Shards, parse_shard
 
 SAMPLE_PAGE_LIMIT = 10
 
@@ -65,6 +70,7 @@ class TapRestOAuth(Tap):
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)
         resolved.attach_token_store(settings.auth)
+        share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
         return settings
 
     @functools.cached_property
@@ -75,16 +81,51 @@ class TapRestOAuth(Tap):
     def progress(self) -> Progress:
         return Progress(self.settings.progress_interval_seconds)
 
+    @functools.cached_property
+    def shards(self) -> Shards:
+        return Shards(parse_shard(self.config))
+
+    @functools.cached_property
+    def audit(self) -> Audit:
+        auth = self.settings.auth
+        return Audit(
+            parse_audit(self.config),
+            parse_shard(self.config),
+            lambda: (self.client.retries, getattr(auth, "token_requests", 0)),
+        )
+
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final; we only add a summary
         # Everything built so far (SDK, settings, catalog) lives until exit: frozen, the
         # garbage collector stops re-scanning it while a sync allocates (~15% of CPU time).
         gc.freeze()
+        others = self.shards.assign_streams(self.streams.values())
+        if self.shards.count > 1:
+            self.logger.info(
+                "shard %d of %d; whole streams of other shards (walked only for their children): %s",
+                self.shards.index,
+                self.shards.count,
+                ", ".join(others) or "none",
+            )
+        audit = self.streams.get(AUDIT_STREAM)
+        emit_audit = isinstance(audit, AuditStream) and audit.selected
+        if emit_audit:
+            self.streams[
+                AUDIT_STREAM
+            ].selected = False  # the SDK would sync it first (streams are sorted); it goes last
         stopped: QuotaExhausted | None = None
         try:
-            super().sync_all()
-        except QuotaExhausted as exc:
-            stopped = exc
-            self._stop_for_quota(exc)
+            try:
+                super().sync_all()
+            except QuotaExhausted as exc:
+                stopped = exc
+                self._stop_for_quota(exc)
+        except BaseException:
+            if emit_audit:
+                with contextlib.suppress(Exception):  # the run's own error is the one to report
+                    self._sync_audit()
+            raise
+        if emit_audit:
+            self._sync_audit()
         for line in self.progress.summary():
             self.logger.info("summary: %s", line)
         if stopped is not None:
@@ -94,6 +135,15 @@ class TapRestOAuth(Tap):
             self.client.retries,
             getattr(self.settings.auth, "token_requests", 0),
         )
+        self.audit.check_totals()
+
+    def _sync_audit(self) -> None:
+        """Emit the _audit stream after every other stream (also when the run failed)."""
+        stream = self.streams[AUDIT_STREAM]
+        stream.selected = True
+        stream.sync()
+        if isinstance(self.message_writer, BufferedWriter):
+            self.message_writer.flush()
 
     def _stop_for_quota(self, exc: QuotaExhausted) -> None:
         """End the run early and resumably: the STATE of every page emitted, then one line.
@@ -125,10 +175,14 @@ class TapRestOAuth(Tap):
                 {"parent_stream_type": type(parent) if parent else None},
             )
             stream = cls(self, schema, stream_settings, endpoint, self.progress)
+            stream.shards, stream.audit = self.shards, self.audit
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream
-        return list(built.values())
+        streams: list[t.Any] = list(built.values())
+        if self.audit.settings.enabled:
+            streams.append(AuditStream(self, self.audit))
+        return streams
 
     def _schema(
         self, stream: StreamSettings, endpoint: Endpoint, built: dict[str, RestStream]

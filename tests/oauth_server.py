@@ -236,7 +236,8 @@ class OAuthServer:
     """Authorization server + protected paginated API on one loopback port.
 
     The API serves `GET /v1/<dataset>?page=N&per_page=M` as
-    `{"data": [...], "meta": {"page": N, "total_pages": T}}` for each dataset.
+    `{"data": [...], "meta": {"page": N, "total_pages": T}}` for each dataset, and the
+    same under every record of another dataset: `GET /v1/<parents>/<id>/<dataset>`.
     """
 
     def __init__(
@@ -610,6 +611,8 @@ class _Handler(JsonHandler):
             return
         time.sleep(owner.api_delay + (fault.delay if fault else 0.0))
         segments = [s for s in parts.path.split("/") if s]
+        if len(segments) == 4 and segments[1] in owner.datasets:
+            segments = segments[:1] + segments[3:]  # /v1/<parents>/<id>/<dataset>: the dataset per parent
         if len(segments) != 2 or segments[0] != "v1" or segments[1] not in owner.datasets:
             self._json(404, {"error": "not_found"})
             return

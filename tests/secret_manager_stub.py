@@ -1,10 +1,12 @@
 """A local stand-in for Google Secret Manager's gRPC API, for tests with the real client.
 
-Serves `google.cloud.secretmanager.v1.SecretManagerService` (AccessSecretVersion and
-AddSecretVersion) in plaintext on 127.0.0.1 with in-memory secrets and versions,
-counts calls, and injects failures: permission denied per secret (read or write),
-a wrong data_crc32c per secret, and UNAVAILABLE for every call.
-Like the real service, response names carry the project number, not its id.
+Serves `google.cloud.secretmanager.v1.SecretManagerService` (AccessSecretVersion,
+AddSecretVersion, GetSecret and UpdateSecret of annotations) in plaintext on 127.0.0.1
+with in-memory secrets and versions, counts calls, and injects failures: permission
+denied per secret (read or write), a wrong data_crc32c per secret, and UNAVAILABLE for
+every call. Like the real service, response names carry the project number, not its id,
+and a secret's etag changes on every UpdateSecret (not when a version is added); an
+UpdateSecret carrying another etag fails with FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class SecretManagerStub:
 
     def __init__(self) -> None:
         self.versions: dict[tuple[str, str], list[bytes]] = {}
+        self.annotations: dict[tuple[str, str], dict[str, str]] = {}
+        self.etags: dict[tuple[str, str], int] = {}
         self.deny_access: set[str] = set()  # secret ids whose reads are denied
         self.deny_add: set[str] = set()  # secret ids whose new versions are denied
         self.wrong_crc: set[str] = set()  # secret ids answered with a corrupted checksum
@@ -46,6 +50,16 @@ class SecretManagerStub:
                 self._add,
                 request_deserializer=service.AddSecretVersionRequest.deserialize,
                 response_serializer=resources.SecretVersion.serialize,
+            ),
+            "GetSecret": grpc.unary_unary_rpc_method_handler(
+                self._get_secret,
+                request_deserializer=service.GetSecretRequest.deserialize,
+                response_serializer=resources.Secret.serialize,
+            ),
+            "UpdateSecret": grpc.unary_unary_rpc_method_handler(
+                self._update_secret,
+                request_deserializer=service.UpdateSecretRequest.deserialize,
+                response_serializer=resources.Secret.serialize,
             ),
         }
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
@@ -67,6 +81,7 @@ class SecretManagerStub:
         data = value.encode() if isinstance(value, str) else value
         with self._lock:
             versions = self.versions.setdefault((project, secret), [])
+            self.etags.setdefault((project, secret), 1)
             versions.append(data)
             return len(versions)
 
@@ -125,6 +140,53 @@ class SecretManagerStub:
             name=f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}",
             state=resources.SecretVersion.State.ENABLED,
         )
+
+    def _secret(self, key: tuple[str, str]) -> resources.Secret:
+        """The secret's metadata as the service returns it (caller holds the lock)."""
+        return resources.Secret(
+            name=f"projects/{PROJECT_NUMBER}/secrets/{key[1]}",
+            etag=f'"{self.etags[key]}"',
+            annotations=self.annotations.get(key, {}),
+        )
+
+    def _get_secret(
+        self, request: service.GetSecretRequest, context: grpc.ServicerContext
+    ) -> resources.Secret:
+        self._count("GetSecret", request.name)
+        match = _SECRET_NAME.fullmatch(request.name)
+        if not match:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid resource name {request.name}")
+        project, secret = match.groups()
+        self._check(context, secret, self.deny_access, "secretmanager.secrets.get", request.name)
+        with self._lock:
+            if (project, secret) not in self.versions:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Secret [{request.name}] not found.")
+            return self._secret((project, secret))
+
+    def _update_secret(
+        self, request: service.UpdateSecretRequest, context: grpc.ServicerContext
+    ) -> resources.Secret:
+        name = request.secret.name
+        self._count("UpdateSecret", name)
+        match = _SECRET_NAME.fullmatch(name)
+        if not match:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid resource name {name}")
+        project, secret = match.groups()
+        self._check(context, secret, self.deny_add, "secretmanager.secrets.update", name)
+        if list(request.update_mask.paths) != ["annotations"]:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "this stand-in updates annotations only")
+        with self._lock:
+            key = (project, secret)
+            if key not in self.versions:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found.")
+            if request.secret.etag and request.secret.etag != f'"{self.etags[key]}"':
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"The etag provided in the request does not match the current etag of {name}.",
+                )
+            self.annotations[key] = dict(request.secret.annotations)
+            self.etags[key] += 1
+            return self._secret(key)
 
     def _count(self, method: str, name: str) -> None:
         with self._lock:

@@ -204,6 +204,12 @@ class TokenEndpointError(AuthError):
     """The token endpoint gave no token (after retries); the message says why and what to fix."""
 
 
+class SharedTokenSource(t.Protocol):
+    """Obtains tokens shared between processes (auth/lease.py)."""
+
+    def obtain(self, auth: OAuth2RefreshToken, rejected: str | None) -> _Token: ...
+
+
 @dataclasses.dataclass
 class _Token:
     """An access token and its time.monotonic() deadlines (None when the server gave no lifetime)."""
@@ -270,7 +276,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
             current = self._token
             if current is None or self.carries(rejected, current.access_token):
                 logger.info("The API answered 401: requesting a new access token")
-                self._token = self._request_token()
+                self._token = self._new_token(rejected=current.access_token if current else None)
         return True
 
     def carries(self, request: requests.PreparedRequest, access_token: str) -> bool:
@@ -293,7 +299,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
             token = self._token
             now = time.monotonic()
             if token is None or (token.expires_at is not None and now >= token.expires_at):
-                token = self._token = self._request_token()
+                token = self._token = self._new_token()
             elif token.renew_at is not None and now >= token.renew_at:
                 token = self._renew_early(token)
             return token.access_token
@@ -305,7 +311,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
         the run while the current token is still accepted.
         """
         try:
-            self._token = self._request_token()
+            self._token = self._new_token()
         except TokenEndpointError as exc:
             assert current.expires_at is not None
             left = current.expires_at - time.monotonic()
@@ -319,6 +325,10 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
             )
             return current
         return self._token
+
+    def _new_token(self, rejected: str | None = None) -> _Token:
+        """A token to use from now on (`rejected`: the access token the API just refused)."""
+        return self._request_token()
 
     def grant_fields(self) -> dict[str, str]:
         """Form fields specific to the grant."""
@@ -458,10 +468,13 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
 
     refresh_token: str | None = None
     refresh_token_file: str | None = None
+    share_tokens: bool | None = None  # None: when the run is one shard of several (auth/lease.py)
+    lease_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.stores: list[RefreshTokenStore] = []
+        self.shared: SharedTokenSource | None = None  # set by auth/lease.py when processes share tokens
         self._configured_refresh_token = self.refresh_token
         if self.refresh_token_file:
             file_store = FileTokenStore(self.refresh_token_file)
@@ -487,6 +500,11 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
     def grant_fields(self) -> dict[str, str]:
         return {"grant_type": self.grant_type, "refresh_token": str(self.refresh_token)}
 
+    def _new_token(self, rejected: str | None = None) -> _Token:
+        if self.shared is not None:
+            return self.shared.obtain(self, rejected)
+        return self._request_token()
+
     def on_token_response(self, payload: Mapping[str, t.Any]) -> None:
         rotated = payload.get("refresh_token")
         if not rotated or rotated == self.refresh_token:
@@ -495,6 +513,8 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
         redaction.register(rotated)
         check_token(rotated, "refresh_token", source=f"the token endpoint {origin(self.token_url)}")
         self.refresh_token = rotated
+        if self.shared is not None:
+            return  # saved with the new access token, under the shared lease
         if not self.stores:
             logger.warning(
                 "The provider rotated the refresh token and no token store is configured: "
@@ -502,10 +522,14 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
                 "(set auth.refresh_token_file or keep auth.refresh_token in Secret Manager)"
             )
             return
+        self.save_to_stores(rotated)
+
+    def save_to_stores(self, value: str) -> None:
+        """Save `value` (the refresh token, or StoredToken JSON) to every store, then report failures."""
         failures = []
         for store in self.stores:  # every store, even after one fails: each may be the one read next
             try:
-                store.save(rotated)
+                store.save(value)
             except TapRestOAuthError as exc:
                 failures.append(redaction.redact(str(exc)))
             else:

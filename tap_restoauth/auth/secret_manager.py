@@ -26,6 +26,7 @@ import google_crc32c
 
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken
+from tap_restoauth.auth.token_store import StoredToken
 from tap_restoauth.errors import SecretError
 from tap_restoauth.http import redaction
 from tap_restoauth.http.urls import is_loopback
@@ -155,6 +156,31 @@ class SecretManager:
             "add_secret_version", (ServiceUnavailable,), parent=ref.secret_name, payload=payload
         )
         return str(version.name)
+
+    def get_secret(self, ref: SecretRef) -> tuple[str, dict[str, str]]:
+        """(etag, annotations) of the secret `ref` names."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+
+        secret = self._call("get_secret", (ServiceUnavailable,), name=ref.secret_name)
+        return str(secret.etag), dict(secret.annotations)
+
+    def update_annotations(self, ref: SecretRef, etag: str, annotations: Mapping[str, str]) -> str:
+        """Replace the secret's annotations if its etag is still `etag`; returns the new etag.
+
+        Another writer in between makes the call fail with FAILED_PRECONDITION (CallFailed).
+        """
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+        from google.cloud.secretmanager_v1.types import Secret  # noqa: PLC0415
+        from google.protobuf.field_mask_pb2 import FieldMask  # noqa: PLC0415
+
+        secret = Secret(name=ref.secret_name, etag=etag, annotations=dict(annotations))
+        updated = self._call(
+            "update_secret",
+            (ServiceUnavailable,),
+            secret=secret,
+            update_mask=FieldMask(paths=["annotations"]),
+        )
+        return str(updated.etag)
 
     def _call(self, method: str, retryable: tuple[type[Exception], ...], **request: t.Any) -> t.Any:
         """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed."""
@@ -351,6 +377,8 @@ def resolve_config(config: Mapping[str, t.Any]) -> ResolvedConfig:
         return ResolvedConfig(dict(config), {}, manager)
     reader = SecretReader(manager)
     values = {where: reader.read(ref, where) for where, ref in references.items()}
+    if "auth.refresh_token" in values:  # plain, or shared JSON with the access token beside it
+        values["auth.refresh_token"] = StoredToken.decode(values["auth.refresh_token"]).refresh_token
     logger.info(
         "Resolved %d sm:// reference(s) from %d secret version(s) in Secret Manager",
         len(references),

@@ -119,6 +119,10 @@ class Paginator(ABC):
         """
         return None
 
+    def declared_total(self, first: Page) -> int | None:
+        """How many records the API says the endpoint has, read from the first page (the audit)."""
+        return None
+
 
 PAGINATORS: dict[str, type[Paginator]] = {}
 
@@ -232,6 +236,11 @@ class PageNumberPaginator(Paginator):
             return None
         return self._numbered(page.request, number + 1)
 
+    def declared_total(self, first: Page) -> int | None:
+        records = self._matcher("total_records_path")
+        value = first_match(records, first.body) if records else None
+        return int(value) if value is not None else None
+
     def remaining_requests(self, first: Page) -> list[PageRequest] | None:
         total = self._total_pages(first.body)
         if total is None:
@@ -306,6 +315,10 @@ class OffsetPaginator(Paginator):
         if total is not None and offset >= total:
             return None
         return self._at(page.request, offset)
+
+    def declared_total(self, first: Page) -> int | None:
+        total = self._total(first.body)
+        return None if total is None else max(0, total - int(first.request.params[self.offset_param]))
 
     def remaining_requests(self, first: Page) -> list[PageRequest] | None:
         total = self._total(first.body)

@@ -23,6 +23,7 @@ disabled sort check, `write_messages=False`) runs through the SDK's loop.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import typing as t
 from operator import itemgetter
@@ -37,7 +38,7 @@ from tap_restoauth.records.conform import Conformer
 from tap_restoauth.sync.output import BufferedWriter, RecordLines
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers import types
     from singer_sdk.mapper import StreamMap
@@ -98,6 +99,30 @@ class FastSyncStream(Stream):
     """
 
     _record_path: _RecordPath | None = None
+    emits_records = True  # False: records are walked (bookmark, children) but not written (shards.py)
+    unit_records = 0  # records written for the unit (stream or partition) being synced
+
+    @contextlib.contextmanager
+    def _sync_unit(self, context: types.Context | None) -> Iterator[bool]:
+        """Wraps the sync of the whole stream (None) or one partition; yields whether to sync it.
+
+        Every context the stream syncs passes here, whatever produced it (parent records,
+        static partitions, state): the one place for sharding and the audit.
+        """
+        yield True
+
+    def _write_schema_message(self) -> None:
+        if self.emits_records:
+            super()._write_schema_message()
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        if self.emits_records:
+            super()._write_activate_version_message(full_table_version)
+
+    def _write_record_message(self, record: types.Record) -> None:
+        if self.emits_records:
+            self.unit_records += 1
+            super()._write_record_message(record)
 
     def get_record_batches(self, context: types.Context | None) -> Iterable[list[dict[str, t.Any]]]:
         """The stream's records, one list per page."""
@@ -179,30 +204,44 @@ class FastSyncStream(Stream):
         write_messages: bool = True,
     ) -> t.Generator[dict, t.Any, t.Any]:
         path = self._fast_path() if write_messages else None
+        context_list = [context] if context is not None else self.partitions
         if path is None:
-            yield from super()._sync_records(context, write_messages=write_messages)
+            if context is None and not context_list:
+                with self._sync_unit(None) as owned:
+                    if owned:
+                        yield from super()._sync_records(None, write_messages=write_messages)
+                return
+            for element in context_list or []:
+                with self._sync_unit(element) as owned:
+                    if owned:
+                        yield from super()._sync_records(element, write_messages=write_messages)
+            if context is None:
+                self._finalize_state(self.stream_state)
+                self._write_state_message()
             return
 
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         record_index = 0
-        context_list = [context] if context is not None else self.partitions
         try:
             with record_counter, timer:
                 for context_element in context_list or [{}]:
-                    record_counter.with_context(context_element)
-                    timer.with_context(context_element)
-                    current_context = context_element or None
-                    partition_context = self._get_state_partition_context(current_context)
-                    self._write_starting_replication_value(current_context)
-                    try:
-                        record_index = yield from self._sync_pages(
-                            path, record_counter, record_index, current_context, partition_context
-                        )
-                    finally:
-                        self._context_done()
-                    if current_context == partition_context:
-                        self._finalize_state(self.get_context_state(current_context))
+                    with self._sync_unit(context_element or None) as owned:
+                        if not owned:
+                            continue
+                        record_counter.with_context(context_element)
+                        timer.with_context(context_element)
+                        current_context = context_element or None
+                        partition_context = self._get_state_partition_context(current_context)
+                        self._write_starting_replication_value(current_context)
+                        try:
+                            record_index = yield from self._sync_pages(
+                                path, record_counter, record_index, current_context, partition_context
+                            )
+                        finally:
+                            self._context_done()
+                        if current_context == partition_context:
+                            self._finalize_state(self.get_context_state(current_context))
             if not context:
                 self._finalize_state(self.stream_state)
             self._write_state_message()
@@ -221,6 +260,7 @@ class FastSyncStream(Stream):
         child_context = None if context is None else copy.copy(context)
         process = bool(self.child_streams or partition_context)
         selected = self.selected
+        emits = self.emits_records
         abort_at = self.ABORT_AT_RECORD_COUNT
         frequency = self.STATE_MSG_FREQUENCY
         incremental = bool(self.replication_key and self.replication_method == REPLICATION_INCREMENTAL)
@@ -235,13 +275,15 @@ class FastSyncStream(Stream):
                 process=process,
             )
             if selected and batch:
-                path.write(batch, self._stream_version)
+                if emits:
+                    path.write(batch, self._stream_version)
+                    self.unit_records += len(batch)
+                    record_counter.increment(len(batch))
                 state_manager.is_flushed = False
                 if incremental:
                     self._advance_bookmark(batch, context)
                 if (record_index + len(batch)) // frequency > record_index // frequency:
                     self._write_state_message()
-                record_counter.increment(len(batch))
                 yield from batch
             record_index += len(batch)
             if limited:

@@ -32,10 +32,13 @@ if t.TYPE_CHECKING:
 class ChildPrefetch:
     """Prefetches the first child pages of the parent records ahead of the one being processed."""
 
-    def __init__(self, parent: RestStream, children: list[RestStream], concurrency: int) -> None:
+    def __init__(
+        self, parent: RestStream, children: list[RestStream], concurrency: int, spread: int = 1
+    ) -> None:
         self.parent = parent
         self.children = children
-        self.window = 2 * concurrency
+        # With N shards, about 1 in N parent records has children to sync here: look N times as far.
+        self.window = 2 * concurrency * spread
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"{parent.name}-children")
         self._batch: list[dict[str, t.Any]] | None = None
         self._next = 0
@@ -50,7 +53,10 @@ class ChildPrefetch:
             for child in parent.child_streams
             if (child.selected or child.has_selected_descendents) and _prefetchable(child)
         ]
-        return ChildPrefetch(parent, t.cast("list[RestStream]", children), concurrency) if children else None
+        if not children:
+            return None
+        spread = parent.shards.count if parent.shards is not None else 1
+        return ChildPrefetch(parent, t.cast("list[RestStream]", children), concurrency, spread)
 
     def ahead(self, batch: list[dict[str, t.Any]], index: int, context: Mapping[str, t.Any] | None) -> None:
         """Make sure the children of `batch[index:index + window]` are being fetched."""
@@ -63,7 +69,8 @@ class ChildPrefetch:
             if child_context is None:
                 continue
             for child in self.children:
-                child.endpoint.prefetch(child_context, {}, self.pool)
+                if child.shards is None or child.shards.owns_context(child.name, child_context):
+                    child.endpoint.prefetch(child_context, {}, self.pool)
 
     def discard(self) -> None:
         """Forget prefetches no child sync took (their futures are cancelled if not started)."""

@@ -1,0 +1,141 @@
+"""Sharding: N processes run one config and together extract each record exactly once.
+
+``shard: {index: 2, count: 4}``; without it, Cloud Run Jobs' `CLOUD_RUN_TASK_INDEX`
+and `CLOUD_RUN_TASK_COUNT` are used, else one shard (index 0 of 1).
+
+The work is split into units, each owned by exactly one shard: the shard whose index
+is a stable hash (SHA-256, the same in every process and Python version) of the unit's
+key modulo `count`:
+
+- a whole stream (a stream without partitions): key ``users``; a shard that does not
+  own it writes none of its records -- but when its children are selected it still
+  walks its records (and keeps its bookmark in its own state) to find their partitions;
+- a partition context of any kind -- a parent record's child partition, a static
+  partition, a date window: key ``user_orders {"user_id":7}`` (the context as sorted
+  JSON). Everything below an owned partition (grandchildren) goes with it.
+
+Each shard keeps its own state (its own Meltano state ID or state file): a unit is
+always owned by the same shard, so its bookmark is always in that shard's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import typing as t
+from collections.abc import Iterator, Mapping
+
+from tap_restoauth.errors import ConfigError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk import Stream
+
+INDEX_ENV = "CLOUD_RUN_TASK_INDEX"
+COUNT_ENV = "CLOUD_RUN_TASK_COUNT"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardSettings:
+    """Which shard this process is: `index` in 0..count-1."""
+
+    index: int = 0
+    count: int = 1
+
+
+def parse_shard(config: Mapping[str, t.Any], env: Mapping[str, str] = os.environ) -> ShardSettings:
+    """The `shard` setting, each part defaulting to its Cloud Run Jobs variable, else 0 of 1."""
+    raw = config.get("shard") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("shard: expected an object {index, count}")
+    unknown = sorted(set(raw) - {"index", "count"})
+    if unknown:
+        raise ConfigError(f"shard: unknown option(s) {', '.join(unknown)} (allowed: count, index)")
+    index = _integer(raw.get("index"), env.get(INDEX_ENV), "shard.index", INDEX_ENV, 0)
+    count = _integer(raw.get("count"), env.get(COUNT_ENV), "shard.count", COUNT_ENV, 1)
+    if count < 1:
+        raise ConfigError(f"shard.count: expected at least 1, got {count}")
+    if not 0 <= index < count:
+        raise ConfigError(f"shard.index: expected 0 to {count - 1} (shard.count is {count}), got {index}")
+    return ShardSettings(index, count)
+
+
+def _integer(value: t.Any, from_env: str | None, where: str, variable: str, default: int) -> int:
+    if value is None and from_env not in (None, ""):
+        value, where = from_env, variable
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if isinstance(value, float | bool) or (isinstance(value, str) and value.strip() != str(number)):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    return number
+
+
+def unit_key(stream: str, context: Mapping[str, t.Any] | None) -> str:
+    """The stable key of a whole stream (context None) or one of its partitions."""
+    if not context:
+        return stream
+    return f"{stream} {json.dumps(context, sort_keys=True, separators=(',', ':'), default=str)}"
+
+
+class Shards:
+    """Decides which units this shard syncs; `owns` is the one assignment function."""
+
+    def __init__(self, settings: ShardSettings) -> None:
+        self.index = settings.index
+        self.count = settings.count
+        self._inside_owned_partition = 0
+
+    def owns(self, key: str) -> bool:
+        """Whether the unit with `key` is this shard's (every process computes the same answer)."""
+        if self.count == 1:
+            return True
+        digest = hashlib.sha256(key.encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+    def owns_context(self, stream: str, context: Mapping[str, t.Any] | None) -> bool:
+        """Whether the partition `context` of `stream` is synced here (True below an owned one)."""
+        if not context or self._inside_owned_partition:
+            return True
+        return self.owns(unit_key(stream, context))
+
+    @contextlib.contextmanager
+    def partition(self, stream: str, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
+        """Whether to sync this partition; while it syncs, partitions below it are owned too."""
+        owned = self.owns_context(stream, context)
+        if not owned or not context:
+            yield owned
+            return
+        self._inside_owned_partition += 1
+        try:
+            yield True
+        finally:
+            self._inside_owned_partition -= 1
+
+    def assign_streams(self, streams: Iterable[Stream]) -> list[str]:
+        """Stop whole streams of other shards from writing; returns the names of those streams.
+
+        Only streams without partitions are whole-stream units; their children's partitions
+        are assigned one by one as they are found.
+        """
+        others = []
+        for stream in streams:
+            if stream.parent_stream_type or stream.partitions or not hasattr(stream, "emits_records"):
+                continue
+            if not (stream.selected or stream.has_selected_descendents) or self.owns(
+                unit_key(stream.name, None)
+            ):
+                continue
+            others.append(stream.name)
+            if stream.has_selected_descendents:
+                stream.emits_records = False  # walked for its children's partitions only
+            else:
+                stream.selected = False
+        return others
