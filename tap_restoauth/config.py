@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import os
 import ssl
 import string
@@ -86,6 +87,21 @@ class _RawStream:
     max_pages: int | None = None
     ignore_statuses: tuple[int, ...] = ()
     is_sorted: bool = False
+
+
+def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
+    """Refuse a misspelled top-level setting instead of silently using the default.
+
+    Keys starting with `_` are left alone (tools add such keys for themselves).
+    """
+    unknown = sorted(key for key in config if key not in known and not str(key).startswith("_"))
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        hints.append(f"{key!r} (did you mean {close[0]}?)" if close else repr(key))
+    raise ConfigError(f"unknown setting(s) {', '.join(hints)}; the settings are listed by `tap-restoauth --about`")
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:

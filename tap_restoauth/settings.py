@@ -91,6 +91,32 @@ STREAM = th.ObjectType(
     ),
 )
 
+PAGINATION = th.ObjectType(
+    th.Property(
+        "type",
+        th.StringType,
+        description="Pagination type: none, page_number, offset, cursor, next_url, link_header.",
+    ),
+    th.Property("page_param", th.StringType, description="page_number: page parameter (default `page`)."),
+    th.Property("size_param", th.StringType, description="page_number: page size parameter."),
+    th.Property("page_size", th.IntegerType, description="page_number: records per page to ask for."),
+    th.Property("start", th.IntegerType, description="page_number, offset: first page (1) or offset (0)."),
+    th.Property("has_more_path", th.StringType, description="page_number: JSONPath of a has-more flag."),
+    th.Property("total_pages_path", th.StringType, description="page_number: JSONPath of the page count."),
+    th.Property(
+        "total_records_path", th.StringType, description="page_number: JSONPath of the record count."
+    ),
+    th.Property("offset_param", th.StringType, description="offset: offset parameter (default `offset`)."),
+    th.Property("limit_param", th.StringType, description="offset: limit parameter (default `limit`)."),
+    th.Property("limit", th.IntegerType, description="offset: records per request (default 100)."),
+    th.Property("total_path", th.StringType, description="offset: JSONPath of the record count."),
+    th.Property("cursor_param", th.StringType, description="cursor: parameter receiving the cursor."),
+    th.Property("cursor_path", th.StringType, description="cursor: JSONPath of the next cursor."),
+    th.Property("cursor_header", th.StringType, description="cursor: response header holding the cursor."),
+    th.Property("next_url_path", th.StringType, description="next_url: JSONPath of the next page's URL."),
+    th.Property("rel", th.StringType, description="link_header: link relation to follow (default `next`)."),
+)
+
 SECRETS = th.ObjectType(
     th.Property("gcp_project", th.StringType, description="Project for `sm://SECRET` references."),
     th.Property(
@@ -114,7 +140,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("timeout", th.NumberType, default=60, description="Connect and read timeout, seconds."),
     th.Property("verify_tls", th.BooleanType, default=True, description="Verify TLS certificates."),
     th.Property("ca_bundle", th.StringType, description="PEM file of CAs to trust (private CAs)."),
-    th.Property("pagination", th.ObjectType(), description="Default pagination for streams."),
+    th.Property(
+        "pagination", PAGINATION, description="Default pagination for streams (a stream's own overrides it)."
+    ),
     th.Property("streams", th.ArrayType(STREAM), description="The endpoints to extract."),
     th.Property(
         "schema_sample_size", th.IntegerType, default=100, description="Records sampled to infer a schema."

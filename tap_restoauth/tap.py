@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import gc
 import sys
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_restoauth.auth.secret_manager import resolve_config
-from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
+from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
 from tap_restoauth.http import redaction
@@ -45,13 +48,31 @@ class TapRestOAuth(Tap):
             # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
             self._state_writer = StateLines(self.message_writer)
 
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:  # noqa: FBT001
+        with _closing_on_error(ctx):
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        with _closing_on_error(ctx):
+            super().cb_test(ctx, param, value)
+
     @functools.cached_property
     def settings(self) -> TapSettings:
         """The validated settings (secrets resolved), parsed once."""
+        check_known_settings(self.config, self.known_settings())
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)
         resolved.attach_token_store(settings.auth)
         return settings
+
+    @classmethod
+    def known_settings(cls) -> set[str]:
+        """Top-level settings: the tap's own and the SDK's built-in ones (stream maps, flattening...)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return set(schema["properties"])
 
     @functools.cached_property
     def client(self) -> ApiClient:
@@ -162,6 +183,21 @@ class TapRestOAuth(Tap):
                 break
         self._sample_cache[stream.name] = (records, context)
         return records, context
+
+
+@contextlib.contextmanager
+def _closing_on_error(ctx: click.Context) -> t.Iterator[None]:
+    """Close the files click opened (`--state`, `--catalog`) when a CLI callback fails.
+
+    `--discover` and `--test` run while click is still parsing the arguments, before the
+    context that would close them exists; a failure would leave them to the garbage
+    collector, which warns (`ResourceWarning: unclosed file ... state.json`).
+    """
+    try:
+        yield
+    except TapRestOAuthError:
+        ctx.close()
+        raise
 
 
 def _class_name(stream_name: str) -> str:

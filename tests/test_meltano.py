@@ -246,6 +246,30 @@ def sensitive_settings(plugin: str) -> list[str]:
     raise LookupError(plugin)
 
 
+def test_readme_select_and_config_list_work_without_an_environment(project, serve, tmp_path):
+    """`meltano select` and `meltano config` ignore the default environment: the base config serves."""
+    env = project.env(tmp_path)
+    listing = project.meltano("config", "list", "tap-restoauth", env=env).stdout
+    assert "api_url [env: TAP_RESTOAUTH_API_URL] current value: 'http://127.0.0.1:8765'" in listing
+    assert "possibly unsupported" not in listing, listing  # every key meltano.yml uses is declared
+    server = serve(3)
+    # The README's sandbox listens on 8765; the test's on a free port, given the way a user would.
+    env = project.env(tmp_path, TAP_RESTOAUTH_AUTH_CLIENT_SECRET=CLIENT_SECRET, TAP_RESTOAUTH_API_URL=server.url)
+    env["TAP_RESTOAUTH_AUTH_TOKEN_URL"] = f"{server.url}/oauth/token"
+    selected = project.meltano("select", "tap-restoauth", "--list", "--all", env=env).stdout
+    for line in ("[automatic  ] users.id", "[selected   ] users.email", "[automatic  ] order_items.sku"):
+        assert line in selected, selected
+    env["TAP_RESTOAUTH_AUTH_CLIENT_ID"] = "sandbox-client"
+    prod = project.meltano("--environment", "prod", "invoke", "tap-restoauth", "--discover", env=env, ok=False)
+    assert prod.returncode == 0, prod.stderr[-2000:]  # the job's variables win over the prod placeholders
+    prod = project.meltano(
+        "--environment", "prod", "invoke", "tap-restoauth", "--discover", env=project.env(tmp_path), ok=False
+    )
+    assert prod.returncode != 0
+    assert "tap-restoauth: error: invalid config: 'api_url' is a required property" in prod.stderr
+    assert "ResourceWarning" not in prod.stderr
+
+
 def test_config_list_redacts_every_secret_and_names_its_env_var(project, tmp_path):
     secrets = sensitive_settings("tap-restoauth")
     assert {"auth.client_secret", "auth.refresh_token", "auth.password"} <= set(secrets)
