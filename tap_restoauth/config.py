@@ -101,7 +101,9 @@ def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
     for key in unknown:
         close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
         hints.append(f"{key!r} (did you mean {close[0]}?)" if close else repr(key))
-    raise ConfigError(f"unknown setting(s) {', '.join(hints)}; the settings are listed by `tap-restoauth --about`")
+    raise ConfigError(
+        f"unknown setting(s) {', '.join(hints)}; the settings are listed by `tap-restoauth --about`"
+    )
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:

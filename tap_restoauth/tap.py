@@ -49,7 +49,7 @@ class TapRestOAuth(Tap):
             self._state_writer = StateLines(self.message_writer)
 
     @classmethod
-    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:  # noqa: FBT001
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
         with _closing_on_error(ctx):
             super().cb_discover(ctx, param, value)
 

@@ -129,7 +129,10 @@ CASES: list[tuple[t.Callable[..., None], list[str]]] = [
     (zero_rate_limit, ["requests_per_second: expected a number greater than 0, got 0"]),
     (
         misspelled_settings,
-        ["unknown setting(s) 'concurency' (did you mean concurrency?), 'start_dat' (did you mean start_date?);"],
+        [
+            "unknown setting(s) 'concurency' (did you mean concurrency?), "
+            "'start_dat' (did you mean start_date?);"
+        ],
     ),
 ]
 

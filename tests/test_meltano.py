@@ -254,17 +254,15 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
     assert "possibly unsupported" not in listing, listing  # every key meltano.yml uses is declared
     server = serve(3)
     # The README's sandbox listens on 8765; the test's on a free port, given the way a user would.
-    env = project.env(tmp_path, TAP_RESTOAUTH_AUTH_CLIENT_SECRET=CLIENT_SECRET, TAP_RESTOAUTH_API_URL=server.url)
-    env["TAP_RESTOAUTH_AUTH_TOKEN_URL"] = f"{server.url}/oauth/token"
+    env = project.env(tmp_path, **sandbox_env(server))
     selected = project.meltano("select", "tap-restoauth", "--list", "--all", env=env).stdout
     for line in ("[automatic  ] users.id", "[selected   ] users.email", "[automatic  ] order_items.sku"):
         assert line in selected, selected
     env["TAP_RESTOAUTH_AUTH_CLIENT_ID"] = "sandbox-client"
-    prod = project.meltano("--environment", "prod", "invoke", "tap-restoauth", "--discover", env=env, ok=False)
+    discover = ("--environment", "prod", "invoke", "tap-restoauth", "--discover")
+    prod = project.meltano(*discover, env=env, ok=False)
     assert prod.returncode == 0, prod.stderr[-2000:]  # the job's variables win over the prod placeholders
-    prod = project.meltano(
-        "--environment", "prod", "invoke", "tap-restoauth", "--discover", env=project.env(tmp_path), ok=False
-    )
+    prod = project.meltano(*discover, env=project.env(tmp_path), ok=False)
     assert prod.returncode != 0
     assert "tap-restoauth: error: invalid config: 'api_url' is a required property" in prod.stderr
     assert "ResourceWarning" not in prod.stderr
