@@ -65,6 +65,7 @@ class TapSettings:
     schema_sample_size: int
     concurrency: int
     progress_interval_seconds: float = 30.0
+    metrics_log_level: str = "DEBUG"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +146,15 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         progress_interval_seconds=options.coerce(
             config.get("progress_interval_seconds", 30), float, "progress_interval_seconds"
         ),
+        metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
     )
+
+
+def _metrics_log_level(value: t.Any) -> str:
+    level = str(value or "DEBUG").upper()
+    if level not in {"DEBUG", "INFO"}:
+        raise ConfigError(f"metrics_log_level: expected DEBUG or INFO, got {value!r}")
+    return level
 
 
 def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:

@@ -175,5 +175,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=30,
         description="Seconds between per-stream progress lines (records, pages, rate).",
     ),
+    th.Property(
+        "metrics_log_level",
+        th.StringType,
+        default="DEBUG",
+        description="Level of the SDK's METRIC lines (per stream and parent record): DEBUG hides "
+        "them from an INFO log; INFO shows them.",
+    ),
     th.Property("secrets", SECRETS, description="Google Secret Manager for `sm://` references."),
 ).to_dict()

@@ -72,6 +72,9 @@ class RestStream(FastSyncStream):
         """The records of each page, one list per page (`get_records` yields them one by one)."""
         extra: dict[str, t.Any] = {}
         keep: OlderThanBookmark | None = None
+        detail = f"incremental on {self.replication_key}" if self.replication_key else "full table"
+        if self.settings.parent:
+            detail += f", once per {self.settings.parent} record"
         if self.replication_key:
             timestamps = is_timestamp(self.schema, self.replication_key)
             start = (
@@ -80,11 +83,15 @@ class RestStream(FastSyncStream):
                 else self.get_starting_replication_key_value(context)
             )
             if start is not None:
+                if not self.settings.parent:
+                    shown = start.isoformat().replace("+00:00", "Z") if hasattr(start, "isoformat") else start
+                    detail += f" >= {shown}"
                 keep = OlderThanBookmark(self.replication_key, start, timestamps=timestamps)
                 incremental = self.settings.incremental
                 if incremental and incremental.param:
                     extra[incremental.param] = incremental.render(start)
         progress = self.progress
+        progress.stream_started(self.name, detail)
         for page, records in self.endpoint.pages(context, extra):
             self._check_primary_keys(page, records)
             kept = records if keep is None else [record for record in records if keep.keeps(record)]

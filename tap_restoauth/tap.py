@@ -22,6 +22,7 @@ from tap_restoauth.http.client import ApiClient
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
+from tap_restoauth.sync import log_levels
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
 
@@ -44,6 +45,7 @@ class TapRestOAuth(Tap):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        log_levels.install()
         if isinstance(self.message_writer, BufferedWriter):
             # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
             self._state_writer = StateLines(self.message_writer)
@@ -65,6 +67,7 @@ class TapRestOAuth(Tap):
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)
         resolved.attach_token_store(settings.auth)
+        log_levels.set_metrics_level(settings.metrics_log_level)
         return settings
 
     @classmethod
@@ -89,11 +92,11 @@ class TapRestOAuth(Tap):
         super().sync_all()
         for line in self.progress.summary():
             self.logger.info("summary: %s", line)
-        self.logger.info(
-            "summary: %d requests retried, %d access tokens obtained",
-            self.client.retries,
-            getattr(self.settings.auth, "token_requests", 0),
-        )
+        line = f"{self.client.retries} requests retried"
+        tokens = getattr(self.settings.auth, "token_requests", None)  # only auth types with tokens
+        if tokens is not None:
+            line += f", {tokens} access tokens obtained"
+        self.logger.info("summary: %s", line)
 
     def discover_streams(self) -> list[RestStream]:
         settings = self.settings
@@ -208,7 +211,9 @@ def cli() -> None:
     """Console entry point: expected failures print one line and exit 1."""
     redaction.install()
     try:
-        TapRestOAuth.cli()
+        command = TapRestOAuth.cli  # sets up the SDK's console handler
+        log_levels.install()
+        command()
     except TapRestOAuthError as exc:
         print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(1)

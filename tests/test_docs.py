@@ -123,6 +123,8 @@ def test_readme_worked_examples_extract_everything_from_apis_shaped_like_theirs(
         assert run.returncode == 0, run.stderr[-2000:]
         runs[name] = run
 
+    assert "access tokens" not in runs["basic-page-numbers"].stderr  # Basic auth has no tokens
+    assert "1 access tokens obtained" in runs["oauth-cursor"].stderr
     counts = example_apis.counts()
     assert runs["oauth-cursor"].counts() == {"contacts": counts["contacts"], "deals": counts["deals"]}
     assert runs["basic-page-numbers"].counts() == {
