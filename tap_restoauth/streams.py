@@ -54,6 +54,7 @@ class RestStream(FastSyncStream):
             self.state_partitioning_keys = list(settings.context_keys) if settings.replication_key else []
         self._children_keys: dict[str, str] = {}
         self._warned_missing_bookmark_value = False
+        self._schemas_sent: list[dict[str, t.Any]] | None = None
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Log, except the SDK's generic "unhandled error" line for an expected failure.
@@ -63,6 +64,20 @@ class RestStream(FastSyncStream):
         if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapRestOAuthError):
             return
         super().log(message, *args, level=level, **kwargs)
+
+    def _write_schema_message(self) -> None:
+        """Send the stream's SCHEMA once per run, again only if it changed.
+
+        The SDK sends it at the start of every context: for a child stream, once per parent
+        record, and every loader re-validates each one.
+        """
+        messages = list(self._generate_schema_messages())
+        schemas = [message.to_dict() for message in messages]
+        if schemas == self._schemas_sent:
+            return
+        self._schemas_sent = schemas
+        for message in messages:
+            self._tap.write_message(message)
 
     def register_child(self, child: RestStream) -> None:
         """Remember which fields of this stream's records the child's context needs."""

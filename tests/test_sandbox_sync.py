@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 
 from tap_restoauth.sync.progress import Progress
 from tests.conftest import sandbox_config
@@ -18,6 +19,8 @@ def test_full_sync_emits_every_record_once(sandbox, tmp_path):
     assert all({"user_id", "order_id", "sku", "qty"} <= set(item) for item in items)
     assert len({(i["order_id"], i["sku"]) for i in items}) == len(items)
     assert sandbox.token_requests == 1
+    schemas = Counter(m["stream"] for m in run.messages if m["type"] == "SCHEMA")
+    assert schemas == dict.fromkeys(sandbox.data.counts(), 1)  # not once per parent record
 
 
 def test_progress_lines_and_summary(sandbox, tmp_path):
