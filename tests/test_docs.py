@@ -99,7 +99,13 @@ def test_readme_config_examples_are_valid_configs():
     for name, example in examples.items():
         config = example.get("config", example)  # a meltano.yml plugin entry or a bare config
         settings = parse_settings(config)
-        assert settings.streams, name
+        assert settings.auth.type == config["auth"]["type"], name
+        assert {s.name for s in settings.streams} == {s["name"] for s in config["streams"]}, name
+        written = {stream["name"]: stream for stream in config["streams"]}
+        for stream in settings.streams:
+            pagination = written[stream.name].get("pagination") or config.get("pagination") or {}
+            assert stream.paginator.type == pagination.get("type", "none"), (name, stream.name)
+            assert stream.parent == written[stream.name].get("parent"), (name, stream.name)
 
 
 @pytest.fixture
