@@ -55,6 +55,22 @@ def test_default_log_is_a_few_lines_per_stream_and_metrics_come_back_on_request(
     assert "METRIC:" in debug.stderr
 
 
+def test_connection_test_reads_one_record_per_stream_and_says_it_passed(sandbox, tmp_path):
+    """The README's connectivity check: `--test` (what `meltano invoke tap-restoauth --test` runs)."""
+    run = run_tap(tmp_path, sandbox_config(sandbox), args=["--test"])
+    assert run.returncode == 0, run.stderr
+    assert dict(run.counts()) == dict.fromkeys(sandbox.data.counts(), 1)
+    assert "connection test passed: events, users, user_orders, order_items answered" in run.stderr
+    assert "ERROR" not in run.stderr  # the SDK stops each stream after one record: no failure
+
+    config = sandbox_config(sandbox)
+    config["auth"]["client_secret"] = "wrong"
+    failed = run_tap(tmp_path / "wrong", config, args=["--test"])
+    assert failed.returncode == 1
+    (line,) = failed.error_lines()
+    assert "invalid_client" in line
+
+
 def test_a_rate_is_given_only_once_it_means_something():
     progress = Progress(interval_seconds=3600)
     progress.stream_started("users", "full table")

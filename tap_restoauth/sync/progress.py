@@ -48,6 +48,11 @@ class Progress:
             self._streams[stream] = _Counts()
         logger.info("%s: started (%s)", stream, detail)
 
+    def stream_names(self) -> list[str]:
+        """The streams that asked for records so far, in the order they started."""
+        with self._lock:
+            return list(self._streams)
+
     def page_done(self, stream: str, records: int) -> None:
         """Record one page of `records` emitted records; log if the interval has passed."""
         now = time.monotonic()
