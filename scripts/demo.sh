@@ -7,16 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-echo "==> installing the tap (.venv) and Meltano $MELTANO_VERSION (.venv-meltano)"
 ensure_tap_venv .
 ensure_meltano
+ensure_plugins tap-restoauth target-jsonl
 out=output/demo
 rm -rf "$out" && mkdir -p "$out"
-echo "==> meltano install tap-restoauth target-jsonl (plugins go to .meltano/)"
-"$MELTANO_BIN" install tap-restoauth target-jsonl >"$out/install.log" 2>&1 || {
-  tail -n 30 "$out/install.log" >&2
-  exit 1
-}
 
 port="${DEMO_PORT:-$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 .venv/bin/python -m tap_restoauth.sandbox --port "$port" >"$out/sandbox.json" 2>"$out/sandbox.log" &
@@ -30,15 +25,18 @@ done
 url="http://127.0.0.1:$port"
 echo "==> sandbox API on $url (client sandbox-client / sandbox-secret)"
 
-echo "==> meltano run tap-restoauth target-jsonl (log: $out/meltano.log)"
 export TAP_RESTOAUTH_API_URL="$url"
 export TAP_RESTOAUTH_AUTH_TOKEN_URL="$url/oauth/token"
 export TAP_RESTOAUTH_AUTH_CLIENT_SECRET=sandbox-secret  # the sandbox's public demo secret
 export TARGET_JSONL_DESTINATION_PATH="$out"
+started=$(date +%s%N)
 if ! "$MELTANO_BIN" run --full-refresh tap-restoauth target-jsonl >"$out/meltano.log" 2>&1; then
+  echo "==> meltano run --full-refresh tap-restoauth target-jsonl: FAILED (log: $out/meltano.log)" >&2
   grep -E "error|Error" "$out/meltano.log" | tail -n 20 >&2
   exit 1
 fi
+seconds=$(awk -v ns="$(( $(date +%s%N) - started ))" 'BEGIN { printf "%.1f", ns / 1e9 }')
+echo "==> meltano run --full-refresh tap-restoauth target-jsonl (${seconds}s; log: $out/meltano.log, $(wc -l <"$out/meltano.log") lines)"
 
 "$MELTANO_BIN" state get dev:tap-restoauth-to-target-jsonl >"$out/state.json" 2>/dev/null
 

@@ -5,11 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-require_python
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 ensure_tap_venv '.[test]'
 ensure_meltano  # exports MELTANO_BIN for tests/test_meltano.py
-.venv/bin/ruff check tap_restoauth tests benchmarks scripts
-.venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+ensure_postgres
+step ruff "ruff check" .venv/bin/ruff check tap_restoauth tests benchmarks scripts
+step mypy "mypy" .venv/bin/mypy
+# Coverage of the tap, including the tap processes the tests start (pyproject.toml: patch = subprocess).
+rm -rf .coverage-data && mkdir -p .coverage-data
+.venv/bin/python -m coverage run -m pytest "$@"
+.venv/bin/python -m coverage combine -q
+echo "==> coverage of tap_restoauth, tap subprocesses included: $(.venv/bin/python -m coverage report --format=total)%" \
+  "(details: .venv/bin/python -m coverage report -m)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import os
 import ssl
 import typing as t
@@ -80,6 +81,7 @@ class TapSettings:
     end_date: dt.datetime | None = None
     progress_interval_seconds: float = 30.0
     on_quota_exhausted: t.Literal["stop", "fail"] = "stop"
+    metrics_log_level: str = "DEBUG"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +108,23 @@ class _RawStream:
     partitions: tuple[dict[str, t.Any], ...] = ()
     response_rules: list[t.Any] | None = None
     format: t.Any = None
+
+
+def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
+    """Refuse a misspelled top-level setting instead of silently using the default.
+
+    Keys starting with `_` are left alone (tools add such keys for themselves).
+    """
+    unknown = sorted(key for key in config if key not in known and not str(key).startswith("_"))
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        hints.append(f"{key!r} (did you mean {close[0]}?)" if close else repr(key))
+    raise ConfigError(
+        f"unknown setting(s) {', '.join(hints)}; the settings are listed by `tap-restoauth --about`"
+    )
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
@@ -161,6 +180,7 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         on_quota_exhausted=options.coerce(
             config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
         ),
+        metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
     )
 
 
@@ -188,6 +208,13 @@ def _timestamp_setting(config: Mapping[str, t.Any], name: str) -> dt.datetime | 
             f"{name}: expected an ISO-8601 date-time such as 2024-01-01T00:00:00Z, got {config[name]!r}"
         )
     return value
+
+
+def _metrics_log_level(value: t.Any) -> str:
+    level = str(value or "DEBUG").upper()
+    if level not in {"DEBUG", "INFO"}:
+        raise ConfigError(f"metrics_log_level: expected DEBUG or INFO, got {value!r}")
+    return level
 
 
 def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:

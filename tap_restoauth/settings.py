@@ -237,6 +237,44 @@ STREAM = th.ObjectType(
     ),
 )
 
+PAGINATION = th.ObjectType(
+    th.Property(
+        "type",
+        th.StringType,
+        description="Pagination type: none, page_number, offset, cursor, next_url, link_header.",
+    ),
+    th.Property("page_param", th.StringType, description="page_number: page parameter (default `page`)."),
+    th.Property("size_param", th.StringType, description="page_number: page size parameter."),
+    th.Property("page_size", th.IntegerType, description="page_number: records per page to ask for."),
+    th.Property("start", th.IntegerType, description="page_number, offset: first page (1) or offset (0)."),
+    th.Property("has_more_path", th.StringType, description="page_number: JSONPath of a has-more flag."),
+    th.Property("total_pages_path", th.StringType, description="page_number: JSONPath of the page count."),
+    th.Property(
+        "total_records_path", th.StringType, description="page_number: JSONPath of the record count."
+    ),
+    th.Property("offset_param", th.StringType, description="offset: offset parameter (default `offset`)."),
+    th.Property("limit_param", th.StringType, description="offset: limit parameter (default `limit`)."),
+    th.Property("limit", th.IntegerType, description="offset: records per request (default 100)."),
+    th.Property("total_path", th.StringType, description="offset: JSONPath of the record count."),
+    th.Property("cursor_param", th.StringType, description="cursor: parameter receiving the cursor."),
+    th.Property("cursor_path", th.StringType, description="cursor: JSONPath of the next cursor."),
+    th.Property("cursor_header", th.StringType, description="cursor: response header holding the cursor."),
+    th.Property("next_url_path", th.StringType, description="next_url: JSONPath of the next page's URL."),
+    th.Property("rel", th.StringType, description="link_header: link relation to follow (default `next`)."),
+    th.Property(
+        "page_body_path", th.StringType, description="page_number: JSONPath in the JSON body for the page."
+    ),
+    th.Property(
+        "offset_body_path", th.StringType, description="offset: JSONPath in the JSON body for the offset."
+    ),
+    th.Property(
+        "limit_body_path", th.StringType, description="offset: JSONPath in the JSON body for the limit."
+    ),
+    th.Property(
+        "cursor_body_path", th.StringType, description="cursor: JSONPath in the JSON body for the cursor."
+    ),
+)
+
 SECRETS = th.ObjectType(
     th.Property("gcp_project", th.StringType, description="Project for `sm://SECRET` references."),
     th.Property(
@@ -306,7 +344,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Mutual TLS: the client certificate's unencrypted private key: PEM text, a file path "
         "or sm://.",
     ),
-    th.Property("pagination", th.ObjectType(), description="Default pagination for streams."),
+    th.Property(
+        "pagination", PAGINATION, description="Default pagination for streams (a stream's own overrides it)."
+    ),
     th.Property("streams", th.ArrayType(STREAM), description="The endpoints to extract."),
     th.Property(
         "schema_sample_size", th.IntegerType, default=100, description="Records sampled to infer a schema."
@@ -366,6 +406,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.NumberType,
         default=30,
         description="Seconds between per-stream progress lines (records, pages, rate).",
+    ),
+    th.Property(
+        "metrics_log_level",
+        th.StringType,
+        default="DEBUG",
+        description="Level of the SDK's METRIC lines (per stream and parent record): DEBUG hides "
+        "them from an INFO log; INFO shows them.",
     ),
     th.Property("secrets", SECRETS, description="Google Secret Manager for `sm://` references."),
     th.Property(

@@ -12,6 +12,7 @@ import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
 from singer_sdk.exceptions import (
+    AbortedSyncExceptionBase,
     AbortedSyncFailedException,
     AbortedSyncPausedException,
     InvalidStreamSortException,
@@ -81,6 +82,7 @@ class RestStream(FastSyncStream):
         self.shards: Shards | None = None  # set by the tap
         self.audit: Audit | None = None
         self._unit: Unit | None = None
+        self._schemas_sent: list[dict[str, t.Any]] | None = None
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -113,11 +115,27 @@ class RestStream(FastSyncStream):
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Log, except the SDK's generic "unhandled error" line for an expected failure.
 
-        `cli()` reports those as one line of their own; the SDK's line would be a second.
+        `cli()` reports those as one line of their own; the SDK's line would be a second. A
+        stream that `--test` stops after one record has not failed at all.
         """
-        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapRestOAuthError):
-            return
+        expected = (TapRestOAuthError, AbortedSyncExceptionBase)
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], expected):
+            return  # an expected failure, or `--test` stopping the stream after its first record
         super().log(message, *args, level=level, **kwargs)
+
+    def _write_schema_message(self) -> None:
+        """Send the stream's SCHEMA once per run, again only if it changed.
+
+        The SDK sends it at the start of every context: for a child stream, once per parent
+        record, and every loader re-validates each one.
+        """
+        messages = list(self._generate_schema_messages())
+        schemas = [message.to_dict() for message in messages]
+        if schemas == self._schemas_sent:
+            return
+        self._schemas_sent = schemas
+        for message in messages:
+            self._tap.write_message(message)
 
     def register_child(self, child: RestStream) -> None:
         """Remember which fields of this stream's records the child's context needs."""
@@ -127,6 +145,9 @@ class RestStream(FastSyncStream):
         """The records of each page, one list per page (`get_records` yields them one by one)."""
         keep: OlderThanBookmark | None = None
         start: t.Any = None
+        detail = f"incremental on {self.replication_key}" if self.replication_key else "full table"
+        if self.settings.parent:
+            detail += f", once per {self.settings.parent} record"
         if self.replication_key:
             timestamps = is_timestamp(self.schema, self.replication_key)
             start = (
@@ -134,11 +155,16 @@ class RestStream(FastSyncStream):
                 if timestamps
                 else self.get_starting_replication_key_value(context)
             )
+            if start is not None and not self.settings.parent:
+                shown = start.isoformat().replace("+00:00", "Z") if hasattr(start, "isoformat") else start
+                detail += f" >= {shown}"
             if self.settings.windowed:
+                self.progress.stream_started(self.name, f"{detail}, in date windows")
                 yield from self._window_batches(context, start)
                 return
             if start is not None:
                 keep = OlderThanBookmark(self.replication_key, start, timestamps=timestamps)
+        self.progress.stream_started(self.name, detail)
         values = self.endpoint.values(context, bookmark=start)
         yield from self._batches(self.endpoint.pages(context, {}, values), keep, context)
         if keep and keep.dropped and not self._descending:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import gc
 import sys
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
-from tap_restoauth.config import StreamSettings, TapSettings, parse_settings
+from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
 from tap_restoauth.http import redaction
@@ -25,6 +27,7 @@ from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
+from tap_restoauth.sync import log_levels
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
 from tap_restoauth.sync.shards import Shards, parse_shard
@@ -60,18 +63,38 @@ class TapRestOAuth(Tap):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        log_levels.install()
         if isinstance(self.message_writer, BufferedWriter):
             # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
             self._state_writer = StateLines(self.message_writer)
 
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        with _closing_on_error(ctx):
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        with _closing_on_error(ctx):
+            super().cb_test(ctx, param, value)
+
     @functools.cached_property
     def settings(self) -> TapSettings:
         """The validated settings (secrets resolved), parsed once."""
+        check_known_settings(self.config, self.known_settings())
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)
         resolved.attach_token_store(settings.auth)
         share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
+        log_levels.set_metrics_level(settings.metrics_log_level)
         return settings
+
+    @classmethod
+    def known_settings(cls) -> set[str]:
+        """Top-level settings: the tap's own and the SDK's built-in ones (stream maps, flattening...)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return set(schema["properties"])
 
     @functools.cached_property
     def client(self) -> ApiClient:
@@ -130,11 +153,11 @@ class TapRestOAuth(Tap):
             self.logger.info("summary: %s", line)
         if stopped is not None:
             self.logger.info("summary: PARTIAL run: stopped early, the API's quota is used up")
-        self.logger.info(
-            "summary: %d requests retried, %d access tokens obtained",
-            self.client.retries,
-            getattr(self.settings.auth, "token_requests", 0),
-        )
+        line = f"{self.client.retries} requests retried"
+        tokens = getattr(self.settings.auth, "token_requests", None)  # only auth types with tokens
+        if tokens is not None:
+            line += f", {tokens} access tokens obtained"
+        self.logger.info("summary: %s", line)
         self.audit.check_totals()
 
     def _sync_audit(self) -> None:
@@ -161,6 +184,16 @@ class TapRestOAuth(Tap):
             file=sys.stderr,
             flush=True,
         )
+
+    def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK; we only add a line
+        """`--test`: the first page of every stream, at most one record each, then one line saying so."""
+        passed = super().run_connection_test()
+        self.logger.info(
+            "connection test passed: %s answered (%d requests retried)",
+            ", ".join(self.progress.stream_names()) or "no stream",
+            self.client.retries,
+        )
+        return passed
 
     def discover_streams(self) -> list[RestStream]:
         settings = self.settings
@@ -263,6 +296,21 @@ def _json_type(value: t.Any) -> dict[str, t.Any]:
     return {"type": [kinds.get(type(value), "string"), "null"]}
 
 
+@contextlib.contextmanager
+def _closing_on_error(ctx: click.Context) -> t.Iterator[None]:
+    """Close the files click opened (`--state`, `--catalog`) when a CLI callback fails.
+
+    `--discover` and `--test` run while click is still parsing the arguments, before the
+    context that would close them exists; a failure would leave them to the garbage
+    collector, which warns (`ResourceWarning: unclosed file ... state.json`).
+    """
+    try:
+        yield
+    except TapRestOAuthError:
+        ctx.close()
+        raise
+
+
 def _class_name(stream_name: str) -> str:
     return "".join(part.capitalize() for part in stream_name.replace("-", "_").split("_")) + "Stream"
 
@@ -271,7 +319,9 @@ def cli() -> None:
     """Console entry point: expected failures print one line and exit 1."""
     redaction.install()
     try:
-        TapRestOAuth.cli()
+        command = TapRestOAuth.cli  # sets up the SDK's console handler
+        log_levels.install()
+        command()
     except TapRestOAuthError as exc:
         print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(1)

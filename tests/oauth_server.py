@@ -18,6 +18,7 @@ the n-th API request), and counters of token requests and API rejections.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -280,6 +281,7 @@ class OAuthServer:
         self._token_faults: deque[Fault] = deque()
         self._api_faults: deque[Fault] = deque()
         self._revoke_after: int | None = None
+        self._rejections_together: threading.Barrier | None = None
         self._authorization = _AuthorizationServer(self, scopes)
         self._http = _HTTPServer(self)
 
@@ -352,6 +354,14 @@ class OAuthServer:
         """Revoke every live access token right after serving the n-th accepted API request."""
         with self.lock:
             self._revoke_after = api_requests
+
+    def answer_rejections_together(self, count: int) -> None:
+        """Hold each 401 until `count` requests were rejected, then answer them at once.
+
+        The tap's threads then all hold the same rejected token when they ask for a new one
+        (a 5 s timeout answers them anyway, should fewer arrive).
+        """
+        self._rejections_together = threading.Barrier(count, timeout=5)
 
     # -- observations ----------------------------------------------------------------------
 
@@ -598,6 +608,10 @@ class _Handler(JsonHandler):
         parts = urlsplit(self.path)
         reason = owner._authorize_api(self.headers.get("Authorization") or "")
         if reason:
+            barrier = owner._rejections_together
+            if barrier is not None:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait()
             self._json(
                 401,
                 {"error": "invalid_token", "error_description": _REJECTIONS[reason]},

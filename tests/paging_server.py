@@ -7,6 +7,7 @@ Records are {"id": 1..total, "updated_at": ...}. Each path is one pagination sty
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import typing as t
@@ -36,6 +37,9 @@ class PagingServer(LocalServer):
         self.ignore_filter = ignore_filter
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
+        # When set, /page answers pages after the first only once this many are waiting together
+        # (or the barrier's timeout breaks it: then they were not in flight at once).
+        self.later_pages_together: threading.Barrier | None = None
 
     def hits(self, path: str) -> list[dict[str, str]]:
         return [query for hit_path, query in self.requests if hit_path == path]
@@ -63,6 +67,9 @@ class _Handler(JsonHandler):
 
     def _page(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         page = int(query.get("page", 1))
+        if page > 1 and self.server.later_pages_together is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.server.later_pages_together.wait()
         chunk = records[(page - 1) * size : page * size]
         total_pages = -(-len(records) // size)
         self.send_json(
@@ -100,6 +107,9 @@ class _Handler(JsonHandler):
 
     def _link(self, records: list[dict[str, t.Any]], query: dict[str, str], size: int) -> None:
         page = int(query.get("page", 1))
+        if page > 1 and self.server.later_pages_together is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.server.later_pages_together.wait()
         chunk = records[(page - 1) * size : page * size]
         headers = {}
         if page * size < len(records):

@@ -7,6 +7,7 @@ import typing as t
 import pytest
 
 from tests.fault_server import CLIENT_SECRET, FaultServer, sync, tap_config
+from tests.helpers import run_tap
 
 Config = dict[str, t.Any]
 
@@ -98,6 +99,13 @@ def zero_rate_limit(c: Config) -> None:
     c["requests_per_second"] = 0
 
 
+def misspelled_settings(c: Config) -> None:
+    c["start_dat"] = "2024-01-01T00:00:00Z"
+    c["concurency"] = 4
+    c["_added_by_a_tool"] = True  # allowed: tools add `_` keys for themselves
+    c["stream_maps"] = {}  # allowed: an SDK setting
+
+
 CASES: list[tuple[t.Callable[..., None], list[str]]] = [
     (drop_api_url, ["'api_url' is a required property"]),
     (ftp_api_url, ["api_url: expected an http(s) URL", "ftp://files.example.com/api"]),
@@ -119,6 +127,13 @@ CASES: list[tuple[t.Callable[..., None], list[str]]] = [
     (ca_bundle_not_pem, ["ca_bundle:", "holds no usable PEM certificate"]),
     (unknown_stream_option, ["streams[users]: unknown option(s) primary_key", "primary_keys"]),
     (zero_rate_limit, ["requests_per_second: expected a number greater than 0, got 0"]),
+    (
+        misspelled_settings,
+        [
+            "unknown setting(s) 'concurency' (did you mean concurrency?), "
+            "'start_dat' (did you mean start_date?);"
+        ],
+    ),
 ]
 
 
@@ -145,3 +160,17 @@ def test_bad_config_is_one_line_before_any_request(server, tmp_path, mutate, fra
     assert CLIENT_SECRET not in run.stderr
     assert run.messages == []
     assert server.hits == []
+
+
+@pytest.mark.parametrize("mode", ["--discover", "--test"])
+def test_failed_discovery_leaves_no_unclosed_file(server, tmp_path, mode):
+    """Meltano passes --state/--catalog files; a failure must not leave them for the garbage collector."""
+    config = tap_config(server)
+    config["start_dat"] = "2024-01-01T00:00:00Z"
+    (tmp_path / "state.json").write_text("{}")
+    (tmp_path / "catalog.json").write_text('{"streams": []}')
+    files = ["--state", str(tmp_path / "state.json"), "--catalog", str(tmp_path / "catalog.json")]
+    run = run_tap(tmp_path, config, args=[*files, mode], env={"PYTHONWARNINGS": "default"})
+    assert run.returncode == 1
+    assert len(run.error_lines()) == 1, run.stderr
+    assert "ResourceWarning" not in run.stderr, run.stderr

@@ -77,10 +77,16 @@ def test_infer_merges_numbers_keeps_nested_objects_and_detects_date_times():
 def test_records_path_cannot_be_guessed_gives_one_clear_line(server, tmp_path):
     config = page_config(server, path="/cursor-header")
     config["streams"][0]["pagination"] = {"type": "none"}
-    # /cursor-header returns a bare list: guessed as $[*].
-    assert run_tap(tmp_path / "list", config).returncode == 0
+    # /cursor-header returns a bare list (its first page of 5): guessed as $[*].
+    bare = run_tap(tmp_path / "list", config)
+    assert bare.returncode == 0, bare.stderr
+    assert "items: records_path not set; using $[*]" in bare.stderr
+    assert [r["id"] for r in bare.records("items")] == [1, 2, 3, 4, 5]
     config["streams"][0]["path"] = "/next-url"  # {"records": [...], "links": {...}}: "records" is common
-    assert run_tap(tmp_path / "records", config).returncode == 0
+    common = run_tap(tmp_path / "records", config)
+    assert common.returncode == 0, common.stderr
+    assert "items: records_path not set; using $.records[*]" in common.stderr
+    assert [r["id"] for r in common.records("items")] == [1, 2, 3, 4, 5]
     config["streams"][0]["path"] = "/page"
     config["streams"][0]["params"] = {"size": 5}
     config["streams"][0]["records_path"] = "$.rows[*]"

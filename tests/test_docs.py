@@ -101,7 +101,13 @@ def test_readme_config_examples_are_valid_configs():
     for name, example in examples.items():
         config = example.get("config", example)  # a meltano.yml plugin entry or a bare config
         settings = parse_settings(config)
-        assert settings.streams, name
+        assert settings.auth.type == config["auth"]["type"], name
+        assert {s.name for s in settings.streams} == {s["name"] for s in config["streams"]}, name
+        written = {stream["name"]: stream for stream in config["streams"]}
+        for stream in settings.streams:
+            pagination = written[stream.name].get("pagination") or config.get("pagination") or {}
+            assert stream.paginator.type == pagination.get("type", "none"), (name, stream.name)
+            assert stream.parent == written[stream.name].get("parent"), (name, stream.name)
 
 
 @pytest.fixture
@@ -125,6 +131,8 @@ def test_readme_worked_examples_extract_everything_from_apis_shaped_like_theirs(
         assert run.returncode == 0, run.stderr[-2000:]
         runs[name] = run
 
+    assert "access tokens" not in runs["basic-page-numbers"].stderr  # Basic auth has no tokens
+    assert "1 access tokens obtained" in runs["oauth-cursor"].stderr
     counts = example_apis.counts()
     assert runs["oauth-cursor"].counts() == {"contacts": counts["contacts"], "deals": counts["deals"]}
     assert runs["basic-page-numbers"].counts() == {

@@ -34,7 +34,7 @@ from tests.fault_server import (
     sync,
     tap_config,
 )
-from tests.helpers import ISOLATED_ENV, TapRun
+from tests.helpers import ISOLATED_ENV, TapRun, run_tap
 
 
 @pytest.fixture
@@ -401,3 +401,24 @@ def test_is_sorted_on_an_unsorted_api_is_one_line(server, tmp_path):
     line = assert_one_error_line(run)
     assert "events: is_sorted is set but the API returned records out of kind order" in line
     assert "remove is_sorted" in line
+
+
+@pytest.mark.parametrize("where", ["api_url", "token_url"])
+def test_a_host_name_that_does_not_resolve_fails_at_once_saying_so(tmp_path, where):
+    """`.invalid` never resolves (RFC 6761); no network is needed. Retrying would only add waits."""
+    config: dict[str, t.Any] = {"api_url": "http://127.0.0.1:9", "streams": [{"name": "a", "path": "/a"}]}
+    if where == "api_url":
+        config["api_url"] = "http://api.example.invalid"
+    else:
+        config["auth"] = {
+            "type": "oauth2_client_credentials",
+            "token_url": "https://auth.example.invalid/oauth/token",
+            "client_id": "tap",
+            "client_secret": "s3cret-value",
+        }
+    run = run_tap(tmp_path, config, timeout=60)
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert "example.invalid" in line and "failed: the host name did not resolve (" in line, line
+    assert "retry" not in run.stderr, run.stderr  # not one retry warning: a name does not come back
+    assert "Traceback" not in run.stderr

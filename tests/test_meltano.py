@@ -21,7 +21,9 @@ import pytest
 import yaml
 
 from tap_restoauth.sandbox import CLIENT_SECRET, SandboxData, SandboxServer
+from tests import postgres_server
 from tests.helpers import ISOLATED_ENV
+from tests.postgres_server import LocalPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("users", "user_orders", "order_items", "events")
@@ -143,6 +145,9 @@ def test_jsonl_counts_match_the_api_and_the_second_run_is_incremental(project, s
     bookmark = json.loads(state_text)["singer_state"]["bookmarks"]["users"]["replication_key_value"]
     assert bookmark == max(u["updated_at"] for u in first.data.users)
     assert_no_secrets(first, run.stdout, run.stderr, state_text, json.dumps(records))
+    log = run.stderr.splitlines()  # the demo's log: a few lines per stream, not one per parent record
+    assert len(log) < 60, run.stderr
+    assert not [line for line in log if "METRIC" in line or "Beginning sync" in line]
 
     # The API gains 30 users; the next run asks only for users updated since the bookmark.
     second = serve(150)
@@ -210,6 +215,67 @@ def test_duckdb_keeps_every_row_and_upserts_the_incremental_run(project, serve, 
     assert duckdb_counts(project, database) == second.data.counts()
 
 
+@pytest.fixture
+def postgres() -> t.Iterator[LocalPostgres]:
+    bin_dir = postgres_server.binaries()
+    if bin_dir is None:
+        message = (
+            "PostgreSQL >= 15 is not installed (Debian's postgresql package): "
+            "scripts/test.sh installs it with apt-get where apt is available"
+        )
+        if os.environ.get("CI") and shutil.which("apt-get"):
+            pytest.fail(message)  # CI could have installed it
+        pytest.skip(message)
+    server = LocalPostgres(bin_dir).start()
+    yield server
+    server.stop()
+
+
+def test_postgres_gets_every_row_typed_and_keyed_and_upserts_the_incremental_run(
+    project, serve, postgres, tmp_path
+):
+    project.meltano("install", "target-postgres", env=project.env(tmp_path))
+    first = serve(120)
+    env = project.env(tmp_path, **sandbox_env(first), **postgres.env())
+    run = project.meltano("run", "tap-restoauth", "target-postgres", env=env)
+    assert_no_secrets(first, run.stdout, run.stderr)
+
+    def counts() -> dict[str, int]:
+        return {name: int(postgres.scalar(f"select count(*) from restoauth.{name}")) for name in STREAMS}
+
+    assert counts() == first.data.counts()
+    columns = {
+        (table, column): kind
+        for table, column, kind in postgres.query(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'restoauth'"
+        )
+    }
+    assert columns[("users", "id")] == "bigint"
+    assert columns[("users", "updated_at")] == "timestamp without time zone"
+    assert columns[("user_orders", "user_id")] == "bigint"  # the parent key, typed from the parent
+    assert columns[("order_items", "sku")] in {"character varying", "text"}
+    keys = postgres.query(
+        "select tc.table_name, string_agg(k.column_name, ',' order by k.ordinal_position) "
+        "from information_schema.table_constraints tc join information_schema.key_column_usage k "
+        "using (constraint_schema, constraint_name) "
+        "where tc.table_schema = 'restoauth' and tc.constraint_type = 'PRIMARY KEY' group by tc.table_name"
+    )
+    assert {table: columns for table, columns in keys} == {
+        "users": "id",
+        "user_orders": "id",
+        "order_items": "sku",
+        "events": "id",
+    }
+    newest = postgres.scalar("select max(updated_at) from restoauth.users")
+    assert newest == max(u["updated_at"] for u in first.data.users).replace("T", " ").rstrip("Z")
+
+    second = serve(150)  # 30 more users; the rerun re-reads the last one and all events: upserted
+    env.update(sandbox_env(second))
+    project.meltano("run", "tap-restoauth", "target-postgres", env=env)
+    assert counts() == second.data.counts()
+
+
 def test_inherited_plugin_extracts_its_streams_with_stream_maps(project, serve, tmp_path):
     """tap-restoauth-users (select: users and children) with the README's email-hashing map."""
     server = serve(30)
@@ -244,6 +310,28 @@ def sensitive_settings(plugin: str) -> list[str]:
             if entry["name"] == plugin:
                 return [s["name"] for s in entry.get("settings", []) if s.get("sensitive")]
     raise LookupError(plugin)
+
+
+def test_readme_select_and_config_list_work_without_an_environment(project, serve, tmp_path):
+    """`meltano select` and `meltano config` ignore the default environment: the base config serves."""
+    env = project.env(tmp_path)
+    listing = project.meltano("config", "list", "tap-restoauth", env=env).stdout
+    assert "api_url [env: TAP_RESTOAUTH_API_URL] current value: 'http://127.0.0.1:8765'" in listing
+    assert "possibly unsupported" not in listing, listing  # every key meltano.yml uses is declared
+    server = serve(3)
+    # The README's sandbox listens on 8765; the test's on a free port, given the way a user would.
+    env = project.env(tmp_path, **sandbox_env(server))
+    selected = project.meltano("select", "tap-restoauth", "--list", "--all", env=env).stdout
+    for line in ("[automatic  ] users.id", "[selected   ] users.email", "[automatic  ] order_items.sku"):
+        assert line in selected, selected
+    env["TAP_RESTOAUTH_AUTH_CLIENT_ID"] = "sandbox-client"
+    discover = ("--environment", "prod", "invoke", "tap-restoauth", "--discover")
+    prod = project.meltano(*discover, env=env, ok=False)
+    assert prod.returncode == 0, prod.stderr[-2000:]  # the job's variables win over the prod placeholders
+    prod = project.meltano(*discover, env=project.env(tmp_path), ok=False)
+    assert prod.returncode != 0
+    assert "tap-restoauth: error: invalid config: 'api_url' is a required property" in prod.stderr
+    assert "ResourceWarning" not in prod.stderr
 
 
 def test_config_list_redacts_every_secret_and_names_its_env_var(project, tmp_path):

@@ -99,12 +99,13 @@ def test_failed_early_renewal_keeps_the_current_token_until_it_expires(make_serv
 
 def test_revoked_token_is_renewed_once_and_the_request_retried(make_server, tmp_path):
     server = make_server(token_ttl=None)  # no expires_in: the token is reused until a 401
-    server.revoke_access_tokens_after(api_requests=4)
+    server.revoke_access_tokens_after(api_requests=1)  # after page 1; pages 2-4 go out together
+    server.answer_rejections_together(3)  # three threads holding the same revoked token
     run = run_tap(tmp_path, server.tap_config(server.client_credentials_auth(), concurrency=3))
 
     assert_complete(run, server)
-    assert server.api_rejections["revoked"] >= 1
-    assert server.tokens_issued() == 2  # concurrent 401s share one renewal
+    assert server.api_rejections["revoked"] == 3
+    assert server.tokens_issued() == 2  # the three concurrent 401s share one renewal
     assert "requesting a new access token" in run.stderr
 
 

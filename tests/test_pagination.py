@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 import pytest
@@ -131,5 +132,7 @@ def test_known_total_pages_fetched_concurrently_in_order(server):
         "records_path": "$.data[*]",
         "pagination": {**PAGE, "total_pages_path": "$.meta.total_pages"},
     }
+    server.later_pages_together = threading.Barrier(4, timeout=5)  # pages 2-5, all in flight at once
     assert fetch_ids(server, stream, concurrency=4) == ALL
     assert sorted(int(q["page"]) for q in server.hits("/page")) == [1, 2, 3, 4, 5]
+    assert not server.later_pages_together.broken  # one by one, the first would have waited alone

@@ -9,6 +9,7 @@ import http.client
 import logging
 import math
 import random
+import socket
 import time
 import typing as t
 
@@ -27,6 +28,12 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
+
+
+# A name that does not resolve will not resolve a few seconds later: fail at once. A resolver
+# that is only temporarily unavailable (EAI_AGAIN) gets one more try.
+DNS_TEMPORARY = frozenset({socket.EAI_AGAIN})
+DNS_MAX_RETRIES = 1
 
 
 class RetryAfterTooLong(ApiError):
@@ -95,6 +102,10 @@ class RetryPolicy:
                 response = attempt_once()
             except TRANSIENT_ERRORS as exc:
                 problem = describe_transport_error(exc)
+                dns = name_resolution_error(exc)
+                if dns is not None and (dns.errno not in DNS_TEMPORARY or attempt >= DNS_MAX_RETRIES):
+                    attempts = f" after {attempt + 1} attempts" if attempt else ""
+                    raise fail(f"{what()} failed{attempts}: {problem}") from None
                 if attempt >= self.max_retries:
                     raise fail(f"{what()} failed after {attempt + 1} attempts: {problem}") from None
                 wait = self.wait_seconds(attempt)
@@ -147,6 +158,10 @@ def parse_retry_after(value: str | None) -> float | None:
 def describe_transport_error(exc: Exception) -> str:
     """A short phrase for a failed request that got no HTTP response (API and token endpoint)."""
     causes = list(exception_chain(exc))
+    dns = name_resolution_error(exc)
+    if dns is not None:
+        reason = dns.strerror or "unknown error"
+        return f"the host name did not resolve ({reason}): check the host name and this network's DNS"
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS handshake failed"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -162,6 +177,11 @@ def describe_transport_error(exc: Exception) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "connection failed (server unreachable or connection dropped)"
     return type(exc).__name__
+
+
+def name_resolution_error(exc: BaseException) -> socket.gaierror | None:
+    """The DNS failure behind a failed request, if that is what it was."""
+    return next((cause for cause in exception_chain(exc) if isinstance(cause, socket.gaierror)), None)
 
 
 def exception_chain(exc: BaseException) -> t.Iterator[BaseException]:
