@@ -25,9 +25,9 @@ from tap_restoauth.http.ratelimit import QuotaExhausted
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
+from tap_restoauth.sync import log_levels
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
-from tap_restoauth.sync import log_levels
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
 from tap_restoauth.sync.shards import Shards, parse_shard
