@@ -184,3 +184,18 @@ def test_a_200_mb_csv_streams_in_bounded_memory(tmp_path, reports):
     assert peak_mb < 150, (
         f"peak RSS {peak_mb:.0f} MB for a {BIG_ROWS * csv_reports.BIG_ROW_BYTES >> 20} MB CSV"
     )
+
+
+def test_hostile_xml_is_refused_not_expanded():
+    entities = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )  # a9 is "lol" 10^9 times
+    bomb = f'<?xml version="1.0"?><!DOCTYPE r [{entities}]><r><item>&a9;</item></r>'.encode()
+    with pytest.raises(BodyError, match="amplification"):
+        list(XmlDecoder(records_path="item").records([bomb]))
+    external = b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r><item>&x;</item></r>'
+    with pytest.raises(BodyError, match="undefined entity"):
+        list(XmlDecoder(records_path="item").records([external]))
+    huge_field = b"id,text\n1," + b"x" * 200_000 + b"\n"
+    with pytest.raises(BodyError, match="field larger than field limit"):
+        list(CsvDecoder().records([huge_field]))
