@@ -38,7 +38,6 @@ from tap_restoauth.records.jsonpath import Matcher, compile_path
 if t.TYPE_CHECKING:
     import requests
 
-ACTIONS = ("retry", "ignore", "fail", "refresh_token", "stop")
 Action = t.Literal["retry", "ignore", "fail", "refresh_token", "stop"]
 
 # Where APIs put a human-readable error message, tried in order for a `fail` line.
