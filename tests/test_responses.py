@@ -216,6 +216,24 @@ def test_a_daily_quota_stops_the_run_resumably_and_the_next_run_continues(tmp_pa
     assert second.final_state["bookmarks"]["orders"]["replication_key_value"] == all_orders[-1]["updated_at"]
 
 
+def test_a_stop_rule_waits_when_the_quota_resets_within_max_retry_after_seconds(tmp_path):
+    server = daily_quota.DailyQuotaApi(quota=7, style="google_retry_after", day_seconds=2).start()
+    try:
+        config = example("daily_quota", server.url, daily_quota.TOKEN)
+        result = run(tmp_path, config, [daily_quota.TOKEN])
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "PARTIAL" not in result.stderr and "stopped:" not in result.stderr
+    assert ids(result.records("orders")) == [o["id"] for o in daily_quota.orders()]
+    assert server.days >= 2 and server.refused >= 1
+    assert "HTTP 403 (response_rules[0]: stop; the quota resets in " in result.stderr
+    assert (
+        result.final_state["bookmarks"]["orders"]["replication_key_value"]
+        == daily_quota.orders()[-1]["updated_at"]
+    )
+
+
 def test_on_quota_exhausted_fail_exits_1_with_the_same_line_and_keeps_the_state(tmp_path):
     server = daily_quota.DailyQuotaApi(quota=5, style="retry_after").start()
     try:

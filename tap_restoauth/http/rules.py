@@ -18,7 +18,8 @@ finds a value that is not null, false or empty. `contains` without `body_path`
 searches the whole body text. Actions: `retry` (as for a 503: backoff or
 Retry-After, up to max_retries), `ignore` (skip the page, keep going), `fail` (stop
 the run with the API's own message), `refresh_token` (obtain a new access token
-and resend, once), `stop` (the quota is exhausted: end the run early, resumable;
+and resend, once), `stop` (the quota is exhausted: wait for its reset if the API
+says it comes within max_retry_after_seconds, else end the run early, resumably;
 see `on_quota_exhausted`).
 """
 
