@@ -88,6 +88,32 @@ def test_a_malformed_csv_row_is_one_error_line(tmp_path, reports):
     assert result.records("broken") == []
 
 
+def test_a_report_that_is_not_ready_is_retried_by_rule_then_streamed(tmp_path):
+    server = csv_reports.CsvReportsApi(not_ready=2).start()
+    config = example("csv_reports", server.url)
+    config["auth"]["token"] = csv_reports.TOKEN
+    config["streams"] = [
+        {
+            "name": "monthly",
+            "path": "/reports/monthly.csv",
+            "format": "csv",
+            "primary_keys": ["id"],
+            "response_rules": [
+                {"status": 404, "body_path": "$.error.code", "equals": "report_not_ready", "action": "retry"}
+            ],
+        }
+    ]
+    try:
+        result = run(tmp_path, config, csv_reports.TOKEN)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.records("monthly") == csv_reports.daily_rows()
+    waits = [line for line in result.stderr.splitlines() if "Report is still being generated); retry" in line]
+    assert len(waits) == 2 and all("in 1.0s" in line for line in waits)
+    assert server.not_ready == 0
+
+
 def test_xml_api_pages_become_records(tmp_path):
     server = xml_catalog.XmlCatalogApi().start()
     try:
