@@ -250,11 +250,23 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         ),
         retry=retry,
         pool_size=max(10, concurrency * 2),
-        rate_limit=options.build(
-            RateLimitSettings, _mapping(config.get("rate_limit"), "rate_limit"), "rate_limit", ignore=set()
-        ),
+        rate_limit=_rate_limit(config, concurrency),
         client_cert=load_client_certificate(config.get("client_cert"), config.get("client_key")),
     )
+
+
+def _rate_limit(config: Mapping[str, t.Any], concurrency: int) -> RateLimitSettings:
+    """`rate_limit`; `min_remaining` defaults to what requests in flight may still spend.
+
+    With `concurrency` > 1 up to `concurrency` + 1 requests are under way at once, and a
+    response's remaining budget does not count the others: waiting once `concurrency` are
+    left keeps them all within the budget.
+    """
+    settings = _mapping(config.get("rate_limit"), "rate_limit")
+    built = options.build(RateLimitSettings, settings, "rate_limit", ignore=set())
+    if settings.get("min_remaining") is None and concurrency > 1:
+        built = dataclasses.replace(built, min_remaining=concurrency)
+    return built
 
 
 def _check_ca_bundle(path: str) -> None:

@@ -388,7 +388,10 @@ CONFIG_SCHEMA = th.PropertiesList(
                 description="auto (default), epoch, epoch_ms, seconds or http_date.",
             ),
             th.Property(
-                "min_remaining", th.IntegerType, description="Wait for the reset once this few are left (0)."
+                "min_remaining",
+                th.IntegerType,
+                description="Wait for the reset once this few are left (default: 0, or `concurrency` "
+                "when above 1, so requests in flight stay within the budget).",
             ),
         ),
         description="The API's rate-limit headers (X-RateLimit-*, RateLimit-* by default): when the "

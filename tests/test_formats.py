@@ -88,6 +88,32 @@ def test_a_malformed_csv_row_is_one_error_line(tmp_path, reports):
     assert result.records("broken") == []
 
 
+def test_a_report_that_is_not_ready_is_retried_by_rule_then_streamed(tmp_path):
+    server = csv_reports.CsvReportsApi(not_ready=2).start()
+    config = example("csv_reports", server.url)
+    config["auth"]["token"] = csv_reports.TOKEN
+    config["streams"] = [
+        {
+            "name": "monthly",
+            "path": "/reports/monthly.csv",
+            "format": "csv",
+            "primary_keys": ["id"],
+            "response_rules": [
+                {"status": 404, "body_path": "$.error.code", "equals": "report_not_ready", "action": "retry"}
+            ],
+        }
+    ]
+    try:
+        result = run(tmp_path, config, csv_reports.TOKEN)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.records("monthly") == csv_reports.daily_rows()
+    waits = [line for line in result.stderr.splitlines() if "Report is still being generated); retry" in line]
+    assert len(waits) == 2 and all("in 1.0s" in line for line in waits)
+    assert server.not_ready == 0
+
+
 def test_xml_api_pages_become_records(tmp_path):
     server = xml_catalog.XmlCatalogApi().start()
     try:
@@ -184,3 +210,18 @@ def test_a_200_mb_csv_streams_in_bounded_memory(tmp_path, reports):
     assert peak_mb < 150, (
         f"peak RSS {peak_mb:.0f} MB for a {BIG_ROWS * csv_reports.BIG_ROW_BYTES >> 20} MB CSV"
     )
+
+
+def test_hostile_xml_is_refused_not_expanded():
+    entities = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )  # a9 is "lol" 10^9 times
+    bomb = f'<?xml version="1.0"?><!DOCTYPE r [{entities}]><r><item>&a9;</item></r>'.encode()
+    with pytest.raises(BodyError, match="amplification"):
+        list(XmlDecoder(records_path="item").records([bomb]))
+    external = b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r><item>&x;</item></r>'
+    with pytest.raises(BodyError, match="undefined entity"):
+        list(XmlDecoder(records_path="item").records([external]))
+    huge_field = b"id,text\n1," + b"x" * 200_000 + b"\n"
+    with pytest.raises(BodyError, match="field larger than field limit"):
+        list(CsvDecoder().records([huge_field]))

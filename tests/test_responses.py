@@ -107,7 +107,7 @@ def test_rules_are_checked_when_the_config_is_read(tmp_path):
 
 
 def test_github_rate_limit_headers_hold_every_thread_until_the_reset_instead_of_hitting_403(tmp_path):
-    server = github_limits.GithubLimitsApi(budget=6, window=1, style="github").start()
+    server = github_limits.GithubLimitsApi(budget=8, window=1, style="github").start()
     try:
         result = run(
             tmp_path, example("github_limits", server.url, github_limits.TOKEN), [github_limits.TOKEN]
@@ -118,7 +118,9 @@ def test_github_rate_limit_headers_hold_every_thread_until_the_reset_instead_of_
     assert ids(result.records("issues"), "number") == list(range(1, github_limits.ISSUES + 1))
     expected = [c["id"] for n in range(1, github_limits.ISSUES + 1) for c in github_limits.comments(n)]
     assert ids(result.records("issue_comments")) == sorted(expected)
-    assert server.refused == 0  # three threads, and never a request past the budget
+    # Three prefetch threads and the main thread, and never a request past the budget: by default
+    # the tap waits once `concurrency` (3) are left, what the other threads may have in flight.
+    assert server.refused == 0
     assert server.served >= 3 + github_limits.ISSUES  # (and the schema samples of discovery)
     assert "rate limit reached (X-RateLimit-Remaining: " in result.stderr
 
@@ -214,6 +216,24 @@ def test_a_daily_quota_stops_the_run_resumably_and_the_next_run_continues(tmp_pa
     assert sorted(o["id"] for o in both) == [o["id"] for o in all_orders]  # each exactly once
     assert ids(second.records("customers")) == ids(daily_quota.customers())
     assert second.final_state["bookmarks"]["orders"]["replication_key_value"] == all_orders[-1]["updated_at"]
+
+
+def test_a_stop_rule_waits_when_the_quota_resets_within_max_retry_after_seconds(tmp_path):
+    server = daily_quota.DailyQuotaApi(quota=7, style="google_retry_after", day_seconds=2).start()
+    try:
+        config = example("daily_quota", server.url, daily_quota.TOKEN)
+        result = run(tmp_path, config, [daily_quota.TOKEN])
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "PARTIAL" not in result.stderr and "stopped:" not in result.stderr
+    assert ids(result.records("orders")) == [o["id"] for o in daily_quota.orders()]
+    assert server.days >= 2 and server.refused >= 1
+    assert "HTTP 403 (response_rules[0]: stop; the quota resets in " in result.stderr
+    assert (
+        result.final_state["bookmarks"]["orders"]["replication_key_value"]
+        == daily_quota.orders()[-1]["updated_at"]
+    )
 
 
 def test_on_quota_exhausted_fail_exits_1_with_the_same_line_and_keeps_the_state(tmp_path):

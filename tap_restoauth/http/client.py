@@ -308,19 +308,15 @@ class ApiClient:
                 return response
 
         def retry_reason(response: requests.Response) -> str | None:
-            status = response.status_code
-            if matched is not None:
-                if matched.action != "retry":
-                    return None
-                assert view is not None
-                return f"HTTP {status} ({matched.label}: {redaction.excerpt(matched.message(view), 120)})"
-            if self.settings.retry.should_retry(status):
-                return f"HTTP {status}"
-            if exhausted and status == 403:
-                return f"HTTP {status} with the rate limit used up"
-            if status == 403 and "Retry-After" in response.headers:
-                return f"HTTP {status} with Retry-After"  # e.g. GitHub's secondary rate limits
-            return None
+            if matched is None:
+                return self._retry_reason(response, exhausted=exhausted)
+            if matched.action == "stop":
+                return self._wait_for_quota(response, matched)
+            if matched.action != "retry":
+                return None
+            assert view is not None
+            message = redaction.excerpt(matched.message(view), 120)
+            return f"HTTP {response.status_code} ({matched.label}: {message})"
 
         response, attempts = self.settings.retry.send(
             attempt_once,
@@ -358,12 +354,9 @@ class ApiClient:
         message = redaction.excerpt(rule.message(view), 300)
         response.close()
         if rule.action == "stop":
-            seconds = parse_retry_after(response.headers.get("Retry-After"))
-            if seconds is None:
-                seconds = self.settings.rate_limit.read(response.headers)[1]
             raise QuotaExhausted(
                 f"{where} answered HTTP {status}, {rule.label}: {message}",
-                seconds,
+                self._quota_resets_in(response),
                 self.settings.retry.max_retry_after_seconds,
             )
         if rule.action == "retry":
@@ -376,6 +369,31 @@ class ApiClient:
                 f"not help (or auth.type {self.auth.type} has none to renew): {message}"
             )
         raise ApiError(f"{where} answered HTTP {status} ({rule.label}): {message}")
+
+    def _retry_reason(self, response: requests.Response, *, exhausted: bool) -> str | None:
+        """Why the built-in handling retries a response no rule matched (None: it does not)."""
+        status = response.status_code
+        if self.settings.retry.should_retry(status):
+            return f"HTTP {status}"
+        if exhausted and status == 403:
+            return f"HTTP {status} with the rate limit used up"
+        if status == 403 and "Retry-After" in response.headers:
+            return f"HTTP {status} with Retry-After"  # e.g. GitHub's secondary rate limits
+        return None
+
+    def _quota_resets_in(self, response: requests.Response) -> float | None:
+        """Seconds until the API serves again, from Retry-After or a rate-limit reset header."""
+        seconds = parse_retry_after(response.headers.get("Retry-After"))
+        return seconds if seconds is not None else self.settings.rate_limit.read(response.headers)[1]
+
+    def _wait_for_quota(self, response: requests.Response, rule: ResponseRule) -> str | None:
+        """For a `stop` rule: when the quota resets soon enough, hold every request until then
+        and retry (the reason); otherwise None, and the run stops."""
+        seconds = self._quota_resets_in(response)
+        if seconds is None or seconds > self.settings.retry.max_retry_after_seconds:
+            return None
+        self.gate.hold(seconds, rule.label)
+        return f"HTTP {response.status_code} ({rule.label}: stop; the quota resets in {seconds:.0f}s)"
 
     def _count_retry(self) -> None:
         self.retries += 1

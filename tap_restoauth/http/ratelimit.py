@@ -165,12 +165,15 @@ class RateLimitGate:
             return False
         if reset is None:
             return True  # no reset given: the built-in 429 handling takes over
-        until = time.monotonic() + reset
+        self.hold(reset, f"{name}: {remaining:g}")
+        return True
+
+    def hold(self, seconds: float, why: str) -> None:
+        """Hold every request for `seconds` (the API said its quota resets then)."""
+        until = time.monotonic() + seconds
         with self._lock:
             if until > self._until:
-                self._until = until
-                self._why = f"{name}: {remaining:g}"
-        return True
+                self._until, self._why = until, why
 
     def acquire(self) -> None:
         """Wait for the budget to reset if it is used up; raise QuotaExhausted if that is too long."""

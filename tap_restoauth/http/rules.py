@@ -18,7 +18,8 @@ finds a value that is not null, false or empty. `contains` without `body_path`
 searches the whole body text. Actions: `retry` (as for a 503: backoff or
 Retry-After, up to max_retries), `ignore` (skip the page, keep going), `fail` (stop
 the run with the API's own message), `refresh_token` (obtain a new access token
-and resend, once), `stop` (the quota is exhausted: end the run early, resumable;
+and resend, once), `stop` (the quota is exhausted: wait for its reset if the API
+says it comes within max_retry_after_seconds, else end the run early, resumably;
 see `on_quota_exhausted`).
 """
 
@@ -38,7 +39,6 @@ from tap_restoauth.records.jsonpath import Matcher, compile_path
 if t.TYPE_CHECKING:
     import requests
 
-ACTIONS = ("retry", "ignore", "fail", "refresh_token", "stop")
 Action = t.Literal["retry", "ignore", "fail", "refresh_token", "stop"]
 
 # Where APIs put a human-readable error message, tried in order for a `fail` line.

@@ -8,6 +8,9 @@
 - ``GET /export/big.csv?rows=N``: N generated rows of `BIG_ROW_BYTES` bytes each, written as they
   are generated (chunked transfer encoding): nothing holds the whole file on either side.
 - ``GET /reports/broken.csv``: a row with one field too many.
+- ``GET /reports/monthly.csv``: the first `not_ready` requests answer 404 ``{"error": {"code":
+  "report_not_ready", "message": "Report is still being generated"}}`` with ``Retry-After: 1``
+  (an asynchronous report), then the daily report's CSV.
 - Bearer token ``TOKEN``.
 
 Config: examples/csv_reports.json.
@@ -65,9 +68,10 @@ def big_row(n: int) -> bytes:
 
 
 class CsvReportsApi(LocalServer):
-    def __init__(self) -> None:
+    def __init__(self, not_ready: int = 0) -> None:
         super().__init__(_Handler)
         self.accept_encodings: list[str] = []
+        self.not_ready = not_ready
 
 
 class _Handler(JsonHandler):
@@ -99,6 +103,13 @@ class _Handler(JsonHandler):
             self.send_bytes(200, body, "application/x-ndjson")
         elif parts.path == "/export/big.csv":
             self._big(int(query.get("rows", 1000)))
+        elif parts.path == "/reports/monthly.csv":
+            if self.server.not_ready > 0:
+                self.server.not_ready -= 1
+                error = {"code": "report_not_ready", "message": "Report is still being generated"}
+                self.send_json(404, {"error": error}, {"Retry-After": "1"})
+            else:
+                self.send_bytes(200, daily_csv(), "text/csv")
         elif parts.path == "/reports/broken.csv":
             self.send_bytes(200, b"id,name\n1,a\n2,b,extra\n", "text/csv")
         else:

@@ -11,7 +11,11 @@
   - ``headers``: every response carries ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
     (epoch seconds of midnight), so a client can stop before it is refused; refused with 429;
   - ``google``: 403 ``{"error": {"code": 403, "message": "Daily Limit Exceeded", "errors":
-    [{"reason": "dailyLimitExceeded"}]}}`` and no hint of when it resets (a `stop` rule).
+    [{"reason": "dailyLimitExceeded"}]}}`` and no hint of when it resets (a `stop` rule);
+  - ``google_retry_after``: the same 403 with ``Retry-After``.
+
+A day lasts `day_seconds` (7 hours unless a test wants the reset to come during the run); the
+next one starts by itself, or at `new_day()`.
 
 Config: examples/daily_quota.json.
 """
@@ -19,6 +23,7 @@ Config: examples/daily_quota.json.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 import typing as t
@@ -51,19 +56,21 @@ def _parse(value: str) -> dt.datetime:
 
 
 class DailyQuotaApi(LocalServer):
-    def __init__(self, quota: int, style: str = "retry_after") -> None:
+    def __init__(self, quota: int, style: str = "retry_after", day_seconds: float = RESET_SECONDS) -> None:
         super().__init__(_Handler)
         self.quota = quota
         self.style = style
+        self.day_seconds = day_seconds
         self.lock = threading.Lock()
         self.used = 0
         self.refused = 0
-        self.midnight = time.time() + RESET_SECONDS
+        self.days = 1
+        self.midnight = time.time() + day_seconds
 
     def new_day(self, quota: int) -> None:
         with self.lock:
             self.quota, self.used, self.refused = quota, 0, 0
-            self.midnight = time.time() + RESET_SECONDS
+            self.midnight = time.time() + self.day_seconds
 
 
 class _Handler(JsonHandler):
@@ -75,6 +82,9 @@ class _Handler(JsonHandler):
             self.send_json(401, {"error": {"code": 401, "message": "Invalid Credentials"}})
             return
         with server.lock:
+            if time.time() >= server.midnight:
+                server.used, server.days = 0, server.days + 1
+                server.midnight = time.time() + server.day_seconds
             server.used += 1
             allowed = server.used <= server.quota
             remaining = max(0, server.quota - server.used)
@@ -88,13 +98,15 @@ class _Handler(JsonHandler):
                 "X-RateLimit-Reset": str(int(server.midnight)),
             }
         if not allowed:
-            if server.style == "google":
+            if server.style.startswith("google"):
+                if server.style == "google_retry_after":
+                    headers["Retry-After"] = str(math.ceil(server.midnight - time.time()))
                 error = {
                     "code": 403,
                     "message": "Daily Limit Exceeded",
                     "errors": [{"reason": "dailyLimitExceeded"}],
                 }
-                self.send_json(403, {"error": error})
+                self.send_json(403, {"error": error}, headers)
             else:
                 if server.style == "retry_after":
                     headers["Retry-After"] = str(int(server.midnight - time.time()))
