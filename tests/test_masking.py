@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import typing as t
+from urllib.parse import quote
 
 import pytest
 
+from tap_restoauth.http import redaction
 from tests.helpers import TapRun, run_tap
 from tests.origin_servers import (
     API_KEY,
@@ -134,3 +136,13 @@ def test_configured_token_with_crlf_is_a_config_error_without_printing_it(api, t
     assert "X-Injected" not in run.stdout + run.stderr
     assert not api.hits()
     assert_no_leak(run, CRLF_TOKEN)
+
+
+def test_excerpt_of_a_body_full_of_secrets_shows_no_part_of_any():
+    long_secret = "LS+" + "x" * 60 + "/end=="
+    for value in ("short-secret-1", long_secret):
+        redaction.register(value)
+    body = " ".join(["short-secret-1"] * 60 + [quote(long_secret, safe="")] * 5)
+    shown = redaction.excerpt(body)
+    assert shown.startswith("*** ***") and shown.endswith("...")
+    assert "short-" not in shown and "xxxx" not in shown and "LS%2B" not in shown

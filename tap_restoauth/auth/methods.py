@@ -417,7 +417,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
     def _refuse_redirect(self, response: requests.Response) -> None:
         """The token request follows no redirect: the next hop would get the client secret
         (307/308 re-post the form) or hand back a token from anywhere (302 as GET)."""
-        target = http_redirect_target(response)
+        target = _redirect_target(response)
         if target is None:
             return
         raise TokenEndpointError(
@@ -558,7 +558,7 @@ def check_token(value: str, name: str, *, source: str | None = None) -> None:
     )
 
 
-def http_redirect_target(response: requests.Response) -> str | None:
+def _redirect_target(response: requests.Response) -> str | None:
     """The Location of a 3xx redirect response, else None."""
     return response.headers.get("Location") if response.is_redirect else None
 

@@ -133,6 +133,17 @@ def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
 
 
 def excerpt(text: str, limit: int = 160) -> str:
-    """A short single-line excerpt of a response body, with secrets masked."""
-    flat = redact(" ".join(text.split()))
-    return (flat[:limit] + "...") if len(flat) > limit else (flat or "(empty body)")
+    """A short single-line excerpt of a response body, with secrets masked.
+
+    Only the part that can reach the excerpt is searched, however large the body: each
+    mask shortens the text by at most the longest registered form, so `limit`
+    characters of masked text come from at most this window of the body, and a secret
+    starting in it ends in it.
+    """
+    flat = " ".join(text.split())
+    longest = max(map(len, _forms), default=0)
+    window = flat[: limit + (limit // len(_MASK) + 2) * longest]
+    shown = redact(window)
+    if len(shown) > limit or len(flat) > len(window):
+        return shown[:limit] + "..."
+    return shown or "(empty body)"
