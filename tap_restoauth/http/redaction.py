@@ -22,13 +22,17 @@ _pattern: re.Pattern[str] | None = None
 
 def register(value: t.Any) -> None:
     """Treat `value` (if a usable string) as secret from now on."""
+    register_all((value,))
+
+
+def register_all(values: t.Iterable[t.Any]) -> None:
+    """Register several values with one recompilation (each costs ~2 ms per 1000 characters)."""
     global _pattern  # noqa: PLW0603 - one process-wide registry
-    if not isinstance(value, str) or len(value) < _MIN_LENGTH:
-        return
+    new = {v for v in values if isinstance(v, str) and len(v) >= _MIN_LENGTH}
     with _lock:
-        if value in _values:
+        if new <= _values:
             return
-        _values.add(value)
+        _values.update(new)
         ordered = sorted(_values, key=len, reverse=True)
         _pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
