@@ -34,7 +34,7 @@ SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 class ClientKeyOptions:
     """The key that signs assertions (private_key_jwt, the JWT bearer grant)."""
 
-    private_key: str | None = None
+    private_key: str | None = dataclasses.field(default=None, repr=False)
     private_key_id: str | None = None
     signing_algorithm: str | None = None
     assertion_lifetime_seconds: float = 60.0
