@@ -242,6 +242,22 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
         assert 0 < claims["exp"] - claims["iat"] <= 60
 
 
+def test_client_secret_jwt_never_sends_the_secret(tmp_path, jwt_server):
+    secret = "hmac-client-secret-at-least-32-bytes-long-4b1d"
+    jwt_server.add_client(
+        jwt_auth.KeyClient("kc-app", b"", "", grant_types=("client_credentials",), secret=secret)
+    )
+    auth = {"type": "oauth2_client_credentials", "client_id": "kc-app", "client_secret": secret}
+    auth["client_auth_method"] = "client_secret_jwt"
+    run = sync(tmp_path, jwt_server.tap_config(auth), lambda: [secret, *jwt_server.secrets()])
+    assert_complete(run, "contacts", 30)
+    assert len(jwt_server.assertions) == 2 and jwt_server.replays == 0
+    for header, claims in jwt_server.assertions:
+        assert header["alg"] == "HS256"
+        assert claims["iss"] == claims["sub"] == "kc-app" and claims["aud"] == jwt_server.token_url
+    assert all("client_secret" not in form for form in jwt_server.token_forms)
+
+
 def test_private_key_jwt_with_an_unregistered_key_is_one_line(tmp_path, jwt_server):
     _, public = keypair("rsa")
     other, _ = keypair("rsa")
