@@ -22,7 +22,7 @@ from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http.mtls import load_client_certificate
 from tap_restoauth.http.retry import RetryPolicy
-from tests.api_zoo import jwt_auth, nested_token, paged, salesforce, session_login
+from tests.api_zoo import jwt_auth, login_pages, nested_token, salesforce, session_login
 from tests.api_zoo import mtls as mtls_api
 from tests.fault_server import RETRY_LINE
 from tests.helpers import TapRun, run_tap
@@ -132,7 +132,7 @@ def test_nested_token_with_absolute_expiry_is_renewed_before_it_expires(tmp_path
     finally:
         server.stop()
     assert_complete(run, "items", 40)
-    assert final_bookmark(run, "items") == paged.contacts(40)[-1]["updated_at"]
+    assert final_bookmark(run, "items") == login_pages.contacts(40)[-1]["updated_at"]
     assert server.token_requests >= 2  # renewed during the ~2.4 s of paging
     assert server.rejections == 0  # ...always before the API refused the old token
 
@@ -158,7 +158,7 @@ def test_session_token_login_and_relogin_after_the_api_ends_the_session(tmp_path
     finally:
         server.stop()
     assert_complete(run, "contacts", 45)
-    assert final_bookmark(run) == paged.contacts(45)[-1]["updated_at"]
+    assert final_bookmark(run) == login_pages.contacts(45)[-1]["updated_at"]
     assert server.logins == 2  # the first session, then one more after the 401
     assert server.rejections == 1
 
@@ -228,7 +228,7 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
         if stub is not None:
             stub.stop()
     assert_complete(run, "contacts", 30)
-    assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
+    assert final_bookmark(run) == login_pages.contacts(30)[-1]["updated_at"]
     # The API revoked the first token: a second token request with a fresh assertion.
     assert len(jwt_server.all_tokens) == 2 and jwt_server.rejections == 1
     assert jwt_server.replays == 0 and not jwt_server.token_errors
@@ -397,7 +397,7 @@ def mtls_config(server: mtls_api.MtlsServer, ca_file: Path, **top: t.Any) -> dic
         },
         "max_retries": 2,
         "backoff_max_seconds": 0,
-        "streams": [paged.stream_config("/contacts")],
+        "streams": [login_pages.stream_config("/contacts")],
         **top,
     }
 
@@ -425,7 +425,7 @@ def test_mtls_tls_client_auth_with_certificate_and_key_from_secret_manager(tmp_p
     leaked = [v for v in [*server.secrets(), *key_lines(issued.key_pem)] if v in run.stdout + run.stderr]
     assert not leaked
     assert_complete(run, "contacts", 30)
-    assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
+    assert final_bookmark(run) == login_pages.contacts(30)[-1]["updated_at"]
     # RFC 8705: the client is its certificate; the form names it and carries no secret.
     assert server.token_forms[forms_before:] == [
         {"grant_type": "client_credentials", "client_id": "mtls-client"}

@@ -36,7 +36,7 @@ from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 from joserfc.jws import extract_compact
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tests.api_zoo import paged
+from tests.api_zoo import login_pages as paged
 from tests.oauth_server import _Request
 
 TOKEN_PATH = "/oauth2/v1/token"
