@@ -28,6 +28,7 @@ AUTH = th.ObjectType(
         "client_auth_method",
         th.StringType,
         description="oauth2_*: `client_secret_basic` (default, RFC 6749 2.3.1), `client_secret_post`, "
+        "`client_secret_jwt` (RFC 7523 assertion, HS256 with client_secret), "
         "`private_key_jwt` (RFC 7523 assertion signed with private_key), `tls_client_auth` (RFC 8705: "
         "client_cert authenticates) or `none` (public client).",
     ),

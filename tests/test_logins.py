@@ -22,7 +22,7 @@ from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http.mtls import load_client_certificate
 from tap_restoauth.http.retry import RetryPolicy
-from tests.api_zoo import jwt_auth, nested_token, paged, session_login
+from tests.api_zoo import jwt_auth, login_pages, nested_token, session_login
 from tests.api_zoo import mtls as mtls_api
 from tests.api_zoo import salesforce_login as salesforce
 from tests.fault_server import RETRY_LINE
@@ -133,7 +133,7 @@ def test_nested_token_with_absolute_expiry_is_renewed_before_it_expires(tmp_path
     finally:
         server.stop()
     assert_complete(run, "items", 40)
-    assert final_bookmark(run, "items") == paged.contacts(40)[-1]["updated_at"]
+    assert final_bookmark(run, "items") == login_pages.contacts(40)[-1]["updated_at"]
     assert server.token_requests >= 2  # renewed during the ~2.4 s of paging
     assert server.rejections == 0  # ...always before the API refused the old token
 
@@ -159,7 +159,7 @@ def test_session_token_login_and_relogin_after_the_api_ends_the_session(tmp_path
     finally:
         server.stop()
     assert_complete(run, "contacts", 45)
-    assert final_bookmark(run) == paged.contacts(45)[-1]["updated_at"]
+    assert final_bookmark(run) == login_pages.contacts(45)[-1]["updated_at"]
     assert server.logins == 2  # the first session, then one more after the 401
     assert server.rejections == 1
 
@@ -229,7 +229,7 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
         if stub is not None:
             stub.stop()
     assert_complete(run, "contacts", 30)
-    assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
+    assert final_bookmark(run) == login_pages.contacts(30)[-1]["updated_at"]
     # The API revoked the first token: a second token request with a fresh assertion.
     assert len(jwt_server.all_tokens) == 2 and jwt_server.rejections == 1
     assert jwt_server.replays == 0 and not jwt_server.token_errors
@@ -241,6 +241,22 @@ def test_private_key_jwt_client_assertions_verified_by_authlib(tmp_path, jwt_ser
         assert claims["iss"] == claims["sub"] == "okta-app"
         assert claims["aud"] == jwt_server.token_url
         assert 0 < claims["exp"] - claims["iat"] <= 60
+
+
+def test_client_secret_jwt_never_sends_the_secret(tmp_path, jwt_server):
+    secret = "hmac-client-secret-at-least-32-bytes-long-4b1d"
+    jwt_server.add_client(
+        jwt_auth.KeyClient("kc-app", b"", "", grant_types=("client_credentials",), secret=secret)
+    )
+    auth = {"type": "oauth2_client_credentials", "client_id": "kc-app", "client_secret": secret}
+    auth["client_auth_method"] = "client_secret_jwt"
+    run = sync(tmp_path, jwt_server.tap_config(auth), lambda: [secret, *jwt_server.secrets()])
+    assert_complete(run, "contacts", 30)
+    assert len(jwt_server.assertions) == 2 and jwt_server.replays == 0
+    for header, claims in jwt_server.assertions:
+        assert header["alg"] == "HS256"
+        assert claims["iss"] == claims["sub"] == "kc-app" and claims["aud"] == jwt_server.token_url
+    assert all("client_secret" not in form for form in jwt_server.token_forms)
 
 
 def test_private_key_jwt_with_an_unregistered_key_is_one_line(tmp_path, jwt_server):
@@ -382,7 +398,7 @@ def mtls_config(server: mtls_api.MtlsServer, ca_file: Path, **top: t.Any) -> dic
         },
         "max_retries": 2,
         "backoff_max_seconds": 0,
-        "streams": [paged.stream_config("/contacts")],
+        "streams": [login_pages.stream_config("/contacts")],
         **top,
     }
 
@@ -410,7 +426,7 @@ def test_mtls_tls_client_auth_with_certificate_and_key_from_secret_manager(tmp_p
     leaked = [v for v in [*server.secrets(), *key_lines(issued.key_pem)] if v in run.stdout + run.stderr]
     assert not leaked
     assert_complete(run, "contacts", 30)
-    assert final_bookmark(run) == paged.contacts(30)[-1]["updated_at"]
+    assert final_bookmark(run) == login_pages.contacts(30)[-1]["updated_at"]
     # RFC 8705: the client is its certificate; the form names it and carries no secret.
     assert server.token_forms[forms_before:] == [
         {"grant_type": "client_credentials", "client_id": "mtls-client"}

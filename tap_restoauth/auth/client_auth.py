@@ -10,6 +10,8 @@ the OAuth types; this module adds:
              client_auth_method: private_key_jwt, private_key: sm://proj/app-key,
              private_key_id: key-2024}
 
+- ``client_secret_jwt`` (RFC 7523 section 2.2 with an HMAC): the same assertion signed
+  HS256 with ``client_secret``; the secret itself never travels.
 - ``tls_client_auth`` (RFC 8705 section 2.1): the TLS client certificate
   (``client_cert``/``client_key``) authenticates; the form carries ``client_id`` only.
 - ``none``: a public client, ``client_id`` alone (when set).
@@ -25,7 +27,12 @@ from tap_restoauth.auth.jwt import CLIENT_ASSERTION_TYPE, Signer, client_asserti
 from tap_restoauth.errors import ConfigError
 
 ClientAuthMethod = t.Literal[
-    "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "none"
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "tls_client_auth",
+    "none",
 ]
 SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
@@ -34,7 +41,7 @@ SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 class ClientKeyOptions:
     """The key that signs assertions (private_key_jwt, the JWT bearer grant)."""
 
-    private_key: str | None = None
+    private_key: str | None = dataclasses.field(default=None, repr=False)
     private_key_id: str | None = None
     signing_algorithm: str | None = None
     assertion_lifetime_seconds: float = 60.0
@@ -47,7 +54,7 @@ class ClientKeyOptions:
 
     def check_client_auth(self, method: str, client_id: str | None, client_secret: str | None) -> None:
         """Fail at config time when `method` lacks what it needs (a signing key is loaded now)."""
-        if method in SECRET_METHODS and not client_secret:
+        if (method in SECRET_METHODS or method == "client_secret_jwt") and not client_secret:
             raise ConfigError(
                 f"auth.client_secret is required with client_auth_method {method} "
                 "(or use private_key_jwt, tls_client_auth or none)"
@@ -56,16 +63,25 @@ class ClientKeyOptions:
             raise ConfigError(f"auth.client_id is required with client_auth_method {method}")
         if method == "private_key_jwt":
             self.signer  # noqa: B018 - load and check the key before any request
+        if method == "client_secret_jwt":
+            Signer.hmac(str(client_secret), self.signing_algorithm, "auth")
         if not 0 < self.assertion_lifetime_seconds <= 3600:
             raise ConfigError("auth.assertion_lifetime_seconds: expected 1 to 3600 seconds")
 
-    def keyed_client_fields(self, method: str, client_id: str | None, token_url: str) -> dict[str, str]:
-        """Form fields that authenticate the client for the methods without a secret."""
+    def keyed_client_fields(
+        self, method: str, client_id: str | None, client_secret: str | None, token_url: str
+    ) -> dict[str, str]:
+        """Form fields that authenticate the client for the methods that do not send a secret."""
         fields = {"client_id": client_id} if client_id else {}
-        if method == "private_key_jwt":
+        if method in {"private_key_jwt", "client_secret_jwt"}:
             assert client_id is not None
+            signer = (
+                self.signer
+                if method == "private_key_jwt"
+                else Signer.hmac(str(client_secret), self.signing_algorithm, "auth")
+            )
             fields["client_assertion_type"] = CLIENT_ASSERTION_TYPE
             fields["client_assertion"] = client_assertion(
-                self.signer, client_id, token_url, self.assertion_lifetime_seconds
+                signer, client_id, token_url, self.assertion_lifetime_seconds
             )
         return fields

@@ -36,7 +36,7 @@ class OAuth2Password(OAuth2ClientCredentials):
     }
 
     username: str = dataclasses.field(kw_only=True)
-    password: str = dataclasses.field(kw_only=True)
+    password: str = dataclasses.field(kw_only=True, repr=False)
 
     def grant_fields(self) -> dict[str, str]:
         return {"grant_type": self.grant_type, "username": self.username, "password": self.password}

@@ -36,7 +36,7 @@ _EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES51
 class Signer:
     """A private key, the algorithm it signs with, and the `kid` header to announce."""
 
-    key: PrivateKey
+    key: PrivateKey | bytes  # bytes: an HMAC secret (client_secret_jwt)
     algorithm: str
     key_id: str | None = None
 
@@ -58,6 +58,16 @@ class Signer:
                 f"{where}.signing_algorithm: {chosen} does not fit this key (use {', '.join(allowed)})"
             )
         return cls(key, chosen, key_id)
+
+    @classmethod
+    def hmac(cls, secret: str, algorithm: str | None, where: str) -> Signer:
+        """HS256 (or HS384/HS512) with a shared secret, for client_secret_jwt."""
+        chosen = (algorithm or "HS256").upper()
+        if chosen not in {"HS256", "HS384", "HS512"}:
+            raise ConfigError(
+                f"{where}.signing_algorithm: client_secret_jwt signs with HS256, HS384 or HS512"
+            )
+        return cls(secret.encode(), chosen)
 
     def sign(self, claims: t.Mapping[str, t.Any]) -> str:
         headers = {"kid": self.key_id} if self.key_id else None

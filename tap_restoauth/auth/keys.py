@@ -14,9 +14,7 @@ http/redaction before anything else sees them, so no log line or error can quote
 from __future__ import annotations
 
 import base64
-import json
 import os
-from urllib.parse import quote, quote_plus
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -30,24 +28,29 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def register_secret(value: str | None) -> None:
-    """Mask `value` as written and as URL-encoded, JSON-escaped and base64 text."""
+    """Mask `value` in every form `redaction.encodings` knows, and as base64 text (a secret
+    can travel base64-encoded, e.g. inside a signed assertion or a Basic header)."""
     if not value:
         return
-    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
     raw = value.encode()
-    forms |= {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode().rstrip("=")}
-    for form in forms:
-        redaction.register(form)
+    redaction.register_all(
+        {value, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+    )
 
 
 def register_pem(text: str) -> None:
-    """Mask a PEM document, each line of its base64 body, and the body as one line."""
-    register_secret(text)
-    body = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("-----")]
-    for line in body:
-        if ":" not in line:  # "Proc-Type: 4,ENCRYPTED" headers are not key bytes
-            redaction.register(line)
-    redaction.register("".join(line for line in body if ":" not in line))
+    """Mask each base64 line of a PEM body, and the body as one line (DER in base64).
+
+    Any rendering of the PEM that keeps its lines (as written, JSON-escaped, in a log
+    line) then shows `***` for every line of key material; registering the whole document
+    as well would only grow the pattern every log line is matched against.
+    """
+    body = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("-----") and ":" not in line  # not Proc-Type headers
+    ]
+    redaction.register_all([*body, "".join(body)])
 
 
 def read_pem(value: str, where: str, *, secret: bool = True) -> str:

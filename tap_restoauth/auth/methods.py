@@ -359,7 +359,8 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
         else:
-            form.update(self.keyed_client_fields(self.client_auth_method, self.client_id, self.token_url))
+            method, secret = self.client_auth_method, self.client_secret
+            form.update(self.keyed_client_fields(method, self.client_id, secret, self.token_url))
         response, attempts = self._post_with_retries(form, headers)
         self._refuse_redirect(response)
         payload = _json_object(response)

@@ -41,7 +41,7 @@ class SessionTokenAuth(OAuth2ClientCredentials):
     client_auth_method: ClientAuthMethod = "none"
     token_request_format: t.Literal["form", "json", "query"] = dataclasses.field(default="json", kw_only=True)
     username: str | None = dataclasses.field(default=None, kw_only=True)
-    password: str | None = dataclasses.field(default=None, kw_only=True)
+    password: str | None = dataclasses.field(default=None, kw_only=True, repr=False)
     username_field: str = dataclasses.field(default="username", kw_only=True)
     password_field: str = dataclasses.field(default="password", kw_only=True)
     header_name: str = dataclasses.field(default="Authorization", kw_only=True)

@@ -54,14 +54,18 @@ def _as_regex(form: str) -> str:
 
 def register(value: t.Any) -> None:
     """Treat `value` (if a usable string) as secret from now on, in each of its encodings."""
+    register_all((value,))
+
+
+def register_all(values: t.Iterable[t.Any]) -> None:
+    """Register several values with one recompilation (each costs ~2 ms per 1000 characters)."""
     global _pattern  # noqa: PLW0603 - one process-wide registry
-    if not isinstance(value, str) or len(value) < _MIN_LENGTH:
-        return
+    new = {v for v in values if isinstance(v, str) and len(v) >= _MIN_LENGTH}
     with _lock:
-        if value in _values:
+        if new <= _values:
             return
-        _values.add(value)
-        _forms.update(form for form in encodings(value) if len(form) >= _MIN_LENGTH)
+        _values.update(new)
+        _forms.update(form for value in new for form in encodings(value) if len(form) >= _MIN_LENGTH)
         ordered = sorted(_forms, key=len, reverse=True)
         _pattern = re.compile("|".join(_as_regex(form) for form in ordered))
 

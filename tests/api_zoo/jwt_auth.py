@@ -4,9 +4,10 @@ Two ways in, both verified by Authlib (signature against the registered public k
 `aud` = the token URL, `exp` with 60 s leeway, `iss`):
 
 - client credentials with ``client_auth_method: private_key_jwt`` (as Okta, Auth0 or
-  Microsoft Entra accept): the form carries ``client_assertion_type`` and
-  ``client_assertion``; Authlib also requires ``iss`` = ``sub`` = client_id and a ``jti``
-  never seen before (a replayed assertion is refused with ``invalid_client``);
+  Microsoft Entra accept), or ``client_secret_jwt`` (the same, HS256 with the secret):
+  the form carries ``client_assertion_type`` and ``client_assertion``; Authlib also
+  requires ``iss`` = ``sub`` = client_id and a ``jti`` never seen before (a replayed
+  assertion is refused with ``invalid_client``);
 - the JWT bearer grant (``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``,
   as Google service accounts and DocuSign use): the assertion's ``iss`` names the
   client, ``sub`` a user it may act for, ``scope`` the scopes.
@@ -31,11 +32,11 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion, JWTBearerGrant
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 from joserfc.jws import extract_compact
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tests.api_zoo import paged
+from tests.api_zoo import login_pages as paged
 from tests.oauth_server import _Request
 
 TOKEN_PATH = "/oauth2/v1/token"
@@ -49,8 +50,11 @@ class KeyClient(ClientMixin):
     key_id: str
     grant_types: tuple[str, ...]
     subjects: tuple[str, ...] = ()
+    secret: str | None = None  # client_secret_jwt: an HMAC key instead of a public key
 
     def keys(self) -> KeySet:
+        if self.secret:
+            return KeySet([OctKey.import_key(self.secret)])
         loader = RSAKey if _is_rsa(self.public_key_pem) else ECKey
         return KeySet([loader.import_key(self.public_key_pem, parameters={"kid": self.key_id})])
 
@@ -173,6 +177,7 @@ class JwtAuthServer(LocalServer):
         self.assertion_values: list[str] = []
         self.all_tokens: list[str] = []
         self.token_errors: list[dict[str, t.Any]] = []
+        self.token_forms: list[dict[str, str]] = []
         self.api_requests = 0
         self.rejections = 0
         self._authorization = _AuthorizationServer(self)
@@ -190,6 +195,7 @@ class JwtAuthServer(LocalServer):
 
     def token_response(self, headers: t.Any, form: dict[str, str]) -> tuple[int, bytes]:
         with self.lock:
+            self.token_forms.append(form)
             status, body, _ = self._authorization.create_token_response(
                 _Request(self.token_url, headers, form)
             )

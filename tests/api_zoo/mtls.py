@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tests.api_zoo import paged
+from tests.api_zoo import login_pages as paged
 
 CLIENT_ID = "mtls-client"
 

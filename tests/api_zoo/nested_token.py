@@ -23,7 +23,7 @@ import typing as t
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tests.api_zoo import paged
+from tests.api_zoo import login_pages as paged
 
 CLIENT_ID = "nested-client"
 CLIENT_SECRET = "nested+secret/0c9e=5a&x"  # changes under URL and form encoding

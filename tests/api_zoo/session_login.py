@@ -23,7 +23,7 @@ import typing as t
 from urllib.parse import parse_qsl, urlsplit
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tests.api_zoo import paged
+from tests.api_zoo import login_pages as paged
 
 USER = "etl-user"
 PASSWORD = 's3ss!on pass"word'
