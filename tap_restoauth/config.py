@@ -113,9 +113,13 @@ class _RawStream:
 def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
     """Refuse a misspelled top-level setting instead of silently using the default.
 
-    Keys starting with `_` are left alone (tools add such keys for themselves).
+    Keys starting with `_` are left alone (tools add such keys for themselves), and so
+    are keys a `{config.NAME}` template uses (values the user keeps for templates).
     """
-    unknown = sorted(key for key in config if key not in known and not str(key).startswith("_"))
+    used = {name[len("config.") :] for name in _placeholders(config) if name.startswith("config.")}
+    unknown = sorted(
+        key for key in config if key not in known and key not in used and not str(key).startswith("_")
+    )
     if not unknown:
         return
     hints = []
@@ -125,6 +129,18 @@ def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
     raise ConfigError(
         f"unknown setting(s) {', '.join(hints)}; the settings are listed by `tap-restoauth --about`"
     )
+
+
+def _placeholders(value: t.Any) -> t.Iterator[str]:
+    """Every placeholder name in the strings of a config tree."""
+    if isinstance(value, str):
+        yield from placeholder_names(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _placeholders(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _placeholders(item)
 
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
