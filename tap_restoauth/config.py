@@ -18,6 +18,7 @@ from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.limits import MEGABYTE, ResponseLimits
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.urls import SENSITIVE_PARAMS
 from tap_restoauth.records.jsonpath import compile_path
@@ -156,6 +157,10 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         ),
         retry=retry,
         pool_size=max(10, concurrency * 2),
+        limits=ResponseLimits(
+            max_bytes=int(_positive(config, "max_response_mb", 256) * MEGABYTE),
+            deadline_seconds=_positive(config, "request_deadline_seconds", 300),
+        ),
     )
 
 
@@ -186,6 +191,10 @@ def _number(
         bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
         raise ConfigError(f"{name}: expected a number {bound}, got {config.get(name)!r}")
     return value
+
+
+def _positive(config: Mapping[str, t.Any], name: str, default: float) -> float:
+    return _number(config, name, default, float, minimum=0, exclusive=True)
 
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-auth-token"})

@@ -142,6 +142,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         "with a clear error instead of being retried early.",
     ),
     th.Property(
+        "max_response_mb",
+        th.NumberType,
+        default=256,
+        description="Largest response body accepted, in MB, counted after decompression; a larger "
+        "one (or a gzip bomb) fails the run with one line instead of exhausting memory.",
+    ),
+    th.Property(
+        "request_deadline_seconds",
+        th.NumberType,
+        default=300,
+        description="Longest time one request attempt may take from connect to the body's last "
+        "byte (API and token endpoint); `timeout` only bounds each read.",
+    ),
+    th.Property(
         "progress_interval_seconds",
         th.NumberType,
         default=30,

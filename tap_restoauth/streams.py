@@ -15,6 +15,7 @@ from tap_restoauth.fetch.endpoint import Endpoint
 from tap_restoauth.fetch.incremental import OlderThanBookmark
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.schema import is_timestamp
+from tap_restoauth.sync import interrupt
 from tap_restoauth.sync.fast_path import FastSyncStream
 from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
@@ -94,6 +95,7 @@ class RestStream(FastSyncStream):
                     for key in self.settings.context_keys:
                         record.setdefault(key, context[key])
             yield kept
+            interrupt.check()  # the page is written: a signal stops the stream here
             progress.page_done(self.name, len(kept))
             if self.replication_key and self.is_sorted and context is None:
                 # The SDK writes STATE every 10,000 records. A sorted stream's bookmark is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sys
 import typing as t
 
@@ -19,8 +20,10 @@ from tap_restoauth.http.client import ApiClient
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
+from tap_restoauth.sync import interrupt
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
+from tap_restoauth.sync.state_file import check_state_file, state_path
 
 SAMPLE_PAGE_LIMIT = 10
 
@@ -45,6 +48,10 @@ class TapRestOAuth(Tap):
             # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
             self._state_writer = StateLines(self.message_writer)
 
+    def _setup_signal_handlers(self) -> None:
+        """Replace the SDK's handler (STATE then exit 0, mid-write): see sync/interrupt.py."""
+        interrupt.install()
+
     @functools.cached_property
     def settings(self) -> TapSettings:
         """The validated settings (secrets resolved), parsed once."""
@@ -65,7 +72,12 @@ class TapRestOAuth(Tap):
         # Everything built so far (SDK, settings, catalog) lives until exit: frozen, the
         # garbage collector stops re-scanning it while a sync allocates (~15% of CPU time).
         gc.freeze()
-        super().sync_all()
+        try:
+            super().sync_all()
+        except interrupt.Interrupted:
+            # Stopped between pages: the state covers exactly the records written.
+            self._state_writer.write_state(self.state)
+            raise
         for line in self.progress.summary():
             self.logger.info("summary: %s", line)
         self.logger.info(
@@ -171,8 +183,22 @@ def _class_name(stream_name: str) -> str:
 def cli() -> None:
     """Console entry point: expected failures print one line and exit 1."""
     redaction.install()
+    interrupt.install()  # until the tap replaces the SDK's handlers with the same ones
     try:
+        state = state_path(sys.argv[1:])
+        if state is not None:
+            check_state_file(state)
         TapRestOAuth.cli()
     except TapRestOAuthError as exc:
         print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except interrupt.Interrupted as stop:
+        print(
+            f"tap-restoauth: error: interrupted by {stop.name}: the run stopped early; the next run "
+            "resumes from the last STATE message written",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        # Worker threads may still wait on a request: do not join them.
+        os._exit(stop.exit_code)

@@ -18,12 +18,13 @@ from requests.adapters import HTTPAdapter
 
 from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
-from tap_restoauth.http import redaction
+from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.retry import (
     RetryPolicy,
     exception_chain,
 )
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.http.client")
 
@@ -39,6 +40,7 @@ class HttpSettings:
     requests_per_second: float | None = None
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     pool_size: int = 10
+    limits: limits.ResponseLimits = dataclasses.field(default_factory=limits.ResponseLimits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +69,7 @@ class RateLimiter:
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            interrupt.sleep(slot - now)
 
 
 class _TlsAdapter(HTTPAdapter):
@@ -130,6 +132,7 @@ class ApiClient:
         adapter = _TlsAdapter(verify, pool_connections=4, pool_maxsize=max(settings.pool_size, 10))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        limits.install(self.session, settings.limits)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
         auth.bind(HttpContext(self.session, settings.timeout, settings.retry))
         self.retries = 0
@@ -241,7 +244,9 @@ def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
     if not content.strip():
         raise ApiError(f"{where} an empty body (HTTP {status})")
     try:
-        return msgspec.json.decode(content)
+        return limits.decode(content)
+    except limits.BadDocument as exc:
+        raise ApiError(f"{where} {exc}") from None
     except msgspec.DecodeError as exc:
         content_type = response.headers.get("Content-Type") or "no Content-Type"
         detail = f"HTTP {status}, {len(content)} bytes"

@@ -15,6 +15,7 @@ import typing as t
 import requests
 
 from tap_restoauth.errors import ApiError
+from tap_restoauth.sync import interrupt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -87,7 +88,8 @@ class RetryPolicy:
         attempt = 0
         while True:
             try:
-                response = attempt_once()
+                with interrupt.interruptible():
+                    response = attempt_once()
             except TRANSIENT_ERRORS as exc:
                 problem = describe_transport_error(exc)
                 if attempt >= self.max_retries:
@@ -108,7 +110,7 @@ class RetryPolicy:
             attempt += 1
             if on_retry is not None:
                 on_retry()
-            time.sleep(wait)
+            interrupt.sleep(wait)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -14,6 +14,10 @@ from genson.schema.strategies import String
 
 from tap_restoauth.errors import ConfigError
 
+# genson recurses once per level of a sample: deeper values are described as plain
+# objects / arrays (any content) instead.
+MAX_INFERRED_DEPTH = 32
+
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
 
 
@@ -65,7 +69,7 @@ def infer(records: Iterable[Mapping[str, t.Any]], primary_keys: Iterable[str]) -
     builder = _Builder()
     builder.add_schema({"type": "object", "properties": {}})
     for record in records:
-        builder.add_object(record)
+        builder.add_object(_shallow(record, MAX_INFERRED_DEPTH))
     schema = builder.to_schema()
     schema.pop("$schema", None)
     schema.pop("required", None)
@@ -75,6 +79,15 @@ def infer(records: Iterable[Mapping[str, t.Any]], primary_keys: Iterable[str]) -
         for name, prop in schema.get("properties", {}).items()
     }
     return schema
+
+
+def _shallow(value: t.Any, depth: int) -> t.Any:
+    """`value` with objects and arrays below `depth` levels emptied (typed, but not described)."""
+    if isinstance(value, dict):
+        return {k: _shallow(v, depth - 1) for k, v in value.items()} if depth > 0 else {}
+    if isinstance(value, list):
+        return [_shallow(v, depth - 1) for v in value] if depth > 0 else []
+    return value
 
 
 def _normalize(schema: dict[str, t.Any]) -> dict[str, t.Any]:
