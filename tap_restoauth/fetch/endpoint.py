@@ -100,7 +100,12 @@ class Endpoint:
             if fetched is None:
                 return
             page, records = fetched
-            guard.check(page, records)
+            if guard.repeats(records):
+                following = self.stream.paginator.next_request(page)
+                if following is None or following.identity() not in seen:
+                    guard.fail(page, records)
+                request = following  # the same request again: reported as such above
+                continue
             count += 1
             yield page, records
             if self._page_limit_reached(count):

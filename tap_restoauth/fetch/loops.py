@@ -31,18 +31,26 @@ class RepeatedPageGuard:
 
     def check(self, page: Page, records: list[t.Any]) -> None:
         """Raise ApiError when `records` (of `page`) repeat the previous page's records."""
+        if self.repeats(records):
+            self.fail(page, records)
+
+    def repeats(self, records: list[t.Any]) -> bool:
+        """Whether `records` repeat the previous page's (then remembered as the previous page)."""
         if not records:
-            return
+            return False
         fingerprint = self._fingerprint(records)
-        if fingerprint == self._previous:
-            what = f"primary keys ({', '.join(self.primary_keys)})" if self.primary_keys else "content"
-            raise ApiError(
-                f"{self.stream}: the page at {mask_url(page.request.full_url())} repeats the previous "
-                f"page's {len(records)} records (same {what}) although the request changed: the API "
-                "seems to ignore the pagination parameter; stopped to avoid an endless loop: check the "
-                "stream's pagination settings"
-            )
+        repeated = fingerprint == self._previous
         self._previous = fingerprint
+        return repeated
+
+    def fail(self, page: Page, records: list[t.Any]) -> t.NoReturn:
+        what = f"primary keys ({', '.join(self.primary_keys)})" if self.primary_keys else "content"
+        raise ApiError(
+            f"{self.stream}: the page at {mask_url(page.request.full_url())} repeats the previous "
+            f"page's {len(records)} records (same {what}) although the request changed: the API "
+            "seems to ignore the pagination parameter; stopped to avoid an endless loop: check the "
+            "stream's pagination settings"
+        )
 
     def _fingerprint(self, records: list[t.Any]) -> t.Any:
         if self.primary_keys:
