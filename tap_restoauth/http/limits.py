@@ -101,7 +101,7 @@ def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits
             if sock is not None:
                 sock.settimeout(remaining if default_timeout is None else min(remaining, default_timeout))
             try:
-                chunk = raw.read(CHUNK, decode_content=True)
+                chunk = raw.read1(CHUNK, decode_content=True)
             except ReadTimeoutError as exc:
                 if deadline - time.monotonic() <= 0:
                     raise _too_slow(where, limits, len(body)) from None
