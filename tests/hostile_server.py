@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import time
@@ -24,7 +25,8 @@ def gzip_bomb(megabytes: int) -> bytes:
     first = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
     block = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
     final_empty_block = b"\x03\x00"
-    return first + block * (megabytes - 1) + final_empty_block + struct.pack("<II", 0, (megabytes << 20) % 2**32)
+    trailer = struct.pack("<II", 0, (megabytes << 20) % 2**32)
+    return first + block * (megabytes - 1) + final_empty_block + trailer
 
 
 class HostileServer(LocalServer):
@@ -47,10 +49,8 @@ class _Handler(JsonHandler):
         if route is None:
             self.send_json(404, {"error": "no such path"})
             return
-        try:
+        with contextlib.suppress(OSError):  # the tap hung up, as it should
             route(parts.path, query)
-        except OSError:
-            pass  # the tap hung up, as it should
 
     def route_trickle(self, path: str, query: dict[str, str]) -> None:
         body = json.dumps({"data": [{"id": 1}]}).encode() * 100

@@ -93,7 +93,8 @@ def assert_one_error(outcome: Outcome, *fragments: str) -> str:
     ],
 )
 def test_slow_or_endless_body_ends_at_the_deadline(server, tmp_path, path, expected):
-    outcome = run(tmp_path, config_for(server, {"path": path}, request_deadline_seconds=2, max_response_mb=64))
+    config = config_for(server, {"path": path}, request_deadline_seconds=2, max_response_mb=64)
+    outcome = run(tmp_path, config)
     assert_one_error(outcome, f"GET {server.url}{path}", expected)
 
 
