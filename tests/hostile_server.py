@@ -52,6 +52,9 @@ class _Handler(JsonHandler):
         with contextlib.suppress(OSError):  # the tap hung up, as it should
             route(parts.path, query)
 
+    def do_POST(self) -> None:
+        self.do_GET()
+
     def route_trickle(self, path: str, query: dict[str, str]) -> None:
         body = json.dumps({"data": [{"id": 1}]}).encode() * 100
         self.send_response(200)

@@ -211,3 +211,16 @@ def test_bad_state_file_is_one_line(server, tmp_path, content, expected):
     line = assert_one_error(outcome, "--state ", "state.json", expected)
     assert outcome.stdout == ""
     assert line.startswith("tap-restoauth: error:")
+
+
+def test_token_endpoint_is_held_to_the_deadline(server, tmp_path):
+    auth = {
+        "type": "oauth2_client_credentials",
+        "token_url": f"{server.url}/trickle",
+        "client_id": "id",
+        "client_secret": "a-client-secret",
+    }
+    config = config_for(server, {"path": "/ignored"}, auth=auth, request_deadline_seconds=2)
+    outcome = run(tmp_path, config)
+    line = assert_one_error(outcome, f"POST {server.url}/trickle", "request_deadline_seconds (2s")
+    assert "a-client-secret" not in outcome.stderr + line
