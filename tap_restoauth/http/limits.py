@@ -162,8 +162,6 @@ def nesting_exceeds(content: bytes, limit: int) -> bool:
     the strings first. Malformed skeletons are left to the JSON decoder to report;
     a document deeper than the interpreter's recursion limit is caught by `decode`.
     """
-    if content.count(b"[") + content.count(b"{") <= limit:
-        return False
     if _peel(content.translate(None, _NOT_BRACKETS), limit) is False:
         return False
     if b'\\"' in content or b"\\\\" in content:
