@@ -113,10 +113,12 @@ def test_signal_during_a_retry_wait(server, tmp_path, signum):
 
 @pytest.mark.parametrize("attempt", range(4))
 def test_signal_during_a_large_page_write(server, tmp_path, attempt):
-    """The tap blocks writing 700 kB pages to a slow reader when the signal comes."""
+    """The tap blocks writing 700 kB pages to a slow reader when the signal comes (pages fetched
+    one by one, then 4 at a time)."""
     signum = (signal.SIGTERM, signal.SIGINT)[attempt % 2]
     config = {
         "api_url": server.url,
+        "concurrency": 1 if attempt < 2 else 4,
         "streams": [
             {
                 "name": "pages",
