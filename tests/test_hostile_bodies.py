@@ -147,6 +147,23 @@ def test_lying_total_pages_under_concurrency(server, tmp_path, total, expected):
     assert outcome.peak_rss_mb < 200
 
 
+def test_large_total_is_walked_lazily_up_to_max_pages(server, tmp_path):
+    """900,000 pages promised, max_pages 6: six requests, none of the rest ever built."""
+    stream = {
+        "path": "/totals",
+        "params": {"total": "900000"},
+        "max_pages": 6,
+        "pagination": {"type": "page_number", "total_pages_path": "$.meta.total_pages"},
+    }
+    before = len(server.paths)
+    outcome = run(tmp_path, config_for(server, stream, concurrency=4))
+    assert outcome.returncode == 0, outcome.stderr[-2000:]
+    records = [json.loads(line) for line in outcome.stdout.splitlines() if '"RECORD"' in line]
+    assert [r["record"]["id"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert outcome.peak_rss_mb < 150, outcome.peak_rss_mb
+    assert len(server.paths) - before <= 6 + 10  # discovery samples, then the sync's six pages
+
+
 def test_api_ignoring_the_page_param_is_caught(server, tmp_path):
     schema = {"properties": {"id": {"type": "integer"}}}  # declared: no sampling before the sync
     stream = {"path": "/ignored", "pagination": {"type": "page_number"}, "schema": schema}
