@@ -114,6 +114,18 @@ def test_deeply_nested_json_is_one_line_at_sync_and_discovery(server, tmp_path):
     assert_one_error(discovery, "JSON nested deeper than 200 levels")
 
 
+def test_json_just_under_the_depth_limit_syncs(server, tmp_path):
+    """190 levels: decoded, schema inferred (capped), conformed and written without recursion errors."""
+    outcome = run(tmp_path, config_for(server, {"path": "/deep", "params": {"depth": 190}}))
+    assert outcome.returncode == 0, outcome.stderr[-2000:]
+    assert "Traceback" not in outcome.stderr
+    (record,) = [json.loads(line)["record"] for line in outcome.stdout.splitlines() if '"RECORD"' in line]
+    depth, value = 0, record["x"]
+    while value:
+        value, depth = value[0], depth + 1
+    assert depth == 189
+
+
 def test_schema_inference_caps_depth(server, tmp_path):
     """150 levels decode fine; genson would recurse past Python's limit on them."""
     outcome = run(tmp_path, config_for(server, {"path": "/nested"}), "--discover")
