@@ -20,6 +20,7 @@ from tap_restoauth.fetch.partitions import check_partitions
 from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
+from tap_restoauth.http.limits import MEGABYTE, ResponseLimits
 from tap_restoauth.http.mtls import load_client_certificate
 from tap_restoauth.http.origins import OriginPolicy
 from tap_restoauth.http.ratelimit import RateLimitSettings
@@ -268,6 +269,10 @@ def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
         pool_size=max(10, concurrency * 2),
         rate_limit=_rate_limit(config, concurrency),
         client_cert=load_client_certificate(config.get("client_cert"), config.get("client_key")),
+        limits=ResponseLimits(
+            max_bytes=int(_positive(config, "max_response_mb", 256) * MEGABYTE),
+            deadline_seconds=_positive(config, "request_deadline_seconds", 300),
+        ),
     )
 
 
@@ -312,6 +317,10 @@ def _number(
         bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
         raise ConfigError(f"{name}: expected a number {bound}, got {config.get(name)!r}")
     return value
+
+
+def _positive(config: Mapping[str, t.Any], name: str, default: float) -> float:
+    return _number(config, name, default, float, minimum=0, exclusive=True)
 
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-auth-token"})

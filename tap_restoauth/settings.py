@@ -406,6 +406,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         "early with exit 0 and resumable STATE; `fail` exits 1.",
     ),
     th.Property(
+        "max_response_mb",
+        th.NumberType,
+        default=256,
+        description="Largest response body accepted, in MB, counted after decompression; a larger "
+        "one (or a gzip bomb) fails the run with one line instead of exhausting memory.",
+    ),
+    th.Property(
+        "request_deadline_seconds",
+        th.NumberType,
+        default=300,
+        description="Longest time one request attempt may take from connect to the body's last "
+        "byte (API and token endpoint); `timeout` only bounds each read.",
+    ),
+    th.Property(
         "progress_interval_seconds",
         th.NumberType,
         default=30,

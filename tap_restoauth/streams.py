@@ -25,6 +25,7 @@ from tap_restoauth.fetch.partitions import iter_partitions
 from tap_restoauth.fetch.windows import Window, in_order, plan
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.schema import is_timestamp
+from tap_restoauth.sync import interrupt
 from tap_restoauth.sync.fast_path import FastSyncStream
 from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
@@ -198,6 +199,7 @@ class RestStream(FastSyncStream):
                 progress.page_done(self.name, len(kept))
             if self._unit is not None:
                 self._audit_page(page)
+            interrupt.check()  # the page is written: a signal stops the stream here
             if self.replication_key and self.is_sorted and context is None:
                 # The SDK writes STATE every 10,000 records. A sorted stream's bookmark is
                 # resumable, so a STATE after each page lets a killed run resume from the

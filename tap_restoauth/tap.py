@@ -6,6 +6,7 @@ import contextlib
 import copy
 import functools
 import gc
+import os
 import sys
 import typing as t
 
@@ -25,12 +26,13 @@ from tap_restoauth.http.ratelimit import QuotaExhausted
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
-from tap_restoauth.sync import log_levels
+from tap_restoauth.sync import interrupt, log_levels
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
 from tap_restoauth.sync.shards import Shards, parse_shard
+from tap_restoauth.sync.state_file import check_state_file, state_path
 
 SAMPLE_PAGE_LIMIT = 10
 
@@ -77,6 +79,10 @@ class TapRestOAuth(Tap):
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         with _closing_on_error(ctx):
             super().cb_test(ctx, param, value)
+
+    def _setup_signal_handlers(self) -> None:
+        """Replace the SDK's handler (STATE then exit 0, mid-write): see sync/interrupt.py."""
+        interrupt.install()
 
     @functools.cached_property
     def settings(self) -> TapSettings:
@@ -142,6 +148,10 @@ class TapRestOAuth(Tap):
             except QuotaExhausted as exc:
                 stopped = exc
                 self._stop_for_quota(exc)
+            except interrupt.Interrupted:
+                # Stopped between pages: the state covers exactly the records written.
+                self._state_writer.write_state(self.state)
+                raise
         except BaseException:
             if emit_audit:
                 with contextlib.suppress(Exception):  # the run's own error is the one to report
@@ -318,10 +328,24 @@ def _class_name(stream_name: str) -> str:
 def cli() -> None:
     """Console entry point: expected failures print one line and exit 1."""
     redaction.install()
+    interrupt.install()  # until the tap replaces the SDK's handlers with the same ones
     try:
+        state = state_path(sys.argv[1:])
+        if state is not None:
+            check_state_file(state)
         command = TapRestOAuth.cli  # sets up the SDK's console handler
         log_levels.install()
         command()
     except TapRestOAuthError as exc:
         print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except interrupt.Interrupted as stop:
+        print(
+            f"tap-restoauth: error: interrupted by {stop.name}: the run stopped early; the next run "
+            "resumes from the last STATE message written",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        # Worker threads may still wait on a request: do not join them.
+        os._exit(stop.exit_code)

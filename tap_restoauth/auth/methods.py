@@ -28,10 +28,11 @@ from tap_restoauth.auth.keys import register_secret
 from tap_restoauth.auth.token_response import TokenShape
 from tap_restoauth.auth.token_store import FileTokenStore, RefreshTokenStore
 from tap_restoauth.errors import AuthError, ConfigError, TapRestOAuthError
-from tap_restoauth.http import redaction
+from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.origins import describe_origin
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.urls import is_loopback, origin
+from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.auth.methods")
 
@@ -272,7 +273,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
         return request
 
     def renew_after_unauthorized(self, rejected: requests.PreparedRequest) -> bool:
-        with self._lock:
+        with self._lock, interrupt.shielded():  # a rotated token must be saved
             current = self._token
             if current is None or self.carries(rejected, current.access_token):
                 logger.info("The API answered 401: requesting a new access token")
@@ -295,7 +296,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
         return super().token_extras()
 
     def _valid_token(self) -> str:
-        with self._lock:
+        with self._lock, interrupt.shielded():
             token = self._token
             now = time.monotonic()
             if token is None or (token.expires_at is not None and now >= token.expires_at):
@@ -575,8 +576,8 @@ def _visible_text(page: str) -> str:
 
 def _json_object(response: requests.Response) -> dict[str, t.Any] | None:
     try:
-        payload = msgspec.json.decode(response.content)
-    except msgspec.DecodeError:
+        payload = limits.decode(response.content)
+    except (msgspec.DecodeError, limits.BadDocument):
         return None
     return payload if isinstance(payload, dict) else None
 

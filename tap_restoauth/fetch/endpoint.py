@@ -7,8 +7,9 @@ import datetime as dt
 import logging
 import typing as t
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from itertools import islice
 
 import requests
 
@@ -16,13 +17,15 @@ from tap_restoauth.config import StreamSettings, TapSettings
 from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.fetch import templates
 from tap_restoauth.fetch.incremental import parse_timestamp
-from tap_restoauth.fetch.pagination import Page, PageRequest
+from tap_restoauth.fetch.loops import RepeatedPageGuard
+from tap_restoauth.fetch.pagination import MAX_TOTAL_PAGES, Page, PageRequest
 from tap_restoauth.fetch.windows import plan
 from tap_restoauth.http.client import ApiClient, ApiResponse
 from tap_restoauth.http.retry import describe_transport_error
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.decoders import BodyError, body_chunks
 from tap_restoauth.records.jsonpath import Matcher, compile_path
+from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.fetch.endpoint")
 
@@ -137,6 +140,7 @@ class Endpoint:
             return
         request: PageRequest | None = self.first_request(context, extra, values)
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        guard = RepeatedPageGuard(self.stream.name, self.stream.primary_keys)
         count = 0
         while request is not None:
             identity = request.identity()
@@ -148,10 +152,16 @@ class Endpoint:
                 )
             seen.add(identity)
             prefetched = self._take_prefetched(identity) if count == 0 else None
-            fetched = prefetched.result() if prefetched is not None else self.fetch(request)
+            fetched = _result(prefetched) if prefetched is not None else self.fetch(request)
             if fetched is None:
                 return
             page, records = fetched
+            if guard.repeats(records):
+                following = self.stream.paginator.next_request(page)
+                if following is None or following.identity() not in seen:
+                    guard.fail(page, records)
+                request = following  # the same request again: reported as such above
+                continue
             count += 1
             yield page, records
             if self._page_limit_reached(count):
@@ -159,7 +169,7 @@ class Endpoint:
             if count == 1 and self.tap.concurrency > 1 and concurrent:
                 planned = self.stream.paginator.remaining_requests(page)
                 if planned is not None and page.record_count:
-                    yield from self._fetch_concurrently(planned, count)
+                    yield from self._fetch_concurrently(planned, count, guard)
                     return
             request = self.stream.paginator.next_request(page)
 
@@ -195,22 +205,31 @@ class Endpoint:
         return False
 
     def _fetch_concurrently(
-        self, planned: list[PageRequest], count: int
+        self, planned: Iterable[PageRequest], count: int, guard: RepeatedPageGuard
     ) -> Iterator[tuple[Page, list[t.Any]]]:
+        """The planned pages, fetched `concurrency` at a time and yielded in order.
+
+        Requests are taken from `planned` only as the window moves, at most `max_pages`
+        (and MAX_TOTAL_PAGES) in all; a failure or a signal cancels what is queued.
+        """
+        limit = MAX_TOTAL_PAGES - count
         if self.stream.max_pages:
-            planned = planned[: max(0, self.stream.max_pages - count)]
+            limit = min(limit, max(0, self.stream.max_pages - count))
+        requests = islice(planned, limit)
         window = self.tap.concurrency * 2
-        with ThreadPoolExecutor(self.tap.concurrency, thread_name_prefix=self.stream.name) as pool:
-            pending = [pool.submit(self.fetch, request) for request in planned[:window]]
-            position = window
+        pool = ThreadPoolExecutor(self.tap.concurrency, thread_name_prefix=self.stream.name)
+        try:
+            pending = deque(pool.submit(self.fetch, request) for request in islice(requests, window))
             while pending:
-                fetched = pending.pop(0).result()
-                if position < len(planned):
-                    pending.append(pool.submit(self.fetch, planned[position]))
-                    position += 1
+                fetched = _result(pending.popleft())
+                for request in islice(requests, 1):
+                    pending.append(pool.submit(self.fetch, request))
                 if fetched is None:
                     continue
+                guard.check(*fetched)
                 yield fetched
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def fetch(self, request: PageRequest) -> Fetched:
         """One page and its records; None when its status is ignored."""
@@ -330,6 +349,12 @@ class Endpoint:
         logger.info("%s: records_path not set; using %s", self.stream.name, path)
         self.stream = dataclasses.replace(self.stream, records_path=path)
         return path
+
+
+def _result(future: Future[Fetched]) -> Fetched:
+    """The future's page; a signal ends the wait at once (see sync/interrupt.py)."""
+    with interrupt.interruptible():
+        return future.result()
 
 
 def _shape(body: t.Any) -> str:

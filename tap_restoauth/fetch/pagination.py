@@ -14,14 +14,15 @@ import dataclasses
 import json
 import typing as t
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from urllib.parse import urljoin
+from collections.abc import Iterator, Mapping
+from urllib.parse import urldefrag, urljoin
 
 from requests import PreparedRequest
 from requests.utils import parse_header_links
 
 from tap_restoauth import options
-from tap_restoauth.errors import ConfigError
+from tap_restoauth.errors import ApiError, ConfigError
+from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.jsonpath import Matcher, compile_path, first_match
 
 
@@ -35,8 +36,10 @@ class PageRequest:
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def identity(self) -> tuple[t.Any, ...]:
-        """A hashable key: two requests with the same key fetch the same page."""
-        key: tuple[t.Any, ...] = (self.url, tuple(sorted((k, str(v)) for k, v in self.params.items())))
+        """A hashable key: two requests with the same key fetch the same page (a #fragment is
+        never sent, so it does not make a request different)."""
+        params = tuple(sorted((k, str(v)) for k, v in self.params.items()))
+        key: tuple[t.Any, ...] = (urldefrag(self.url)[0], params)
         if self.body is not None:
             key += (json.dumps(self.body, sort_keys=True, default=str),)
         return key
@@ -111,11 +114,12 @@ class Paginator(ABC):
     def next_request(self, page: Page) -> PageRequest | None:
         """The request for the page after `page`, or None when `page` was the last."""
 
-    def remaining_requests(self, first: Page) -> list[PageRequest] | None:
+    def remaining_requests(self, first: Page) -> Iterator[PageRequest] | None:
         """Every request after `first` when the first page tells how many there are.
 
         Lets the fetch loop request pages concurrently; None means the pages must be
-        walked one after another.
+        walked one after another. The requests are generated as the loop takes them,
+        so a huge total allocates nothing.
         """
         return None
 
@@ -125,6 +129,36 @@ class Paginator(ABC):
 
 
 PAGINATORS: dict[str, type[Paginator]] = {}
+
+# More pages than any API serves to one client: a total above it is a lie or a bug.
+MAX_TOTAL_PAGES = 1_000_000
+
+
+def page_count(value: t.Any, path: str, page: Page, *, per_page: int = 1, start: int = 0) -> int | None:
+    """The number of pages a `total_*` field promises, checked: a whole number, not negative,
+    not absurd. `value` counts records when `per_page` > 1 (pages of that size after `start`)."""
+    if value is None:
+        return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    where = f"{mask_url(page.url)}: {path} is {shown}"
+    if number is None:
+        raise ApiError(f"{where}, not a whole number; check the pagination setting {path}")
+    if number < 0:
+        raise ApiError(f"{where}, a negative count; the API's total cannot be trusted")
+    pages = -(-max(0, number - start) // per_page)
+    if pages > MAX_TOTAL_PAGES:
+        raise ApiError(
+            f"{where}, more than {MAX_TOTAL_PAGES:,} pages; the API's total cannot be trusted "
+            "(remove the total setting to page until an empty page)"
+        )
+    return number
 
 
 def build_paginator(settings: Mapping[str, t.Any] | None, where: str) -> Paginator:
@@ -211,15 +245,15 @@ class PageNumberPaginator(Paginator):
             return int(request.body_value(self.page_body_path))
         return int(request.params[self.page_param])
 
-    def _total_pages(self, body: t.Any) -> int | None:
+    def _total_pages(self, page: Page) -> int | None:
         pages = self._matcher("total_pages_path")
         if pages:
-            value = first_match(pages, body)
-            return int(value) if value is not None else None
+            return page_count(first_match(pages, page.body), str(self.total_pages_path), page)
         records = self._matcher("total_records_path")
         if records and self.page_size:
-            value = first_match(records, body)
-            return -(-int(value) // self.page_size) if value is not None else None
+            value = first_match(records, page.body)
+            total = page_count(value, str(self.total_records_path), page, per_page=self.page_size)
+            return -(-total // self.page_size) if total is not None else None
         return None
 
     def next_request(self, page: Page) -> PageRequest | None:
@@ -229,7 +263,7 @@ class PageNumberPaginator(Paginator):
         if has_more and not first_match(has_more, page.body):
             return None
         number = self._number(page.request)
-        total = self._total_pages(page.body)
+        total = self._total_pages(page)
         if total is not None and number - self.start + 1 >= total:
             return None
         if self.page_size and page.record_count < self.page_size:
@@ -241,13 +275,13 @@ class PageNumberPaginator(Paginator):
         value = first_match(records, first.body) if records else None
         return int(value) if value is not None else None
 
-    def remaining_requests(self, first: Page) -> list[PageRequest] | None:
-        total = self._total_pages(first.body)
+    def remaining_requests(self, first: Page) -> Iterator[PageRequest] | None:
+        total = self._total_pages(first)
         if total is None:
             return None
         number = self._number(first.request)
         last = self.start + total - 1
-        return [self._numbered(first.request, n) for n in range(number + 1, last + 1)]
+        return (self._numbered(first.request, n) for n in range(number + 1, last + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,11 +328,11 @@ class OffsetPaginator(Paginator):
             return int(request.body_value(self.offset_body_path))
         return int(request.params[self.offset_param])
 
-    def _total(self, body: t.Any) -> int | None:
+    def _total(self, page: Page) -> int | None:
         if not self.total_path:
             return None
-        value = first_match(compile_path(self.total_path, "pagination.total_path"), body)
-        return int(value) if value is not None else None
+        value = first_match(compile_path(self.total_path, "pagination.total_path"), page.body)
+        return page_count(value, self.total_path, page, per_page=self.limit, start=self.start)
 
     def first_request(self, request: PageRequest) -> PageRequest:
         if self.limit_body_path:
@@ -311,21 +345,21 @@ class OffsetPaginator(Paginator):
         if page.record_count < self.limit:
             return None
         offset = self._offset(page.request) + self.limit
-        total = self._total(page.body)
+        total = self._total(page)
         if total is not None and offset >= total:
             return None
         return self._at(page.request, offset)
 
     def declared_total(self, first: Page) -> int | None:
-        total = self._total(first.body)
-        return None if total is None else max(0, total - int(first.request.params[self.offset_param]))
+        total = self._total(first)
+        return None if total is None else max(0, total - self._offset(first.request))
 
-    def remaining_requests(self, first: Page) -> list[PageRequest] | None:
-        total = self._total(first.body)
+    def remaining_requests(self, first: Page) -> Iterator[PageRequest] | None:
+        total = self._total(first)
         if total is None:
             return None
         begin = self._offset(first.request) + self.limit
-        return [self._at(first.request, offset) for offset in range(begin, total, self.limit)]
+        return (self._at(first.request, offset) for offset in range(begin, total, self.limit))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -404,7 +438,7 @@ class NextUrlPaginator(Paginator):
         target = first_match(compile_path(self.next_url_path, "pagination.next_url_path"), page.body)
         if not target:
             return None
-        return page.request.follow(urljoin(page.url, str(target)))
+        return page.request.follow(urldefrag(urljoin(page.url, str(target)))[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -425,7 +459,7 @@ class LinkHeaderPaginator(Paginator):
         target = _parse_link_header(page.headers.get("Link", "")).get(self.rel)
         if not target:
             return None
-        return page.request.follow(urljoin(page.url, target))
+        return page.request.follow(urldefrag(urljoin(page.url, target))[0])
 
 
 def _parse_link_header(value: str) -> dict[str, str]:

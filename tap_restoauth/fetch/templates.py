@@ -226,10 +226,14 @@ def render_path(path: t.Any, values: Values, stream: str) -> str:
             text.append(part)
             continue
         filled = values.lookup(part)
+        name = part.name if part.source == "context" else part.source
         if filled is None:
-            name = part.name if part.source == "context" else part.source
             raise ApiError(f"{stream}: no value for {{{name}}} in the path (is start_date set?)")
-        text.append(quote(str(filled), safe=""))
+        segment = str(filled)
+        if segment in ("", ".", ".."):  # `/parents/../kids` is `/kids`: refused, not encoded
+            who = f"a parent record's {name}" if part.source == "context" else f"{{{name}}}"
+            raise ApiError(f"{stream}: {who} is {segment!r}, which would change the request path; refused")
+        text.append(quote(segment, safe=""))
     return "".join(text)
 
 

@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 
 from tap_restoauth.auth.methods import Auth, HttpContext
 from tap_restoauth.errors import ApiError, AuthError
-from tap_restoauth.http import redaction
+from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.mtls import ClientCertificate, handshake_refusal
 from tap_restoauth.http.origins import MAX_REDIRECTS, OriginPolicy
 from tap_restoauth.http.ratelimit import QuotaExhausted, RateLimitGate, RateLimitSettings
@@ -35,6 +35,7 @@ from tap_restoauth.http.retry import (
 )
 from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.http.client")
 
@@ -53,6 +54,7 @@ class HttpSettings:
     origins: OriginPolicy = dataclasses.field(default_factory=OriginPolicy)  # default: trusts nothing
     rate_limit: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
     client_cert: ClientCertificate | None = None
+    limits: limits.ResponseLimits = dataclasses.field(default_factory=limits.ResponseLimits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +83,7 @@ class RateLimiter:
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            interrupt.sleep(slot - now)
 
 
 class _TlsAdapter(HTTPAdapter):
@@ -164,6 +166,7 @@ class ApiClient:
         )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        limits.install(self.session, settings.limits)
         self.limiter = RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
         self.gate = RateLimitGate(settings.rate_limit, settings.retry.max_retry_after_seconds)
         auth.bind(HttpContext(self.session, settings.timeout, settings.retry))
@@ -504,7 +507,9 @@ def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
     if not content.strip():
         raise ApiError(f"{where} an empty body (HTTP {status})")
     try:
-        return msgspec.json.decode(content)
+        return limits.decode(content)
+    except limits.BadDocument as exc:
+        raise ApiError(f"{where} {exc}") from None
     except msgspec.DecodeError as exc:
         content_type = response.headers.get("Content-Type") or "no Content-Type"
         detail = f"HTTP {status}, {len(content)} bytes"

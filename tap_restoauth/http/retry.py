@@ -16,6 +16,7 @@ import typing as t
 import requests
 
 from tap_restoauth.errors import ApiError
+from tap_restoauth.sync import interrupt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -99,7 +100,8 @@ class RetryPolicy:
         attempt = 0
         while True:
             try:
-                response = attempt_once()
+                with interrupt.interruptible():
+                    response = attempt_once()
             except TRANSIENT_ERRORS as exc:
                 problem = describe_transport_error(exc)
                 dns = name_resolution_error(exc)
@@ -132,7 +134,7 @@ class RetryPolicy:
             attempt += 1
             if on_retry is not None:
                 on_retry()
-            time.sleep(wait)
+            interrupt.sleep(wait)
 
 
 def parse_retry_after(value: str | None) -> float | None:

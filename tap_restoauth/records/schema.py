@@ -14,6 +14,10 @@ from genson.schema.strategies import Number, String
 
 from tap_restoauth.errors import ConfigError
 
+# genson recurses once per level of a sample: deeper values are described as plain
+# objects / arrays (any content) instead.
+MAX_INFERRED_DEPTH = 32
+
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
 
 
@@ -93,7 +97,7 @@ def infer(records: Iterable[Mapping[str, t.Any]], primary_keys: Iterable[str]) -
     builder = _Builder()
     builder.add_schema({"type": "object", "properties": {}})
     for record in records:
-        builder.add_object(record)
+        builder.add_object(_shallow(record, MAX_INFERRED_DEPTH))
     schema = builder.to_schema()
     keys = set(primary_keys)
     properties = {
@@ -111,6 +115,15 @@ def _kinds(schema: Mapping[str, t.Any]) -> dict[str, Mapping[str, t.Any]]:
         for kind in [declared] if isinstance(declared, str) else declared or []:
             kinds[kind] = branch
     return kinds
+
+
+def _shallow(value: t.Any, depth: int) -> t.Any:
+    """`value` with objects and arrays below `depth` levels emptied (typed, but not described)."""
+    if isinstance(value, dict):
+        return {k: _shallow(v, depth - 1) for k, v in value.items()} if depth > 0 else {}
+    if isinstance(value, list):
+        return [_shallow(v, depth - 1) for v in value] if depth > 0 else []
+    return value
 
 
 def _loadable(schema: Mapping[str, t.Any], *, nullable: bool) -> dict[str, t.Any]:

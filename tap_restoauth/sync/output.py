@@ -47,7 +47,14 @@ class BufferedWriter(MsgSpecWriter):
     def flush(self) -> None:
         if self.buffer:
             out = sys.stdout.buffer
-            out.write(self.buffer)
+            # A signal arriving during a large write makes `write` return early with the
+            # count written so far (CPython runs the handler between partial writes):
+            # write the rest, or the line being written is cut short.
+            written = out.write(self.buffer) or 0
+            with memoryview(self.buffer) as view:
+                while written < len(view):
+                    with view[written:] as rest:
+                        written += out.write(rest) or 0
             out.flush()
             self.buffer.clear()
 

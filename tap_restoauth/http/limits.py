@@ -1,0 +1,182 @@
+"""Bounds on what one response may cost: bytes (after decompression), time, JSON depth.
+
+requests reads a whole body into memory with no size cap, and `timeout` bounds each
+socket read, not the request: a server trickling one byte a second, or sending an
+endless chunked body, never ends, and a 1 MB gzip body can inflate to gigabytes.
+`install` adds a response hook to the session (API and token requests share it) that
+reads every body itself, in chunks, before requests would:
+
+- counting the bytes after decompression (urllib3 inflates at most one chunk per
+  read), failing once `max_response_mb` is passed;
+- with the socket timeout lowered to what is left of `request_deadline_seconds`,
+  counted from the moment the request was sent, so the whole response (connect,
+  headers, body) fits in the deadline.
+
+`decode` parses a body as JSON, refusing documents nested deeper than
+`MAX_JSON_DEPTH` levels (before parsing) and bodies that are not UTF-8, so no
+RecursionError or UnicodeDecodeError escapes and nothing downstream recurses
+without bound.
+
+Config::
+
+    max_response_mb: 256           # per response, after decompression
+    request_deadline_seconds: 300  # per request attempt: connect + headers + whole body
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import socket
+import threading
+import time
+import typing as t
+
+import msgspec
+import requests
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+
+from tap_restoauth.errors import ApiError
+from tap_restoauth.http.urls import mask_url
+from tap_restoauth.sync import interrupt
+
+MAX_JSON_DEPTH = 200
+CHUNK = 64 * 1024
+MEGABYTE = 1024 * 1024
+
+# Every byte except JSON's brackets (and quotes): deleting them leaves the document's skeleton.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKETS_OR_QUOTES = bytes(b for b in range(256) if b not in b'[]{}"')
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseLimits:
+    """How big and how slow one response may be."""
+
+    max_bytes: int = 256 * MEGABYTE
+    deadline_seconds: float = 300.0
+
+
+class ResponseTooLarge(ApiError):
+    """The body (after decompression) passed `max_response_mb`."""
+
+
+class DeadlineExceeded(ApiError):
+    """The response did not arrive in full within `request_deadline_seconds`."""
+
+
+class BadDocument(ValueError):
+    """A body that cannot be decoded safely; the message completes "expected a JSON document, got"."""
+
+
+def install(session: requests.Session, limits: ResponseLimits) -> None:
+    """Read every response of `session` within `limits` (see the module docstring)."""
+    session.hooks["response"].append(functools.partial(_read_body, limits=limits))
+
+
+def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits, **kwargs: t.Any) -> None:
+    if response._content_consumed:  # type: ignore[attr-defined]
+        return
+    raw = response.raw
+    method = response.request.method if response.request is not None else "GET"
+    where = f"{method} {mask_url(response.url)}"
+    cap_mb = limits.max_bytes / MEGABYTE
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        response.close()
+        raise ResponseTooLarge(
+            f"{where}: the response is {int(declared) / MEGABYTE:.0f} MB (Content-Length), more than "
+            f"max_response_mb ({cap_mb:g} MB): request smaller pages or raise max_response_mb"
+        )
+    deadline = time.monotonic() - response.elapsed.total_seconds() + limits.deadline_seconds
+    connection = getattr(raw, "connection", None)
+    sock: socket.socket | None = getattr(connection, "sock", None)
+    default_timeout = sock.gettimeout() if sock is not None else None
+    body = bytearray()
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _too_slow(where, limits, len(body))
+            if sock is not None:
+                sock.settimeout(remaining if default_timeout is None else min(remaining, default_timeout))
+            try:
+                chunk = raw.read1(CHUNK, decode_content=True)
+            except ReadTimeoutError as exc:
+                if deadline - time.monotonic() <= 0:
+                    raise _too_slow(where, limits, len(body)) from None
+                raise requests.exceptions.ConnectionError(exc) from None
+            except ProtocolError as exc:
+                raise requests.exceptions.ChunkedEncodingError(exc) from None
+            except DecodeError as exc:
+                raise requests.exceptions.ContentDecodingError(exc) from None
+            except SSLError as exc:
+                raise requests.exceptions.SSLError(exc) from None
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > limits.max_bytes:
+                raise ResponseTooLarge(
+                    f"{where}: the response passed max_response_mb ({cap_mb:g} MB"
+                    f"{', after decompression' if response.headers.get('Content-Encoding') else ''}); "
+                    "request smaller pages or raise max_response_mb"
+                )
+            if interrupt.requested() and threading.current_thread() is not threading.main_thread():
+                raise interrupt.Interrupted(interrupt.signal_number())
+    except BaseException:
+        response.close()
+        raise
+    if sock is not None:
+        sock.settimeout(default_timeout)
+    response._content = bytes(body)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def _too_slow(where: str, limits: ResponseLimits, received: int) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"{where}: the response did not arrive in full within request_deadline_seconds "
+        f"({limits.deadline_seconds:g}s; {received} bytes of body received): the server is too slow "
+        "or never ends the body; raise request_deadline_seconds if it is only slow"
+    )
+
+
+def decode(content: bytes) -> t.Any:
+    """`content` as JSON; BadDocument when it is nested too deep or not UTF-8."""
+    if nesting_exceeds(content, MAX_JSON_DEPTH):
+        raise BadDocument(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the tap's limit)")
+    try:
+        return msgspec.json.decode(content)
+    except UnicodeDecodeError as exc:
+        raise BadDocument(f"a body that is not valid UTF-8 ({exc.reason})") from None
+    except RecursionError:
+        raise BadDocument(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the tap's limit)") from None
+
+
+def nesting_exceeds(content: bytes, limit: int) -> bool:
+    """Whether the JSON in `content` nests arrays/objects more than `limit` levels deep.
+
+    Works on the bracket skeleton, in C: deleting every other byte, then the
+    innermost pairs once per level, takes a few passes over a fraction of the body
+    for an ordinary page (a few percent of the decoding time). When brackets inside
+    strings leave that quick pass undecided or over the limit, a slower pass drops
+    the strings first. Malformed skeletons are left to the JSON decoder to report;
+    a document deeper than the interpreter's recursion limit is caught by `decode`.
+    """
+    if _peel(content.translate(None, _NOT_BRACKETS), limit) is False:
+        return False
+    if b'\\"' in content or b"\\\\" in content:
+        content = content.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(content.translate(None, _NOT_BRACKETS_OR_QUOTES).split(b'"')[::2])
+    return bool(_peel(outside_strings, limit))
+
+
+def _peel(skeleton: bytes, limit: int) -> bool | None:
+    """True: deeper than `limit`; False: not; None: the skeleton does not pair up."""
+    for _ in range(limit):
+        peeled = skeleton.replace(b"[]", b"").replace(b"{}", b"")
+        if not peeled:
+            return False
+        if len(peeled) == len(skeleton):
+            return None
+        skeleton = peeled
+    return True
