@@ -9,8 +9,8 @@ reads every body itself, in chunks, before requests would:
 - counting the bytes after decompression (urllib3 inflates at most one chunk per
   read), failing once `max_response_mb` is passed;
 - with the socket timeout lowered to what is left of `request_deadline_seconds`,
-  counted from the moment the request was sent, so the whole response (connect,
-  headers, body) fits in the deadline.
+  counted from the moment the request was sent: connect and headers (read by
+  urllib3 with `timeout` per read) count against it, the body is cut off by it.
 
 `decode` parses a body as JSON, refusing documents nested deeper than
 `MAX_JSON_DEPTH` levels (before parsing) and bodies that are not UTF-8, so no
