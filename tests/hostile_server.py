@@ -66,6 +66,13 @@ class _Handler(JsonHandler):
             self.wfile.flush()
             time.sleep(1)
 
+    def route_slowheaders(self, path: str, query: dict[str, str]) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for byte in b"X-Slow: " + b"z" * 1000:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(1)
+
     def route_endless(self, path: str, query: dict[str, str]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

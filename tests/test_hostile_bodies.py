@@ -90,6 +90,7 @@ def assert_one_error(outcome: Outcome, *fragments: str) -> str:
     [
         ("/trickle", "did not arrive in full within request_deadline_seconds (2s"),
         ("/endless", "did not arrive in full within request_deadline_seconds (2s"),
+        ("/slowheaders", "no complete response headers within request_deadline_seconds (2s"),
     ],
 )
 def test_slow_or_endless_body_ends_at_the_deadline(server, tmp_path, path, expected):

@@ -9,8 +9,11 @@ reads every body itself, in chunks, before requests would:
 - counting the bytes after decompression (urllib3 inflates at most one chunk per
   read), failing once `max_response_mb` is passed;
 - with the socket timeout lowered to what is left of `request_deadline_seconds`,
-  counted from the moment the request was sent, so the whole response (connect,
-  headers, body) fits in the deadline.
+  counted from the moment the request was sent.
+
+Before that, while urllib3 connects and reads the status line and headers (with
+`timeout` per read), a watchdog thread makes the socket's next read time out once
+the deadline passes: a server trickling its headers is cut off too.
 
 `decode` parses a body as JSON, refusing documents nested deeper than
 `MAX_JSON_DEPTH` levels (before parsing) and bodies that are not UTF-8, so no
@@ -25,8 +28,11 @@ Config::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import heapq
+import itertools
 import socket
 import threading
 import time
@@ -34,6 +40,8 @@ import typing as t
 
 import msgspec
 import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
 from tap_restoauth.errors import ApiError
@@ -72,6 +80,123 @@ class BadDocument(ValueError):
 def install(session: requests.Session, limits: ResponseLimits) -> None:
     """Read every response of `session` within `limits` (see the module docstring)."""
     session.hooks["response"].append(functools.partial(_read_body, limits=limits))
+    pools = _deadline_pools(limits)
+    for adapter in session.adapters.values():
+        manager = getattr(adapter, "poolmanager", None)
+        if manager is not None:
+            manager.pool_classes_by_scheme = pools
+
+
+class _Alarm:
+    __slots__ = ("cancelled", "fired", "sock")
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+        self.cancelled = False
+        self.fired = False
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the sockets of requests past their deadline."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._alarms: list[tuple[float, int, _Alarm]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._cancelled = 0
+
+    def arm(self, when: float, sock: socket.socket | None) -> _Alarm:
+        alarm = _Alarm(sock)
+        with self._condition:
+            heapq.heappush(self._alarms, (when, next(self._order), alarm))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="request-deadlines", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+        return alarm
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                while self._alarms and self._alarms[0][2].cancelled:
+                    heapq.heappop(self._alarms)
+                    self._cancelled = max(0, self._cancelled - 1)
+                if not self._alarms:
+                    self._condition.wait()
+                    continue
+                wait = self._alarms[0][0] - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                alarm = heapq.heappop(self._alarms)[2]
+                alarm.fired = True
+                if alarm.sock is not None:
+                    # The next read times out at once (shutting the socket down instead
+                    # would let http.client take the headers so far as complete). A read
+                    # already waiting ends within `timeout`.
+                    with contextlib.suppress(OSError):  # already closed
+                        alarm.sock.settimeout(_EXPIRED)
+
+    def disarm(self, alarm: _Alarm) -> None:
+        """Forget `alarm`; cancelled alarms are dropped in bulk once they are most of the heap."""
+        with self._condition:
+            alarm.cancelled = True
+            alarm.sock = None
+            self._cancelled += 1
+            if self._cancelled > 1024 and 2 * self._cancelled > len(self._alarms):
+                self._alarms = [entry for entry in self._alarms if not entry[2].cancelled]
+                heapq.heapify(self._alarms)
+                self._cancelled = 0
+
+
+_WATCHDOG = _Watchdog()
+_EXPIRED = 0.001
+
+
+class _DeadlineConnection(HTTPConnection):
+    """Cut off (by the watchdog) when the status line and headers are late."""
+
+    deadline_seconds: float = ResponseLimits.deadline_seconds
+    _started = 0.0
+    _target = ""
+
+    def request(self, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> None:
+        self._started = time.monotonic()
+        scheme = "https" if isinstance(self, HTTPSConnection) else "http"
+        self._target = f"{method} {mask_url(f'{scheme}://{self.host}:{self.port}{url}')}"
+        super().request(method, url, *args, **kwargs)
+
+    def getresponse(self) -> t.Any:
+        alarm = _WATCHDOG.arm(self._started + self.deadline_seconds, self.sock)
+        try:
+            return super().getresponse()
+        except Exception:
+            if alarm.fired:
+                raise DeadlineExceeded(
+                    f"{self._target}: no complete response headers within request_deadline_seconds "
+                    f"({self.deadline_seconds:g}s): the server is too slow; raise "
+                    "request_deadline_seconds if it is only slow"
+                ) from None
+            raise
+        finally:
+            _WATCHDOG.disarm(alarm)
+
+
+class _DeadlineHttpsConnection(_DeadlineConnection, HTTPSConnection):
+    pass
+
+
+@functools.lru_cache(maxsize=8)
+def _deadline_pools(limits: ResponseLimits) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes whose connections observe `limits.deadline_seconds`."""
+    seconds = {"deadline_seconds": limits.deadline_seconds}
+    plain = type("DeadlineConnection", (_DeadlineConnection,), seconds)
+    tls = type("DeadlineHttpsConnection", (_DeadlineHttpsConnection,), seconds)
+    return {
+        "http": type("DeadlinePool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+        "https": type("DeadlineHttpsPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+    }
 
 
 def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits, **kwargs: t.Any) -> None:
