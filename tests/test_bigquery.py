@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tap_restoauth.records.schema import infer
-from tap_restoauth.sandbox import SandboxData, SandboxServer
+from tap_restoauth.sandbox import JsonHandler, LocalServer, SandboxData, SandboxServer
 from tests.bigquery_stub import BigQueryStub
 from tests.conftest import sandbox_config
 from tests.fault_server import EVENT_SCHEMA, NOTE_SCHEMA, USER_SCHEMA
-from tests.helpers import discover
+from tests.helpers import ISOLATED_ENV, discover, run_tap
 from tests.test_meltano import MeltanoProject, assert_no_secrets, meltano_binary, sandbox_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,3 +297,64 @@ def test_meltano_run_loads_typed_bigquery_tables_and_merges_the_incremental_run(
         for server in (first, second):
             server.shutdown()
             server.server_close()
+
+
+class _TrickyApi(JsonHandler):
+    def do_GET(self) -> None:
+        self.send_json(200, {"data": TRICKY_LOADABLE})
+
+
+# BigQuery stores no NULL inside an array (docs/bigquery.md): `counts` ([1, null, 3]) is left out.
+TRICKY_LOADABLE = [{k: v for k, v in record.items() if k != "counts"} for record in TRICKY]
+
+
+def test_tricky_records_load_into_typed_columns_with_mixed_values_as_text(bq_project, bigquery, tmp_path):
+    """The tap (fast record path) into the target: inferred schema, values as text, rows checked."""
+    api = LocalServer(_TrickyApi).start()
+    try:
+        config = {
+            "api_url": api.url,
+            "streams": [
+                {"name": "tricky", "path": "/things", "records_path": "$.data[*]", "primary_keys": ["id"]}
+            ],
+        }
+        run = run_tap(tmp_path / "tap", config)
+    finally:
+        api.stop()
+    assert run.returncode == 0, run.stderr
+    records = run.records("tricky")
+    assert [r["mixed"] for r in records] == ["1", "two"]
+    assert [r["huge"] for r in records] == [str(2**70), "3"]
+    assert records[0]["matrix"] == ["[1,2]"]
+    assert records[0]["empty"] == "{}"
+
+    target_config = tmp_path / "target.json"
+    target_config.write_text(
+        json.dumps(
+            {
+                "project": "test-project",
+                "dataset": "restoauth",
+                "method": "batch_job",
+                "denormalized": True,
+                "credentials_json": service_account_json(f"{bigquery.url}/token"),
+            }
+        )
+    )
+    target = str(Path(bq_project.venv_python("loaders", "target-bigquery")).parent / "target-bigquery")
+    done = subprocess.run(
+        [target, "--config", str(target_config)],
+        input=run.stdout,
+        capture_output=True,
+        text=True,
+        env={**ISOLATED_ENV, "PATH": "/usr/bin:/bin", "BIGQUERY_EMULATOR_HOST": bigquery.url},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = {k: v for k, v in TRICKY_COLUMNS.items() if k != "counts"}
+    assert columns(bigquery.table("restoauth", "tricky")["schema"]["fields"]) == {**expected, **SDC_COLUMNS}
+    rows = bigquery.table_rows("restoauth", "tricky")  # each row checked against its columns
+    assert [(r["id"], r["mixed"], r["seen_at"]) for r in rows] == [
+        (1, "1", "2024-01-01T00:00:00Z"),
+        (2, "two", None),
+    ]
