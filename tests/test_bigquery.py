@@ -275,6 +275,7 @@ def test_meltano_run_loads_typed_bigquery_tables_and_merges_the_incremental_run(
         for stream, expected in SANDBOX.items():
             table = bigquery.table("restoauth", stream)
             assert columns(table["schema"]["fields"]) == {**expected, **SDC_COLUMNS}, stream
+            assert table["timePartitioning"] == {"type": "MONTH", "field": "_sdc_batched_at"}
             assert len(bigquery.table_rows("restoauth", stream)) == first.data.counts()[stream], stream
         users = {row["id"]: row for row in bigquery.table_rows("restoauth", "users")}
         assert users[3]["address"] == first.data.users[2]["address"]
