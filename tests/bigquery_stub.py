@@ -163,6 +163,23 @@ class BigQueryStub(LocalServer):
         job["status"] = {"state": "DONE"}
         job["statistics"] = {"load": {"outputRows": str(len(rows))}}
 
+    def append(self, batch: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Rows for `projects/P/datasets/D/tables/T` from tests/bigquery_write_stub.py."""
+        _, project, _, dataset, _, table = batch["table"].split("/")
+        key = (project, dataset, table)
+        with self.lock:
+            if key not in self.tables:
+                return {"error": f"Not found: Table {'.'.join(key)}"}
+            fields = self.tables[key].get("schema", {}).get("fields", [])
+            try:
+                for n, row in enumerate(batch["rows"]):
+                    check_row(row, fields, f"row {n}: ")
+            except RowError as exc:
+                return {"error": str(exc)}
+            self.rows[key].extend(batch["rows"])
+            self.loads.append((table, len(batch["rows"])))
+        return {}
+
     def run_query(self, job: dict[str, t.Any]) -> None:
         sql = job["configuration"]["query"]["query"]
         self.queries.append(sql)
@@ -228,6 +245,9 @@ class _Handler(JsonHandler):
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
+        if url.path == "/_stub/rows":  # rows the Storage Write stand-in decoded
+            self.send_json(200, self.server.append(json.loads(self._body())))
+            return
         if url.path == "/token":
             self._body()
             self.server.tokens_issued += 1

@@ -7,21 +7,24 @@ google-cloud-bigquery client talks to a local stand-in of the BigQuery REST API.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import typing as t
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from tap_restoauth.records.schema import infer
-from tap_restoauth.sandbox import SandboxData, SandboxServer
+from tap_restoauth.sandbox import JsonHandler, LocalServer, SandboxData, SandboxServer
 from tests.bigquery_stub import BigQueryStub
 from tests.conftest import sandbox_config
 from tests.fault_server import EVENT_SCHEMA, NOTE_SCHEMA, USER_SCHEMA
-from tests.helpers import discover
+from tests.helpers import ISOLATED_ENV, discover, run_tap
 from tests.test_meltano import MeltanoProject, assert_no_secrets, meltano_binary, sandbox_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +156,7 @@ TRICKY_COLUMNS: Columns = {
     "empty": col("STRING"),
     "nothing": col("STRING"),
     "matrix": col("STRING", "REPEATED"),  # BigQuery has no arrays of arrays: each inner array as JSON
-    "counts": col("INTEGER", "REPEATED"),
+    "counts": col("STRING"),  # [1, null, 3]: BigQuery arrays hold no NULL, so the array's JSON text
 }
 
 
@@ -180,36 +183,13 @@ def test_inferred_and_declared_schemas_become_the_bigquery_types_their_data_has(
         assert translated[version] == expected, f"schema resolver version {version}"
 
 
-def test_storage_write_api_schemas_load_only_without_record_columns(bq_project, sandbox, tmp_path):
-    """Why meltano.yml uses batch_job: with protobuf<6 (pinned) the target builds its Storage Write
-    schemas, but a RECORD column's message type is left out of the descriptor it sends, which
-    BigQuery refuses (z3z1ma/target-bigquery#71). Fails when a target release fixes that."""
-    catalog = discover(tmp_path, sandbox_config(sandbox))
-    schemas = {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
-    done = subprocess.run(
-        [
-            bq_project.venv_python("loaders", "target-bigquery"),
-            str(ROOT / "tests" / "bigquery_storage_write.py"),
-        ],
-        input=json.dumps(schemas),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]  # protobuf 6+: MessageFactory.GetPrototype is gone
-    refused = json.loads(done.stdout)
-    assert {name for name, error in refused.items() if error} == {"users"}  # address is a RECORD
-    assert "couldn't resolve name" in refused["users"]
-
-
 def test_inferred_schemas_have_one_type_per_property_and_typed_array_items():
     schema = infer(TRICKY, ["id"])
     properties = schema["properties"]
     assert properties["id"] == {"type": "integer"}  # the primary key is not nullable
     assert properties["seen_at"] == {"type": ["string", "null"], "format": "date-time"}
     assert properties["never"] == {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
-    assert properties["counts"] == {"type": ["array", "null"], "items": {"type": ["integer", "null"]}}
+    assert properties["counts"] == {"type": ["string", "null"]}
     assert properties["mixed"] == {"type": ["string", "null"]}
     assert properties["huge"] == {"type": ["string", "null"]}
     assert "anyOf" not in json.dumps(schema)
@@ -275,6 +255,7 @@ def test_meltano_run_loads_typed_bigquery_tables_and_merges_the_incremental_run(
         for stream, expected in SANDBOX.items():
             table = bigquery.table("restoauth", stream)
             assert columns(table["schema"]["fields"]) == {**expected, **SDC_COLUMNS}, stream
+            assert table["timePartitioning"] == {"type": "MONTH", "field": "_sdc_batched_at"}
             assert len(bigquery.table_rows("restoauth", stream)) == first.data.counts()[stream], stream
         users = {row["id"]: row for row in bigquery.table_rows("restoauth", "users")}
         assert users[3]["address"] == first.data.users[2]["address"]
@@ -297,3 +278,170 @@ def test_meltano_run_loads_typed_bigquery_tables_and_merges_the_incremental_run(
         for server in (first, second):
             server.shutdown()
             server.server_close()
+
+
+class _TrickyApi(JsonHandler):
+    def do_GET(self) -> None:
+        self.send_json(200, {"data": TRICKY})
+
+
+def test_tricky_records_load_into_typed_columns_with_mixed_values_as_text(bq_project, bigquery, tmp_path):
+    """The tap (fast record path) into the target: inferred schema, values as text, rows checked."""
+    api = LocalServer(_TrickyApi).start()
+    try:
+        config = {
+            "api_url": api.url,
+            "streams": [
+                {"name": "tricky", "path": "/things", "records_path": "$.data[*]", "primary_keys": ["id"]}
+            ],
+        }
+        run = run_tap(tmp_path / "tap", config)
+    finally:
+        api.stop()
+    assert run.returncode == 0, run.stderr
+    records = run.records("tricky")
+    assert [r["mixed"] for r in records] == ["1", "two"]
+    assert [r["huge"] for r in records] == [str(2**70), "3"]
+    assert records[0]["matrix"] == ["[1,2]"]
+    assert records[0]["empty"] == "{}"
+    assert [r["counts"] for r in records] == ["[1,null,3]", "[]"]
+
+    target_config = tmp_path / "target.json"
+    target_config.write_text(
+        json.dumps(
+            {
+                "project": "test-project",
+                "dataset": "restoauth",
+                "method": "batch_job",
+                "denormalized": True,
+                "credentials_json": service_account_json(f"{bigquery.url}/token"),
+            }
+        )
+    )
+    target = str(Path(bq_project.venv_python("loaders", "target-bigquery")).parent / "target-bigquery")
+    done = subprocess.run(
+        [target, "--config", str(target_config)],
+        input=run.stdout,
+        capture_output=True,
+        text=True,
+        env={**ISOLATED_ENV, "PATH": "/usr/bin:/bin", "BIGQUERY_EMULATOR_HOST": bigquery.url},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert columns(bigquery.table("restoauth", "tricky")["schema"]["fields"]) == {
+        **TRICKY_COLUMNS,
+        **SDC_COLUMNS,
+    }
+    rows = bigquery.table_rows("restoauth", "tricky")  # each row checked against its columns
+    assert [(r["id"], r["mixed"], r["seen_at"]) for r in rows] == [
+        (1, "1", "2024-01-01T00:00:00Z"),
+        (2, "two", None),
+    ]
+
+
+def write_api_tls(folder: Path) -> dict[str, Path]:
+    """A CA made now and a certificate it signs for bigquerystorage.googleapis.com (never stored)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tap-restoauth test CA")])
+    host = "bigquerystorage.googleapis.com"
+
+    def certificate(subject: x509.Name, key: t.Any, extension: t.Any, critical: bool) -> x509.Certificate:
+        builder = x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
+        builder = builder.public_key(key.public_key()).serial_number(x509.random_serial_number())
+        builder = builder.not_valid_before(now - dt.timedelta(minutes=5))
+        builder = builder.not_valid_after(now + dt.timedelta(hours=1)).add_extension(extension, critical)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    ca = certificate(ca_name, ca_key, x509.BasicConstraints(ca=True, path_length=None), True)
+    server = certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]),
+        server_key,
+        x509.SubjectAlternativeName([x509.DNSName(host)]),
+        False,
+    )
+    files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server-key.pem"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files["key"].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
+
+
+def tls_args(tls: dict[str, Path]) -> list[str]:
+    return [str(tls["cert"]), str(tls["key"])]
+
+
+def test_storage_write_api_loads_flat_streams_and_silently_drops_nested_ones(
+    bq_project, bigquery, sandbox, tmp_path
+):
+    """Why meltano.yml uses batch_job, shown end to end with the target's real Storage Write client.
+
+    A local BigQueryWrite stand-in (tests/bigquery_write_stub.py, reached through gRPC's proxy
+    setting and trusting a test CA) refuses a writer schema that names types it does not carry,
+    as BigQuery does. events (flat) loads, through the protobuf<6 pin; users (RECORD address)
+    is refused, and the target still exits 0 with the users bookmark advanced and no rows.
+    """
+    tls = write_api_tls(tmp_path)
+    python = bq_project.venv_python("loaders", "target-bigquery")
+    stub = subprocess.Popen(
+        [
+            python,
+            "-W",
+            "ignore",
+            str(ROOT / "tests" / "bigquery_write_stub.py"),
+            *tls_args(tls),
+            bigquery.url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        proxy_port = json.loads(t.cast(t.IO[str], stub.stdout).readline())["proxy"]
+        config = sandbox_config(sandbox)
+        config["streams"] = [s for s in config["streams"] if s["name"] in ("users", "events")]
+        run = run_tap(tmp_path / "tap", config)
+        assert run.returncode == 0, run.stderr
+        target_config = tmp_path / "target.json"
+        target_config.write_text(
+            json.dumps(
+                {
+                    "project": "test-project",
+                    "dataset": "restoauth",
+                    "method": "storage_write_api",
+                    "denormalized": True,
+                    "upsert": True,
+                    "credentials_json": service_account_json(f"{bigquery.url}/token"),
+                }
+            )
+        )
+        env = {
+            **ISOLATED_ENV,
+            "PATH": "/usr/bin:/bin",
+            "BIGQUERY_EMULATOR_HOST": bigquery.url,
+            "grpc_proxy": f"http://127.0.0.1:{proxy_port}",
+            "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(tls["ca"]),
+        }
+        done = subprocess.run(
+            [str(Path(python).parent / "target-bigquery"), "--config", str(target_config)],
+            input=run.stdout,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        stub.kill()
+        stub.wait()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(bigquery.table_rows("restoauth", "events")) == len(sandbox.data.events)
+    assert bigquery.table_rows("restoauth", "users") == []
+    final_state = [json.loads(line) for line in done.stdout.splitlines() if line.strip()][-1]
+    assert final_state["bookmarks"]["users"]["replication_key_value"] == max(
+        u["updated_at"] for u in sandbox.data.users
+    )

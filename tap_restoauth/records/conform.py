@@ -127,8 +127,6 @@ class _Value:
         """A predicate telling that a (non-null) value is left as it is; None when every value is."""
         boolean, lists = self.boolean, self.lists
         objects = self.objects.unchanged if self.objects is not None else None
-        if self.text:
-            return _is_str_or_none
         if not (boolean or objects or lists):
             return None
 
@@ -152,10 +150,11 @@ class _Object:
         self.open_ended = bool(schema.get("additionalProperties"))
         values = {name: _Value(prop, recursive=recursive) for name, prop in properties.items()}
         self.booleans = tuple(name for name, value in values.items() if value.only_boolean)
+        self.texts = tuple(name for name, value in values.items() if value.text)
         self.checks = tuple(
             (name, check)
             for name, value in values.items()
-            if not value.only_boolean and (check := value.check()) is not None
+            if not value.only_boolean and not value.text and (check := value.check()) is not None
         )
 
     def unchanged(self, record: dict[str, t.Any]) -> bool:
@@ -164,6 +163,10 @@ class _Object:
         for name in self.booleans:
             value = record.get(name)
             if value is not None and value.__class__ is not bool:
+                return False
+        for name in self.texts:
+            value = record.get(name)
+            if value is not None and value.__class__ is not str:
                 return False
         for name, check in self.checks:
             value = record.get(name)
@@ -178,6 +181,9 @@ class _Object:
         for name in self.booleans:
             if not set(map(type, map(dict.get, records, repeat(name)))) <= _BOOLEAN_TYPES:
                 return False
+        for name in self.texts:
+            if not set(map(type, map(dict.get, records, repeat(name)))) <= _TEXT_TYPES:
+                return False
         for name, check in self.checks:
             for value in map(dict.get, records, repeat(name)):
                 if value is not None and not check(value):
@@ -186,6 +192,7 @@ class _Object:
 
 
 _BOOLEAN_TYPES = frozenset({bool, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
 
 
 def _list_check(items: t.Any) -> Check | None:

@@ -136,7 +136,8 @@ def _loadable(schema: Mapping[str, t.Any], *, nullable: bool) -> dict[str, t.Any
     - strings that are all ISO-8601 date-times keep `format: date-time`;
     - objects: each property again; an object never seen with a key: string (JSON text);
     - arrays: `items` typed by the same rules, nested arrays as string (JSON text); an
-      array never seen with an item has `items: {"type": ["string", "null"]}`.
+      array never seen with an item has `items: {"type": ["string", "null"]}`; an array
+      seen with a null item is string (its JSON text), as BigQuery arrays hold no NULL.
     """
     kinds = _kinds(schema)
     kinds.pop("null", None)
@@ -155,8 +156,8 @@ def _loadable(schema: Mapping[str, t.Any], *, nullable: bool) -> dict[str, t.Any
             item_kinds = _kinds(items) if isinstance(items, Mapping) else {}
             if not item_kinds:
                 result = {"type": "array", "items": {"type": ["string", "null"]}}
-            else:
-                item = _loadable(t.cast(Mapping[str, t.Any], items), nullable="null" in item_kinds)
+            elif "null" not in item_kinds:
+                item = _loadable(t.cast(Mapping[str, t.Any], items), nullable=False)
                 if "array" in item["type"]:
                     item = {"type": "string"}  # arrays of arrays: BigQuery has no such type
                 result = {"type": "array", "items": item}
