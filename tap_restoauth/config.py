@@ -53,6 +53,11 @@ class StreamSettings:
     windowed: bool = False  # requests carry a date window (`{start}`/`{end}`)
 
     @property
+    def path_fields(self) -> list[str]:
+        """The placeholder names in `path` (e.g. ``user_id``, ``parent.id``)."""
+        return placeholder_names(self.path)
+
+    @property
     def bookmark_in_request(self) -> bool:
         """The first request depends on the stream's state (bookmark or window)."""
         return self.templates.uses("bookmark", "start", "end")
