@@ -171,6 +171,10 @@ def test_window_plan_units():
     ]
     assert all(a.end == b.start for a, b in itertools.pairwise(hours))
     assert plan(end, start, step=day) == []
+    week = Duration.parse("P1W", "granularity")
+    assert week.floor(dt.datetime(2024, 1, 4, 15, tzinfo=UTC)) == dt.datetime(
+        2024, 1, 1, tzinfo=UTC
+    )  # a Monday
     with pytest.raises(Exception, match="ISO 8601 duration"):
         Duration.parse("1 day", "step")
 
