@@ -271,6 +271,13 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any) -> StreamSettings
     paginator = build_paginator(pagination, f"{label}.pagination")
     if spec.parent_keys and not spec.parent:
         raise ConfigError(f"{label}.parent_keys needs {label}.parent")
+    if incremental and not incremental.per_parent and not spec.parent:
+        raise ConfigError(f"{label}.incremental.per_parent applies to child streams (with a parent) only")
+    if incremental and incremental.order == "desc" and spec.is_sorted:
+        raise ConfigError(
+            f"{label}: is_sorted means ascending replication_key order; "
+            "remove it with incremental.order: desc"
+        )
     if spec.partitions and spec.parent:
         raise ConfigError(
             f"{label}.partitions: a child stream takes its partitions from its parent; "
