@@ -62,6 +62,11 @@ class StreamSettings:
     decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
 
     @property
+    def path_fields(self) -> list[str]:
+        """The placeholder names in `path` (e.g. ``user_id``, ``parent.id``)."""
+        return placeholder_names(self.path)
+
+    @property
     def bookmark_in_request(self) -> bool:
         """The first request depends on the stream's state (bookmark or window)."""
         return self.templates.uses("bookmark", "start", "end")
@@ -388,6 +393,13 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
     paginator = build_paginator(pagination, f"{label}.pagination")
     if spec.parent_keys and not spec.parent:
         raise ConfigError(f"{label}.parent_keys needs {label}.parent")
+    if incremental and not incremental.per_parent and not spec.parent:
+        raise ConfigError(f"{label}.incremental.per_parent applies to child streams (with a parent) only")
+    if incremental and incremental.order == "desc" and spec.is_sorted:
+        raise ConfigError(
+            f"{label}: is_sorted means ascending replication_key order; "
+            "remove it with incremental.order: desc"
+        )
     if spec.partitions and spec.parent:
         raise ConfigError(
             f"{label}.partitions: a child stream takes its partitions from its parent; "

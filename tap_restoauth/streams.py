@@ -213,10 +213,12 @@ class RestStream(FastSyncStream):
                 )
                 return
 
-    def _window_batches(
-        self, context: Mapping[str, t.Any] | None, start: t.Any
-    ) -> Iterator[list[dict[str, t.Any]]]:
-        """The records of each date window in order, windows fetched up to `concurrency` at once."""
+    def windows(self, context: Mapping[str, t.Any] | None, start: t.Any) -> list[Window]:
+        """The date windows this context reads from `start` (its bookmark or start_date), in order.
+
+        With the static partitions (`partitions`), the one place listing how a windowed
+        stream's sync divides: each window has a stable `key`.
+        """
         begin = parse_timestamp(start)
         if begin is None:
             raise ApiError(
@@ -231,12 +233,19 @@ class RestStream(FastSyncStream):
         if lookback and self.get_context_state(context).get("replication_key_value") is not None:
             # Re-read before a bookmark (late updates), never before start_date.
             first = max(lookback.before(begin), start_date) if start_date else lookback.before(begin)
-        windows = plan(
+        return plan(
             first,
             self.endpoint.window_end(),
             step=incremental.duration("step"),
             granularity=incremental.duration("granularity"),
         )
+
+    def _window_batches(
+        self, context: Mapping[str, t.Any] | None, start: t.Any
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """The records of each date window in order, windows fetched up to `concurrency` at once."""
+        windows = self.windows(context, start)
+        begin = t.cast("dt.datetime", parse_timestamp(start))
         if not windows:
             self.logger.info("%s: no date window to fetch (the bookmark is at the end)", self.name)
             return

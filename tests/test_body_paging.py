@@ -32,9 +32,27 @@ def _page(request: Request) -> tuple[int, t.Any, dict[str, str]]:
     return 200, {"items": chunk, "more": number * 5 < len(ITEMS)}, {}
 
 
+QUERY = (
+    "query($cursor: String) { items(first: 4, after: $cursor) "
+    "{ nodes { id name } pageInfo { endCursor hasNextPage } } }"
+)
+
+
+def _graphql(request: Request) -> tuple[int, t.Any, dict[str, str]]:
+    if request.body.get("query") != QUERY:
+        return 200, {"errors": [{"message": "Syntax Error"}]}, {}
+    after = int(request.body["variables"]["cursor"] or 0)
+    chunk = ITEMS[after : after + 4]
+    more = after + 4 < len(ITEMS)
+    info = {"endCursor": str(after + 4), "hasNextPage": more}
+    return 200, {"data": {"items": {"nodes": chunk, "pageInfo": info}}}, {}
+
+
 @pytest.fixture
 def server() -> t.Iterator[RequestServer]:
-    server = RequestServer({"/cursor": _cursor, "/offset": _offset, "/page": _page}).start()
+    server = RequestServer(
+        {"/cursor": _cursor, "/offset": _offset, "/page": _page, "/graphql": _graphql}
+    ).start()
     yield server
     server.stop()
 
@@ -116,3 +134,25 @@ def test_a_body_path_that_is_not_a_plain_path_is_a_config_error(server, tmp_path
     assert run.returncode == 1
     (line,) = run.error_lines()
     assert "expected a body path such as $.paging.after, got '$.a[0]'" in line
+
+
+def test_graphql_over_post_with_a_cursor_variable(server, tmp_path):
+    pagination = {
+        "type": "cursor",
+        "cursor_path": "$.data.items.pageInfo.endCursor",
+        "cursor_body_path": "$.variables.cursor",
+        "has_more_path": "$.data.items.pageInfo.hasNextPage",
+    }
+    body = {"query": QUERY, "variables": {"cursor": None}}
+    config = {
+        "api_url": server.url,
+        "streams": [stream("graphql", "$.data.items.nodes[*]", pagination, body)],
+    }
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert [r["id"] for r in run.records("graphql")] == list(range(1, 12))
+    # The query's braces are sent as written; hasNextPage: false ends paging without a 4th request.
+    sent = [r.body for r in server.hits("/graphql")][-3:]
+    assert [b["variables"]["cursor"] for b in sent] == [None, "4", "8"]
+    assert all(b["query"] == QUERY for b in sent)
+    assert len(server.hits("/graphql")) == 3 + 3  # the same three pages sampled for the schema first

@@ -150,3 +150,25 @@ def test_windowed_child_with_one_bookmark_reads_every_parent_from_the_same_start
     ] * 3
     assert {r["id"] for r in run.records("events")} == {"p1-1", "p1-9", "p2-2", "p2-4"}
     assert run.final_state["bookmarks"]["events"]["replication_key_value"] == "2024-01-11T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"incremental": {"per_parent": False}},
+            "streams[feed].incremental.per_parent applies to child streams",
+        ),
+        (
+            {"incremental": {"order": "desc"}, "is_sorted": True},
+            "is_sorted means ascending replication_key order",
+        ),
+        ({"incremental": {"order": "newest"}}, "streams[feed].incremental.order: expected one of asc, desc"),
+    ],
+)
+def test_contradicting_incremental_options_are_config_errors(server, tmp_path, changes, message):
+    stream = {"name": "feed", "path": "/feed", "primary_keys": ["id"], "replication_key": "at", **changes}
+    run = run_tap(tmp_path, {"api_url": server.url, "streams": [stream]})
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert message in line

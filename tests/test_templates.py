@@ -142,3 +142,17 @@ def test_stream_headers_merge_over_top_level_and_stream_params_override(server, 
     sent = server.hits("/users")[-1]
     assert (sent.headers["x-a"], sent.headers["x-b"]) == ("top", "stream")
     assert sent.query == {"a": "1", "b": "stream"}
+
+
+def test_a_credential_from_config_in_a_path_is_masked_in_errors(server, tmp_path):
+    secret = "k3y-" + "x" * 20
+    cfg = config(server)
+    cfg.update(account_key=secret, api_url="http://127.0.0.1:9", max_retries=0)  # nothing listens
+    cfg["streams"] = [
+        {"name": "users", "path": "/nowhere/{config.account_key}", "pagination": {"type": "none"}}
+    ]
+    run = run_tap(tmp_path, cfg)
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert "/nowhere/" in line
+    assert secret not in run.stderr and secret not in run.stdout

@@ -10,8 +10,10 @@ values are added to the stream's records (and to its children's), and
 ``{partition.NAME}`` places them in the request. A date-windowed stream reads its
 windows within each partition (see `windows.py`).
 
-`iter_partitions` is the one place that lists a stream's partitions, each with a
-stable key, for anything that splits a sync (e.g. sharding).
+How a sync divides, for anything that splits it (e.g. sharding): `iter_partitions`
+lists a root stream's static partitions, each with a stable `key`, and
+`RestStream.windows(context, start)` the date windows of one partition (each
+`Window` has a stable `key` too).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Config::
 - ``{parent.FIELD}``: a field of the parent record (child streams);
 - ``{KEY}``: a `parent_keys` key of this stream or an ancestor;
 - ``{partition.NAME}``: a value of the static partition being fetched;
-- ``{config.NAME}``: a top-level config value, filled in once at start-up.
+- ``{config.NAME}``: a top-level config value, filled in once at start-up (masked in
+  logs and errors when NAME looks like a credential: key, token, secret, password...).
 
 Timestamps are written with `incremental.format`, or the format after a colon
 (``{start:date}``, ``{end:%Y%m%d}``). A value that is a single placeholder keeps
@@ -33,12 +34,14 @@ from urllib.parse import quote
 
 from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.fetch.incremental import check_format, render_value
+from tap_restoauth.http import redaction
 
 _PLACEHOLDER = re.compile(
     r"\{\{(?P<literal>[A-Za-z_][\w-]*(?:\.[\w-]+)*(?::[^{}]*)?)\}\}"
     r"|\{(?P<name>[A-Za-z_][\w-]*(?:\.[\w-]+)*)(?::(?P<spec>[^{}]*))?\}"
 )
 WINDOW = ("start", "end")
+SECRET_WORDS = ("secret", "token", "password", "key", "auth", "signature")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +135,8 @@ def parse(text: str, where: str, known: Known, *, path: bool = False) -> Templat
                     f"(settings: {', '.join(sorted(known.config))})"
                 )
             value = known.config[key]
+            if any(word in key.lower() for word in SECRET_WORDS):
+                redaction.register(str(value))  # masked wherever the request is logged
             if text == match.group(0) and not path:
                 return value
             parts.append(quote(str(value), safe="") if path else str(value))

@@ -33,6 +33,7 @@ _DURATION = re.compile(
 UTC = dt.timezone.utc
 MAX_WINDOWS = 100_000  # a year of 5-minute windows; beyond that a step is a typo
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+MONDAY = dt.datetime(1970, 1, 5, tzinfo=UTC)  # weeks start on Mondays (ISO 8601)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,14 +82,16 @@ class Duration:
         return moment
 
     def floor(self, moment: dt.datetime) -> dt.datetime:
-        """The start of the unit `moment` falls in (UTC): months from January, fixed units from 1970."""
+        """The start of the unit `moment` falls in (UTC): months from January, weeks from a
+        Monday, other fixed units from 1970-01-01."""
         moment = moment.astimezone(UTC)
         if self.months:
             index = (moment.year * 12 + moment.month - 1) // self.months * self.months
             return dt.datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
         unit = self.delta // dt.timedelta(microseconds=1)
-        elapsed = (moment - EPOCH) // dt.timedelta(microseconds=1)
-        return EPOCH + dt.timedelta(microseconds=elapsed // unit * unit)
+        origin = MONDAY if self.delta % dt.timedelta(days=7) == dt.timedelta(0) else EPOCH
+        elapsed = (moment - origin) // dt.timedelta(microseconds=1)
+        return origin + dt.timedelta(microseconds=elapsed // unit * unit)
 
     def ceil(self, moment: dt.datetime) -> dt.datetime:
         floored = self.floor(moment)
