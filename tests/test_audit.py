@@ -15,17 +15,23 @@ SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}}}
 
 
 class ShortApi(LocalServer):
-    """`/v1/short` declares 5 records and serves 3; `/v1/broken` answers 500."""
+    """`/v1/short` declares 5 records and serves 3; `/v1/flaky` answers 503 once; others 500."""
 
     def __init__(self) -> None:
         super().__init__(_Handler)
+        self.flaky_failed = False
 
 
 class _Handler(JsonHandler):
+    server: ShortApi
+
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         offset = int(dict(parse_qsl(parts.query)).get("offset", 0))
-        if parts.path == "/v1/short":
+        if parts.path == "/v1/flaky" and not self.server.flaky_failed:
+            self.server.flaky_failed = True
+            self.send_json(503, {"error": "busy"})
+        elif parts.path in ("/v1/short", "/v1/flaky"):
             items = [{"id": n} for n in range(1, 4)] if offset == 0 else []
             self.send_json(200, {"total": 5, "items": items})
         else:
@@ -92,9 +98,14 @@ def test_a_declared_total_not_emitted_is_audited_and_can_fail_the_run(api, tmp_p
 
 
 def test_a_failed_run_still_emits_its_audit(api, tmp_path):
-    run = run_tap(tmp_path, _config(api, "short", "zz_broken"))  # streams sync in name order
+    config = _config(api, "flaky", "short", "zz_broken", max_retries=1, backoff_factor=0)
+    run = run_tap(tmp_path, config)  # streams sync in name order
     assert run.returncode == 1
     (line,) = run.error_lines()
-    outcomes = {r["stream"]: (r["outcome"], r["error"]) for r in run.records("_audit")}
-    assert outcomes == {"short": ("complete", None), "zz_broken": ("failed", line.split("error: ", 1)[1])}
+    outcomes = {r["stream"]: (r["outcome"], r["retries"], r["error"]) for r in run.records("_audit")}
+    assert outcomes == {
+        "flaky": ("complete", 1, None),
+        "short": ("complete", 0, None),
+        "zz_broken": ("failed", 1, line.split("error: ", 1)[1]),
+    }
     assert [json.loads(line)["type"] for line in run.stdout.splitlines()][-1] == "STATE"

@@ -21,6 +21,7 @@ import pytest
 
 from tap_restoauth.auth.lease import HOLDER_KEY
 from tap_restoauth.auth.token_store import StoredToken
+from tap_restoauth.errors import ConfigError
 from tap_restoauth.sync.shards import Shards, ShardSettings, parse_shard
 from tests.conftest import sandbox_config
 from tests.helpers import ISOLATED_ENV
@@ -88,6 +89,10 @@ def test_shard_defaults_come_from_cloud_run_and_every_key_has_one_owner():
         0, 2
     )
     assert parse_shard({}, {}) == ShardSettings(0, 1)
+    with pytest.raises(ConfigError, match=r"^shard.index: expected 0 to 3 \(shard.count is 4\), got 4$"):
+        parse_shard({"shard": {"index": 4}}, {"CLOUD_RUN_TASK_COUNT": "4"})
+    with pytest.raises(ConfigError, match=r"^CLOUD_RUN_TASK_INDEX: expected an integer, got 'x'$"):
+        parse_shard({}, {"CLOUD_RUN_TASK_INDEX": "x"})
     shards = [Shards(ShardSettings(index, 3)) for index in range(3)]
     owners = Counter(index for key in map(str, range(300)) for index, s in enumerate(shards) if s.owns(key))
     assert sum(owners.values()) == 300
@@ -133,8 +138,9 @@ def _accounts_config(server: OAuthServer, auth: dict[str, t.Any]) -> dict[str, t
     return {**server.tap_config(auth, ["accounts"]), "streams": [server.stream_config("accounts"), entries]}
 
 
-def _token_server() -> OAuthServer:
-    return OAuthServer(token_ttl=2, datasets={"accounts": 48, "entries": 10}, api_delay=0.25)
+def _token_server(api_delay: float = 0.25) -> OAuthServer:
+    """2 s access tokens; the API delay makes a shard's sync outlast a few of them."""
+    return OAuthServer(token_ttl=2, datasets={"accounts": 48, "entries": 10}, api_delay=api_delay)
 
 
 def _expected(server: OAuthServer) -> Counter[tuple[str, str]]:
@@ -176,7 +182,7 @@ def test_four_shards_share_one_rotating_refresh_token(stub, tmp_path, store):
 
 
 def test_a_shard_killed_holding_the_lease_holds_the_others_only_until_it_expires(stub, tmp_path):
-    with _token_server() as server:
+    with _token_server(api_delay=0.02) as server:
         stub.put(PROJECT, "rt", server.issue_refresh_token())
         # The first token request hangs without an answer (the provider never sees it complete).
         server.fail_token_requests(Fault(delay=30, drop=True))

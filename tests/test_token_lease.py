@@ -128,3 +128,18 @@ def test_processes_sharing_a_file_make_one_token_request(tmp_path, server):
     plain = build_auth(server.refresh_token_auth(refresh_token_file=str(token_file)))
     assert isinstance(plain, OAuth2RefreshToken)
     assert plain.refresh_token == stored.refresh_token
+
+
+def test_secret_manager_down_at_early_renewal_keeps_the_current_token(stub, server):
+    stub.put(PROJECT, "rt", server.issue_refresh_token())
+    auth = _process_auth(
+        {
+            "auth": server.refresh_token_auth(refresh_token=f"sm://{PROJECT}/rt"),
+            "secrets": {"endpoint": stub.endpoint, "timeout_seconds": 0.5},
+        }
+    )
+    token = auth._valid_token()
+    time.sleep(1.1)  # due for early renewal (half of its 2 s), still valid
+    stub.unavailable = True
+    assert auth._valid_token() == token
+    assert server.tokens_issued("refresh_token") == 1

@@ -37,10 +37,10 @@ import typing as t
 
 import google_crc32c
 
-from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken, _Token
+from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken, TokenEndpointError, _Token
 from tap_restoauth.auth.secret_manager import CallFailed, ResolvedConfig, SecretManager, SecretRef
 from tap_restoauth.auth.token_store import FileTokenStore, StoredToken
-from tap_restoauth.errors import AuthError, ConfigError, SecretError
+from tap_restoauth.errors import ConfigError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,6 +51,13 @@ HOLDER_KEY = "tap-restoauth-lease-holder"
 EXPIRES_KEY = "tap-restoauth-lease-expires"
 LEASE_PERMISSIONS = "secretmanager.secrets.get and secretmanager.secrets.update"
 _CONFLICT = {"FAILED_PRECONDITION", "ABORTED"}  # the etag moved: another process wrote first
+
+
+class LeaseError(TokenEndpointError):
+    """No token for now because the lease or the shared store failed.
+
+    Like a failed token request: an early renewal keeps the current token until it expires.
+    """
 
 
 class TokenLease(t.Protocol):
@@ -92,7 +99,7 @@ class FileLease:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise AuthError(f"cannot open the token lock file {self.lock_path}: {exc.strerror}") from None
+            raise LeaseError(f"cannot open the token lock file {self.lock_path}: {exc.strerror}") from None
         try:
             deadline = time.monotonic() + self.wait
             while True:
@@ -101,9 +108,9 @@ class FileLease:
                     break
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise AuthError(f"cannot lock {self.lock_path}: {exc.strerror}") from None
+                        raise LeaseError(f"cannot lock {self.lock_path}: {exc.strerror}") from None
                 if time.monotonic() >= deadline:
-                    raise AuthError(
+                    raise LeaseError(
                         f"another process held the token lock {self.lock_path} for more than "
                         f"{self.wait:.0f}s; is a tap process hanging?"
                     )
@@ -134,9 +141,9 @@ class SecretManagerLease:
         try:
             _, data, checksum = self.manager.access(self.ref)
         except CallFailed as exc:
-            raise SecretError(f"auth.refresh_token: reading {self.ref} failed: {exc.detail}") from None
+            raise LeaseError(f"auth.refresh_token: reading {self.ref} failed: {exc.detail}") from None
         if checksum is not None and checksum != google_crc32c.value(data):
-            raise SecretError(f"auth.refresh_token: {self.ref} failed its integrity check (data_crc32c)")
+            raise LeaseError(f"auth.refresh_token: {self.ref} failed its integrity check (data_crc32c)")
         text = data.decode("utf-8", errors="replace").strip()
         return StoredToken.decode(text) if text else None
 
@@ -168,9 +175,9 @@ class SecretManagerLease:
                     return self.manager.update_annotations(self.ref, etag, mine), others
                 except CallFailed as exc:
                     if exc.status not in _CONFLICT:
-                        raise SecretError(self._failure(exc)) from None
+                        raise LeaseError(self._failure(exc)) from None
             if time.monotonic() >= deadline:
-                raise SecretError(
+                raise LeaseError(
                     f"auth: could not take the token lease on {self.description} within "
                     f"{self.wait:.0f}s (held by {holder or 'nobody'}); raise auth.lease_seconds "
                     "if token requests take that long"
@@ -188,7 +195,7 @@ class SecretManagerLease:
         try:
             return self.manager.get_secret(self.ref)
         except CallFailed as exc:
-            raise SecretError(self._failure(exc)) from None
+            raise LeaseError(self._failure(exc)) from None
 
     def _failure(self, failure: CallFailed) -> str:
         reason = failure.detail
