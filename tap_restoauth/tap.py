@@ -87,9 +87,9 @@ class TapRestOAuth(Tap):
     @functools.cached_property
     def settings(self) -> TapSettings:
         """The validated settings (secrets resolved), parsed once."""
-        check_known_settings(self.config, self.known_settings())
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
-        settings = parse_settings(resolved.config)
+        settings = parse_settings(resolved.config)  # its errors name the setting at fault
+        check_known_settings(self.config, self.known_settings())
         resolved.attach_token_store(settings.auth)
         share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
         log_levels.set_metrics_level(settings.metrics_log_level)
