@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tap_restoauth.sandbox import CLIENT_SECRET, SandboxData, SandboxServer
-from tests import postgres_server
+from tests import postgres_server, readme_blocks
 from tests.helpers import ISOLATED_ENV
 from tests.postgres_server import LocalPostgres
 
@@ -332,6 +332,42 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
     assert prod.returncode != 0
     assert "tap-restoauth: error: invalid config: 'api_url' is a required property" in prod.stderr
     assert "ResourceWarning" not in prod.stderr
+
+
+def test_readme_connection_check_and_after_the_demo_blocks_run_as_printed(project, tmp_path):
+    """The README's commands after the demo, in the project folder, with the sandbox on a free port.
+
+    The port is the only change: the base config's 8765 reaches the tap as TAP_RESTOAUTH_API_URL.
+    """
+    for name, target in ((".venv", ROOT / ".venv"), (".venv-meltano", Path(project.binary).parent.parent)):
+        if not (project.root / name).exists():
+            (project.root / name).symlink_to(target)
+    shutil.rmtree(project.root / "output", ignore_errors=True)
+    names = ["connection-check", "after-the-demo"]
+    ports = {port: readme_blocks.free_port() for port in readme_blocks.printed_ports(names)}
+    (port,) = ports.values()
+    env = project.env(
+        tmp_path,
+        TAP_RESTOAUTH_API_URL=f"http://127.0.0.1:{port}",
+        TAP_RESTOAUTH_AUTH_TOKEN_URL=f"http://127.0.0.1:{port}/oauth/token",
+    )
+    done = readme_blocks.run(names, project.root, env, ports)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "connection test passed: events, users, user_orders, order_items answered" in done.stderr
+    assert "[selected   ] users.email" in done.stdout  # meltano select --list --all
+    output = project.root / "output"
+    counts = {path.stem: len(path.read_text().splitlines()) for path in output.glob("*.jsonl")}
+    data = SandboxData()
+    # As the README says: everything, then the user at the bookmark and all events once more.
+    assert counts == {
+        "users": len(data.users) + 1,
+        "user_orders": data.counts()["user_orders"],
+        "order_items": data.counts()["order_items"],
+        "events": 2 * len(data.events),
+    }
+    assert '"replication_key_value":"2024-01-06T00:00:00Z"' in done.stdout.replace(" ", "")
+    secret = "auth.client_secret [env: TAP_RESTOAUTH_AUTH_CLIENT_SECRET] current value: (redacted)"
+    assert secret in done.stdout
 
 
 def test_config_list_redacts_every_secret_and_names_its_env_var(project, tmp_path):
