@@ -234,7 +234,13 @@ def postgres() -> t.Iterator[LocalPostgres]:
 def test_postgres_gets_every_row_typed_and_keyed_and_upserts_the_incremental_run(
     project, serve, postgres, tmp_path
 ):
-    project.meltano("install", "target-postgres", env=project.env(tmp_path))
+    plain = project.env(tmp_path)
+    project.meltano("install", "target-postgres", env=plain)
+    about = project.meltano("invoke", "target-postgres", "--about", "--format=json", env=plain).stdout
+    about = json.loads(about)
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    loader = next(p for p in config["plugins"]["loaders"] if p["name"] == "target-postgres")
+    assert {s["name"] for s in loader["settings"]} <= set(about["settings"]["properties"])
     first = serve(120)
     env = project.env(tmp_path, **sandbox_env(first), **postgres.env())
     run = project.meltano("run", "tap-restoauth", "target-postgres", env=env)
