@@ -62,6 +62,11 @@ ensure_tap_venv() {
     echo "==> tap in .venv is current (pyproject.toml unchanged)"
     return 0
   fi
+  # The tap with its test tools (scripts/test.sh) also serves the demo's plain install.
+  if [ "$spec" = . ] && [ -x .venv/bin/python ] && printf '%s' '.[test]' | stamp_is_current tap-venv-test pyproject.toml -; then
+    echo "==> tap in .venv is current (pyproject.toml unchanged)"
+    return 0
+  fi
   step tap-venv "installing the tap into .venv (pip install -e '$spec')" _install_tap "$spec"
   printf '%s' "$spec" | stamp_write "$stamp" pyproject.toml -
 }

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import typing as t
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tap_restoauth.config import parse_settings
+from tests import readme_blocks
 from tests.example_apis import EXAMPLES, ExampleApis, local_config, readme_examples
-from tests.helpers import run_tap
+from tests.helpers import ISOLATED_ENV, run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -159,3 +162,18 @@ def test_readme_links_and_commands_point_at_real_files():
     setup = re.search(r"<!-- setup -->\s*```sh\n(.*?)```", README, re.S)
     assert setup is not None
     assert setup.group(1).split("\n")[:-1] == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+
+
+def test_readme_worked_examples_block_runs_as_printed(tmp_path):
+    """The shell block that starts the examples' APIs and runs example 1, in a fresh folder."""
+    for name in (".venv", "tests"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    names = ["worked-examples"]
+    ports = {port: readme_blocks.free_port() for port in readme_blocks.printed_ports(names)}
+    done = readme_blocks.run(names, tmp_path, {**os.environ, **ISOLATED_ENV}, ports)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = (tmp_path / "output" / "examples" / "crm.singer").read_text().splitlines()
+    records = Counter(json.loads(line)["stream"] for line in lines if '"RECORD"' in line)
+    assert records == {"contacts": 250, "deals": 30}
+    written = sorted(path.name for path in (tmp_path / "output" / "examples").glob("*.json"))
+    assert written == sorted(f"{name}.json" for name in EXAMPLES)

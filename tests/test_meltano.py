@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tap_restoauth.sandbox import CLIENT_SECRET, SandboxData, SandboxServer
-from tests import postgres_server
+from tests import postgres_server, readme_blocks
 from tests.helpers import ISOLATED_ENV
 from tests.postgres_server import LocalPostgres
 
@@ -234,7 +234,13 @@ def postgres() -> t.Iterator[LocalPostgres]:
 def test_postgres_gets_every_row_typed_and_keyed_and_upserts_the_incremental_run(
     project, serve, postgres, tmp_path
 ):
-    project.meltano("install", "target-postgres", env=project.env(tmp_path))
+    plain = project.env(tmp_path)
+    project.meltano("install", "target-postgres", env=plain)
+    about = project.meltano("invoke", "target-postgres", "--about", "--format=json", env=plain).stdout
+    about = json.loads(about)
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    loader = next(p for p in config["plugins"]["loaders"] if p["name"] == "target-postgres")
+    assert {s["name"] for s in loader["settings"]} <= set(about["settings"]["properties"])
     first = serve(120)
     env = project.env(tmp_path, **sandbox_env(first), **postgres.env())
     run = project.meltano("run", "tap-restoauth", "target-postgres", env=env)
@@ -318,13 +324,9 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
     listing = project.meltano("config", "list", "tap-restoauth", env=env).stdout
     assert "api_url [env: TAP_RESTOAUTH_API_URL] current value: 'http://127.0.0.1:8765'" in listing
     assert "possibly unsupported" not in listing, listing  # every key meltano.yml uses is declared
+    # `meltano select --list --all` runs in the README-block test below.
     server = serve(3)
-    # The README's sandbox listens on 8765; the test's on a free port, given the way a user would.
-    env = project.env(tmp_path, **sandbox_env(server))
-    selected = project.meltano("select", "tap-restoauth", "--list", "--all", env=env).stdout
-    for line in ("[automatic  ] users.id", "[selected   ] users.email", "[automatic  ] order_items.sku"):
-        assert line in selected, selected
-    env["TAP_RESTOAUTH_AUTH_CLIENT_ID"] = "sandbox-client"
+    env = project.env(tmp_path, **sandbox_env(server), TAP_RESTOAUTH_AUTH_CLIENT_ID="sandbox-client")
     discover = ("--environment", "prod", "invoke", "tap-restoauth", "--discover")
     prod = project.meltano(*discover, env=env, ok=False)
     assert prod.returncode == 0, prod.stderr[-2000:]  # the job's variables win over the prod placeholders
@@ -332,6 +334,42 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
     assert prod.returncode != 0
     assert "tap-restoauth: error: invalid config: 'api_url' is a required property" in prod.stderr
     assert "ResourceWarning" not in prod.stderr
+
+
+def test_readme_connection_check_and_after_the_demo_blocks_run_as_printed(project, tmp_path):
+    """The README's commands after the demo, in the project folder, with the sandbox on a free port.
+
+    The port is the only change: the base config's 8765 reaches the tap as TAP_RESTOAUTH_API_URL.
+    """
+    for name, target in ((".venv", ROOT / ".venv"), (".venv-meltano", Path(project.binary).parent.parent)):
+        if not (project.root / name).exists():
+            (project.root / name).symlink_to(target)
+    shutil.rmtree(project.root / "output", ignore_errors=True)
+    names = ["connection-check", "after-the-demo"]
+    ports = {port: readme_blocks.free_port() for port in readme_blocks.printed_ports(names)}
+    (port,) = ports.values()
+    env = project.env(
+        tmp_path,
+        TAP_RESTOAUTH_API_URL=f"http://127.0.0.1:{port}",
+        TAP_RESTOAUTH_AUTH_TOKEN_URL=f"http://127.0.0.1:{port}/oauth/token",
+    )
+    done = readme_blocks.run(names, project.root, env, ports)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "connection test passed: events, users, user_orders, order_items answered" in done.stderr
+    assert "[selected   ] users.email" in done.stdout  # meltano select --list --all
+    output = project.root / "output"
+    counts = {path.stem: len(path.read_text().splitlines()) for path in output.glob("*.jsonl")}
+    data = SandboxData()
+    # As the README says: everything, then the user at the bookmark and all events once more.
+    assert counts == {
+        "users": len(data.users) + 1,
+        "user_orders": data.counts()["user_orders"],
+        "order_items": data.counts()["order_items"],
+        "events": 2 * len(data.events),
+    }
+    assert '"replication_key_value":"2024-01-06T00:00:00Z"' in done.stdout.replace(" ", "")
+    secret = "auth.client_secret [env: TAP_RESTOAUTH_AUTH_CLIENT_SECRET] current value: (redacted)"
+    assert secret in done.stdout
 
 
 def test_config_list_redacts_every_secret_and_names_its_env_var(project, tmp_path):

@@ -35,11 +35,13 @@ class Demote(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         level = self._level(record)
-        if level is None or level >= record.levelno:
+        if level is None:
             return True
-        record.levelno = level
-        record.levelname = logging.getLevelName(level)
-        return logging.getLogger(record.name).isEnabledFor(level)
+        if level < record.levelno:
+            record.levelno = level
+            record.levelname = logging.getLevelName(level)
+        # Decided on the record's (possibly lowered) level: every handler decides the same way.
+        return logging.getLogger(record.name).isEnabledFor(record.levelno)
 
     def _level(self, record: logging.LogRecord) -> int | None:
         if record.name == METRICS_LOGGER:
