@@ -88,6 +88,29 @@ def test_a_malformed_csv_row_is_one_error_line(tmp_path, reports):
     assert result.records("broken") == []
 
 
+@pytest.mark.parametrize(
+    ("path", "compression"), [("/export/big.csv?rows=3000", ""), ("/reports/bomb.csv.gz", "gzip file")]
+)
+def test_a_streamed_download_stops_at_max_response_mb(tmp_path, reports, path, compression):
+    """The cap counts a streamed body as it is read, after un-gzipping a .gz file too."""
+    config = example("csv_reports", reports.url)
+    config["auth"]["token"] = csv_reports.TOKEN
+    config["max_response_mb"] = 2
+    config["streams"] = [
+        {
+            "name": "download",
+            "path": path,
+            "format": "csv",
+            "schema": {"properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        }
+    ]
+    result = run(tmp_path, config, csv_reports.TOKEN)
+    assert result.returncode == 1, compression
+    (line,) = result.error_lines()
+    assert f"GET {reports.url}{path.split('?')[0]}" in line and "passed max_response_mb (2 MB" in line
+    assert len(result.records("download")) < 30_000  # stopped near 2 MB, not after the whole body
+
+
 def test_a_report_that_is_not_ready_is_retried_by_rule_then_streamed(tmp_path):
     server = csv_reports.CsvReportsApi(not_ready=2).start()
     config = example("csv_reports", server.url)

@@ -123,6 +123,9 @@ def test_json_just_under_the_depth_limit_syncs(server, tmp_path):
     (record,) = [json.loads(line)["record"] for line in outcome.stdout.splitlines() if '"RECORD"' in line]
     depth, value = 0, record["x"]
     while value:
+        if isinstance(value, str):  # arrays of arrays are written as JSON text (docs/bigquery.md)
+            value = json.loads(value)
+        assert isinstance(value, list), value
         value, depth = value[0], depth + 1
     assert depth == 189
 
@@ -136,7 +139,7 @@ def test_schema_inference_caps_depth(server, tmp_path):
     while "properties" in node:
         node, depth = node["properties"]["child"], depth + 1
     assert 20 < depth < 40  # described down to the cap, a plain object below it
-    assert node["type"] == ["object", "null"]
+    assert node["type"] == ["string", "null"]  # an object never seen with a key: JSON text
 
 
 def test_invalid_utf8_is_one_line(server, tmp_path):

@@ -405,6 +405,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
                 "POST",
                 self.token_url,
                 headers={**requests.utils.default_headers(), **headers},
+                hooks=http.session.hooks,  # the size and time limits (http/limits.py)
                 **self.token_request_arguments(form),
             )
             return http.session.send(request.prepare(), timeout=http.timeout, allow_redirects=False)

@@ -473,7 +473,8 @@ class ApiClient:
             else:
                 accept = headers.get("Accept", "application/json")
                 bare = {**requests.utils.default_headers(), "Accept": accept}
-                prepared = requests.Request(hop_method, hop.url, headers=bare).prepare()
+                hop_request = requests.Request(hop_method, hop.url, headers=bare, hooks=self.session.hooks)
+                prepared = hop_request.prepare()  # the session's limits, none of its credentials
             credentials = hop.credentials
         raise ApiError(f"{stream}: more than {MAX_REDIRECTS} redirects from {mask_url(url)}; stopped")
 

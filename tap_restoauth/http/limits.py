@@ -200,36 +200,67 @@ def _deadline_pools(limits: ResponseLimits) -> dict[str, type[HTTPConnectionPool
 
 
 def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits, **kwargs: t.Any) -> None:
+    """Read the body within `limits` now; a streamed response (`stream=True`, a download
+    read as it arrives) is instead given a bounded reader that `streamed_chunks` uses."""
     if response._content_consumed:  # type: ignore[attr-defined]
         return
-    raw = response.raw
-    method = response.request.method if response.request is not None else "GET"
-    where = f"{method} {mask_url(response.url)}"
-    cap_mb = limits.max_bytes / MEGABYTE
+    where = f"{response.request.method if response.request is not None else 'GET'} {mask_url(response.url)}"
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         response.close()
         raise ResponseTooLarge(
             f"{where}: the response is {int(declared) / MEGABYTE:.0f} MB (Content-Length), more than "
-            f"max_response_mb ({cap_mb:g} MB): request smaller pages or raise max_response_mb"
+            f"max_response_mb ({limits.max_bytes / MEGABYTE:g} MB): request smaller pages or raise "
+            "max_response_mb"
         )
     deadline = time.monotonic() - response.elapsed.total_seconds() + limits.deadline_seconds
+
+    def bounded(decode: Decode) -> t.Iterator[bytes]:
+        timed = _timed_chunks(response, limits, deadline, where)
+        return _capped(decode(timed), response, limits, where)
+
+    if kwargs.get("stream"):
+        response.bounded_chunks = bounded  # type: ignore[attr-defined]
+        return
+    body = bytearray()
+    for chunk in bounded(lambda chunks: chunks):
+        body += chunk
+    response._content = bytes(body)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+Decode = t.Callable[[t.Iterator[bytes]], t.Iterator[bytes]]
+
+
+def streamed_chunks(response: requests.Response, size: int, decode: Decode) -> t.Iterator[bytes]:
+    """The body of a streamed response, `decode`d (e.g. un-gzipped), in chunks: the size cap
+    counts what `decode` yields, so a compressed download cannot inflate past it."""
+    bounded = getattr(response, "bounded_chunks", None)
+    return bounded(decode) if bounded is not None else decode(response.iter_content(size))
+
+
+def _timed_chunks(
+    response: requests.Response, limits: ResponseLimits, deadline: float, where: str
+) -> t.Iterator[bytes]:
+    """The body in chunks (Content-Encoding decoded), failing past the request's deadline:
+    the socket timeout is lowered to what is left of it."""
+    raw = response.raw
     connection = getattr(raw, "connection", None)
     sock: socket.socket | None = getattr(connection, "sock", None)
     default_timeout = sock.gettimeout() if sock is not None else None
-    body = bytearray()
+    received = 0
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _too_slow(where, limits, len(body))
+                raise _too_slow(where, limits, received)
             if sock is not None:
                 sock.settimeout(remaining if default_timeout is None else min(remaining, default_timeout))
             try:
                 chunk = raw.read1(CHUNK, decode_content=True)
             except ReadTimeoutError as exc:
                 if deadline - time.monotonic() <= 0:
-                    raise _too_slow(where, limits, len(body)) from None
+                    raise _too_slow(where, limits, received) from None
                 raise requests.exceptions.ConnectionError(exc) from None
             except ProtocolError as exc:
                 raise requests.exceptions.ChunkedEncodingError(exc) from None
@@ -239,22 +270,33 @@ def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits
                 raise requests.exceptions.SSLError(exc) from None
             if not chunk:
                 break
-            body += chunk
-            if len(body) > limits.max_bytes:
-                raise ResponseTooLarge(
-                    f"{where}: the response passed max_response_mb ({cap_mb:g} MB"
-                    f"{', after decompression' if response.headers.get('Content-Encoding') else ''}); "
-                    "request smaller pages or raise max_response_mb"
-                )
+            received += len(chunk)
             if interrupt.requested() and threading.current_thread() is not threading.main_thread():
                 raise interrupt.Interrupted(interrupt.signal_number())
+            yield chunk
     except BaseException:
         response.close()
         raise
     if sock is not None:
         sock.settimeout(default_timeout)
-    response._content = bytes(body)
-    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def _capped(
+    chunks: t.Iterator[bytes], response: requests.Response, limits: ResponseLimits, where: str
+) -> t.Iterator[bytes]:
+    """`chunks`, failing once more than `max_response_mb` has come out of them."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limits.max_bytes:
+            response.close()
+            decompressed = bool(response.headers.get("Content-Encoding"))
+            raise ResponseTooLarge(
+                f"{where}: the response passed max_response_mb ({limits.max_bytes / MEGABYTE:g} MB"
+                f"{', after decompression' if decompressed else ''}); "
+                "request smaller pages or raise max_response_mb"
+            )
+        yield chunk
 
 
 def _too_slow(where: str, limits: ResponseLimits, received: int) -> DeadlineExceeded:

@@ -31,6 +31,7 @@ import msgspec
 
 from tap_restoauth import options
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.http import limits
 
 if t.TYPE_CHECKING:
     import requests
@@ -80,7 +81,7 @@ def build_decoder(setting: t.Any, where: str) -> Decoder:
 
 def body_chunks(response: requests.Response) -> Iterator[bytes]:
     """The body of a streamed response, decoded (Content-Encoding) and un-gzipped, in chunks."""
-    return gunzip_if_gzip(response.iter_content(CHUNK_BYTES))
+    return limits.streamed_chunks(response, CHUNK_BYTES, gunzip_if_gzip)
 
 
 def gunzip_if_gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:

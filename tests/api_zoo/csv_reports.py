@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import typing as t
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
@@ -67,6 +68,16 @@ def big_row(n: int) -> bytes:
     return (head + "x" * (BIG_ROW_BYTES - len(head) - 1) + "\n").encode()
 
 
+def gzip_bomb() -> bytes:
+    """A gzip file of ~50 KB holding 50 MB of CSV, built 1 MB at a time (the test process
+    stays small: tap subprocesses start from its memory)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    rows = (b"1," + b"a" * 100 + b"\n") * 10_000
+    parts = [packer.compress(b"id,name\n")]
+    parts += [packer.compress(rows) for _ in range(50)]
+    return b"".join([*parts, packer.flush()])
+
+
 class CsvReportsApi(LocalServer):
     def __init__(self, not_ready: int = 0) -> None:
         super().__init__(_Handler)
@@ -110,6 +121,8 @@ class _Handler(JsonHandler):
                 self.send_json(404, {"error": error}, {"Retry-After": "1"})
             else:
                 self.send_bytes(200, daily_csv(), "text/csv")
+        elif parts.path == "/reports/bomb.csv.gz":  # ~50 KB that inflates to 50 MB of CSV
+            self.send_bytes(200, gzip_bomb(), "application/gzip")
         elif parts.path == "/reports/broken.csv":
             self.send_bytes(200, b"id,name\n1,a\n2,b,extra\n", "text/csv")
         else:
