@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_restoauth.fetch.windows import Duration
+from tap_restoauth.fetch.windows import Duration, plan
 from tap_restoauth.sync.shards import Shards, ShardSettings, unit_key
 from tests.helpers import TapRun, run_tap
 from tests.request_server import Reply, Request, RequestServer
@@ -160,3 +160,22 @@ def test_three_shards_fetch_each_window_of_the_grid_once_and_resume_on_it(server
         assert all(
             shard.owns(unit_key("metrics", None, cell(start))) for start, _ in requested(server, index)
         )
+
+
+def test_grid_windows_do_not_depend_on_where_the_range_starts():
+    day = Duration.parse("P1D", "granularity")
+    end = dt.datetime(2024, 3, 10, 12, tzinfo=UTC)
+    for start in (dt.datetime(2024, 1, 1, tzinfo=UTC), dt.datetime(2024, 1, 20, 6, tzinfo=UTC)):
+        windows = plan(start, end, step=Duration.parse("P1M", "step"), granularity=day, grid=True)
+        assert [w.key[:10] for w in windows] == [f"2024-0{m}-01" for m in range(start.month, 4)]
+        assert windows[0].start == day.floor(start)  # clipped to the start, keyed by its cell
+        assert [w.end.date().isoformat() for w in windows[:-1]] == [
+            f"2024-0{m}-01" for m in range(start.month + 1, 4)
+        ]
+        assert windows[-1].done_at == end
+    two_days = plan(FIRST, FIRST + dt.timedelta(days=5), step=STEP, granularity=day, grid=True)
+    assert [(w.start.day, w.end.day, w.key[:10]) for w in two_days] == [
+        (1, 2, "2023-12-31"),
+        (2, 4, "2024-01-02"),
+        (4, 6, "2024-01-04"),
+    ]
