@@ -238,16 +238,30 @@ class RestStream(FastSyncStream):
             self.endpoint.window_end(),
             step=incremental.duration("step"),
             granularity=incremental.duration("granularity"),
+            grid=self.shards is not None and self.shards.count > 1,
         )
 
     def _window_batches(
         self, context: Mapping[str, t.Any] | None, start: t.Any
     ) -> Iterator[list[dict[str, t.Any]]]:
-        """The records of each date window in order, windows fetched up to `concurrency` at once."""
-        windows = self.windows(context, start)
+        """The records of each date window in order, windows fetched up to `concurrency` at once.
+
+        A sharded run fetches only the windows this shard owns (sync/shards.py).
+        """
+        planned = self.windows(context, start)
+        shards = self.shards
+        windows = [
+            window
+            for window in planned
+            if shards is None or shards.owns_window(self.name, context, window.key)
+        ]
         begin = t.cast("dt.datetime", parse_timestamp(start))
         if not windows:
-            self.logger.info("%s: no date window to fetch (the bookmark is at the end)", self.name)
+            self.logger.info(
+                "%s: no date window to fetch (%s)",
+                self.name,
+                "the bookmark is at the end" if not planned else "the others are other shards'",
+            )
             return
         keep = OlderThanBookmark(str(self.replication_key), windows[0].start, timestamps=True)
         concurrency = self.endpoint.tap.concurrency
@@ -258,8 +272,28 @@ class RestStream(FastSyncStream):
             return list(pages) if concurrency > 1 else pages
 
         for window, pages in in_order(windows, fetch, concurrency):
-            yield from self._batches(pages, keep, context)
+            with self._window_unit(context, window):
+                yield from self._batches(pages, keep, context)
             self._window_done(context, max(window.done_at, begin))
+
+    @contextlib.contextmanager
+    def _window_unit(self, context: Mapping[str, t.Any] | None, window: Window) -> Iterator[None]:
+        """While an owned window syncs: partitions found in it are owned; it is audited alone."""
+        shards, outer = self.shards, self._unit
+        if shards is None or outer is None or self.audit is None:
+            with shards.owned() if shards is not None else contextlib.nullcontext():
+                yield
+            return
+        before = self.unit_records
+        bounds = (window.key, window.start, window.end)
+        with shards.owned(), self.audit.unit(self.name, context, bounds) as unit:
+            self._unit = unit
+            try:
+                yield
+            finally:
+                self._unit = outer
+                if unit is not None:
+                    unit.records = self.unit_records - before
 
     def _window_done(self, context: Mapping[str, t.Any] | None, done_at: t.Any) -> None:
         """Every record of the window is written: the bookmark moves to its end, in STATE now.

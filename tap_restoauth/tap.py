@@ -219,6 +219,8 @@ class TapRestOAuth(Tap):
             )
             stream = cls(self, schema, stream_settings, endpoint, self.progress)
             stream.shards, stream.audit = self.shards, self.audit
+            if stream_settings.windowed and stream.replication_key:
+                self.shards.windowed.add(stream_settings.name)
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream

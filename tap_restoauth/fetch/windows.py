@@ -12,6 +12,11 @@ before the stream's bookmark moves to its end, so an interrupted run resumes at
 the first unfinished window. `granularity` is the unit the API rounds to when its
 end bound is inclusive: bounds are aligned to it and each window's end is sent as
 the next window's start minus one unit, so windows neither overlap nor leave gaps.
+
+On a grid (`plan(..., grid=True)`, used when the run is sharded) every window but a
+clipped first and last one is a whole `step` cell aligned as `Duration.floor` aligns
+(P1D: UTC days, P1W: Mondays, P1M: months from January), whatever the bookmark: a
+window's `key` is its cell's start, the same in every process and run.
 """
 
 from __future__ import annotations
@@ -102,17 +107,19 @@ class Duration:
 class Window:
     """One request range: ``[start, end)``; `done_at` is the bookmark once it is fetched.
 
-    `key` is stable across runs (the start instant), for logs and for sharding.
+    `key` is stable across runs (the start instant, on a grid its cell's start), for
+    logs and for sharding.
     """
 
     start: dt.datetime
     end: dt.datetime
     done_at: dt.datetime
     sent_end: dt.datetime  # the end as sent: `end` minus one granularity unit when inclusive
+    cell: dt.datetime | None = None  # on a grid: the start of the step cell the window lies in
 
     @property
     def key(self) -> str:
-        return self.start.isoformat()
+        return (self.cell or self.start).isoformat()
 
 
 def plan(
@@ -122,12 +129,14 @@ def plan(
     step: Duration | None,
     granularity: Duration | None = None,
     lookback: Duration | None = None,
+    grid: bool = False,
 ) -> list[Window]:
     """The windows from `start` (less `lookback`) to `end`, in order; empty when start >= end.
 
-    With a `granularity`, the first bound is floored and the last ceiled to it, but no
-    window's `done_at` passes `end`: the part of the last unit after `end` is read again
-    by the next run.
+    With `grid`, window bounds are step cells (see the module docstring), the first one
+    starting at `start`. With a `granularity`, the first bound is floored and the last
+    ceiled to it, but no window's `done_at` passes `end`: the part of the last unit after
+    `end` is read again by the next run.
     """
     if lookback:
         start = lookback.before(start)
@@ -140,6 +149,7 @@ def plan(
         return windows
     index = 0
     lower = start
+    anchor = step.floor(start) if grid and step else start
     while lower < last:
         if len(windows) >= MAX_WINDOWS:
             raise ConfigError(
@@ -147,13 +157,14 @@ def plan(
                 f"makes more than {MAX_WINDOWS:,} windows; use a larger step or a later start_date"
             )
         index += 1
-        upper = min(step.after(start, index), last) if step else last
+        upper = min(step.after(anchor, index), last) if step else last
         if upper <= lower:  # a month step clamped to a shorter month: move on
             continue
         sent_end = upper - (granularity.delta if granularity and not granularity.months else dt.timedelta(0))
         if granularity and granularity.months:
             sent_end = granularity.before(upper)
-        windows.append(Window(lower, upper, min(upper, end), sent_end))
+        cell = (step.after(anchor, index - 1) if step else EPOCH) if grid else None
+        windows.append(Window(lower, upper, min(upper, end), sent_end, cell))
         lower = upper
     return windows
 

@@ -16,8 +16,10 @@ offset `total_path`) on the partition's first page. `retries` and `token_renewal
 are counted while the unit synced, excluding units nested in it (prefetched child
 pages count towards the parent). Outcomes: `complete`; `partial` (stopped by
 `max_pages`); `failed` (the run stopped with an error in this unit). A shard records
-only the units it owns. The records are emitted at the end of the run, also when it
-fails.
+only the units it owns. A date-windowed stream is recorded once per window fetched
+(`unit` ends in ``@`` and the window's grid key; `window_start`/`window_end` are the
+bounds requested, end exclusive), not once for the whole stream or partition. The
+records are emitted at the end of the run, also when it fails.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ SCHEMA: dict[str, t.Any] = {
         "ended_at": {"type": "string", "format": "date-time"},
         "outcome": {"type": "string"},
         "error": _nullable("string"),
+        "window_start": _nullable("string", format="date-time"),
+        "window_end": _nullable("string", format="date-time"),
     },
     "required": ["run_id", "unit", "stream", "outcome"],
 }
@@ -106,6 +110,8 @@ class Unit:
     retries: int = 0
     token_renewals: int = 0
     partial: bool = False
+    window: tuple[str, dt.datetime, dt.datetime] | None = None  # (key, start, end)
+    windows: int = 0  # date windows recorded inside this unit
 
     def add(self, now: tuple[int, int]) -> None:
         self.retries += now[0] - self.counters[0]
@@ -131,17 +137,24 @@ class Audit:
         self._stack: list[Unit] = []
 
     @contextlib.contextmanager
-    def unit(self, stream: str, context: Mapping[str, t.Any] | None) -> Iterator[Unit | None]:
+    def unit(
+        self,
+        stream: str,
+        context: Mapping[str, t.Any] | None,
+        window: tuple[str, dt.datetime, dt.datetime] | None = None,
+    ) -> Iterator[Unit | None]:
+        """Record one unit; a `window` (key, start, end) unit replaces its enclosing one."""
         if not self.settings.enabled:
             yield None
             return
         now = self.counters()
         if self._stack:
             self._stack[-1].add(now)
+            self._stack[-1].windows += window is not None
         partition = (
             json.dumps(context, sort_keys=True, separators=(",", ":"), default=str) if context else None
         )
-        unit = Unit(stream, partition, dt.datetime.now(dt.timezone.utc), now)
+        unit = Unit(stream, partition, dt.datetime.now(dt.timezone.utc), now, window=window)
         self._stack.append(unit)
         outcome, error = "complete", None
         try:
@@ -160,14 +173,15 @@ class Audit:
                 self._stack[-1].counters = now
             if outcome == "complete" and unit.partial:
                 outcome = "partial"
-            self.records.append(self._record(unit, context, outcome, error))
+            if not unit.windows or outcome == "failed":  # else its windows say what it did
+                self.records.append(self._record(unit, context, outcome, error))
 
     def _record(
         self, unit: Unit, context: Mapping[str, t.Any] | None, outcome: str, error: str | None
     ) -> dict[str, t.Any]:
         return {
             "run_id": self.run_id,
-            "unit": unit_key(unit.stream, context),
+            "unit": unit_key(unit.stream, context, unit.window[0] if unit.window else None),
             "stream": unit.stream,
             "partition": unit.partition,
             "execution": self.execution,
@@ -183,6 +197,8 @@ class Audit:
             "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(),
             "outcome": outcome,
             "error": error,
+            "window_start": unit.window[1].isoformat() if unit.window else None,
+            "window_end": unit.window[2].isoformat() if unit.window else None,
         }
 
     def check_totals(self) -> None:

@@ -11,8 +11,13 @@ key modulo `count`:
   own it writes none of its records -- but when its children are selected it still
   walks its records (and keeps its bookmark in its own state) to find their partitions;
 - a partition context of any kind -- a parent record's child partition, a static
-  partition, a date window: key ``user_orders {"user_id":7}`` (the context as sorted
-  JSON). Everything below an owned partition (grandchildren) goes with it.
+  partition: key ``user_orders {"user_id":7}`` (the context as sorted JSON).
+  Everything below an owned partition (grandchildren) goes with it;
+- a date window of a windowed stream: key ``daily {"account_id":"12"} @2024-01-03T00:00:00+00:00``
+  (the start of the window's step cell on the grid, see fetch/windows.py). Every shard
+  enters each context of a windowed stream and fetches only the windows it owns; its
+  bookmark moves to the end of each owned window it finishes, and the next run plans
+  from it on the same grid.
 
 Each shard keeps its own state (its own Meltano state ID or state file): a unit is
 always owned by the same shard, so its bookmark is always in that shard's state.
@@ -78,11 +83,12 @@ def _integer(value: t.Any, from_env: str | None, where: str, variable: str, defa
     return number
 
 
-def unit_key(stream: str, context: Mapping[str, t.Any] | None) -> str:
-    """The stable key of a whole stream (context None) or one of its partitions."""
-    if not context:
-        return stream
-    return f"{stream} {json.dumps(context, sort_keys=True, separators=(',', ':'), default=str)}"
+def unit_key(stream: str, context: Mapping[str, t.Any] | None, window: str | None = None) -> str:
+    """The stable key of a whole stream (context None), one of its partitions, or a date window."""
+    key = stream
+    if context:
+        key += f" {json.dumps(context, sort_keys=True, separators=(',', ':'), default=str)}"
+    return f"{key} @{window}" if window else key
 
 
 class Shards:
@@ -92,6 +98,7 @@ class Shards:
         self.index = settings.index
         self.count = settings.count
         self._inside_owned_partition = 0
+        self.windowed: set[str] = set()  # streams assigned by date window, not by context
 
     def owns(self, key: str) -> bool:
         """Whether the unit with `key` is this shard's (every process computes the same answer)."""
@@ -102,32 +109,47 @@ class Shards:
 
     def owns_context(self, stream: str, context: Mapping[str, t.Any] | None) -> bool:
         """Whether the partition `context` of `stream` is synced here (True below an owned one)."""
-        if not context or self._inside_owned_partition:
+        if not context or self._inside_owned_partition or stream in self.windowed:
             return True
         return self.owns(unit_key(stream, context))
+
+    def owns_window(self, stream: str, context: Mapping[str, t.Any] | None, window: str) -> bool:
+        """Whether the date window (its `Window.key`) is fetched here (True below an owned partition)."""
+        return bool(self._inside_owned_partition) or self.owns(unit_key(stream, context, window))
+
+    @contextlib.contextmanager
+    def owned(self) -> Iterator[None]:
+        """While an owned unit syncs, the partitions found below it are owned too."""
+        self._inside_owned_partition += 1
+        try:
+            yield
+        finally:
+            self._inside_owned_partition -= 1
 
     @contextlib.contextmanager
     def partition(self, stream: str, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
         """Whether to sync this partition; while it syncs, partitions below it are owned too."""
         owned = self.owns_context(stream, context)
-        if not owned or not context:
+        if not owned or not context or stream in self.windowed:
             yield owned
             return
-        self._inside_owned_partition += 1
-        try:
+        with self.owned():
             yield True
-        finally:
-            self._inside_owned_partition -= 1
 
     def assign_streams(self, streams: Iterable[Stream]) -> list[str]:
         """Stop whole streams of other shards from writing; returns the names of those streams.
 
-        Only streams without partitions are whole-stream units; their children's partitions
+        Only streams without partitions or date windows are whole-stream units; their children's partitions
         are assigned one by one as they are found.
         """
         others = []
         for stream in streams:
-            if stream.parent_stream_type or stream.partitions or not hasattr(stream, "emits_records"):
+            if (
+                stream.parent_stream_type
+                or stream.partitions
+                or stream.name in self.windowed
+                or not hasattr(stream, "emits_records")
+            ):
                 continue
             if not (stream.selected or stream.has_selected_descendents) or self.owns(
                 unit_key(stream.name, None)
