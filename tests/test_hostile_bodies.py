@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -41,7 +42,7 @@ class Outcome(t.NamedTuple):
 
 
 def run(tmp_path: Path, config: dict[str, t.Any], *args: str, state: str | None = None) -> Outcome:
-    """The tap's exit code, output and peak RSS (from wait4, this child only)."""
+    """The tap's exit code, output and peak RSS (its own: see tests/peak_rss.py)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     command = [sys.executable, "-m", "tap_restoauth", "--config", str(config_file), *args]
@@ -50,17 +51,24 @@ def run(tmp_path: Path, config: dict[str, t.Any], *args: str, state: str | None 
         state_file.write_text(state)
         command += ["--state", str(state_file)]
     out, err = (tmp_path / "stdout").open("w+"), (tmp_path / "stderr").open("w+")
-    process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **ISOLATED_ENV})
-    guard = threading.Timer(HANG_GUARD, process.kill)
+    peak = tmp_path / "peak_rss"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.peak_rss", str(peak), *command],
+        stdout=out,
+        stderr=err,
+        env={**os.environ, **ISOLATED_ENV},
+        start_new_session=True,
+    )
+    guard = threading.Timer(HANG_GUARD, lambda: os.killpg(process.pid, signal.SIGKILL))
     guard.start()
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
     finally:
         guard.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     err.seek(0)
-    return Outcome(process.returncode, out.read(), err.read(), usage.ru_maxrss / 1024)
+    peak_kib = int(peak.read_text()) if peak.exists() else 0
+    return Outcome(process.returncode, out.read(), err.read(), peak_kib / 1024)
 
 
 def config_for(server: HostileServer, stream: dict[str, t.Any], **settings: t.Any) -> dict[str, t.Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing as t
 from urllib.parse import unquote
 
@@ -47,15 +48,14 @@ def config(server: RequestServer, **stream_changes: t.Any) -> dict[str, t.Any]:
         "pagination": {"type": "none"},
     }
     child.update(stream_changes)
-    return {
-        "api_url": server.url,
-        "tenant": "acme",
-        "start_date": "2024-01-04T10:00:00Z",
-        "streams": [
-            {"name": "users", "path": "/users", "primary_keys": ["id"], "pagination": {"type": "none"}},
-            child,
-        ],
-    }
+    streams = [
+        {"name": "users", "path": "/users", "primary_keys": ["id"], "pagination": {"type": "none"}},
+        child,
+    ]
+    # A top-level value only templates use is kept only where a template uses it: an unused
+    # unknown setting is refused as a likely misspelling (test_config_errors).
+    extra = {"tenant": "acme"} if "{config.tenant" in json.dumps(streams) else {}
+    return {"api_url": server.url, **extra, "start_date": "2024-01-04T10:00:00Z", "streams": streams}
 
 
 def test_parent_fields_config_values_and_bookmark_reach_path_params_and_headers(server, tmp_path):
@@ -125,6 +125,7 @@ def test_render_rules():
 
 def test_stream_headers_merge_over_top_level_and_stream_params_override(server, tmp_path):
     base = config(server)
+    base.pop("tenant")  # no stream below uses {config.tenant}
     base["headers"] = {"X-A": "top", "X-B": "top"}
     base["params"] = {"a": "1", "b": "2", "c": "3"}
     base["streams"] = [
@@ -147,6 +148,7 @@ def test_stream_headers_merge_over_top_level_and_stream_params_override(server, 
 def test_a_credential_from_config_in_a_path_is_masked_in_errors(server, tmp_path):
     secret = "k3y-" + "x" * 20
     cfg = config(server)
+    cfg.pop("tenant")  # no stream below uses {config.tenant}
     cfg.update(account_key=secret, api_url="http://127.0.0.1:9", max_retries=0)  # nothing listens
     cfg["streams"] = [
         {"name": "users", "path": "/nowhere/{config.account_key}", "pagination": {"type": "none"}}

@@ -315,6 +315,10 @@ def decode(content: bytes) -> t.Any:
         return msgspec.json.decode(content)
     except UnicodeDecodeError as exc:
         raise BadDocument(f"a body that is not valid UTF-8 ({exc.reason})") from None
+    except msgspec.DecodeError as exc:
+        if "UTF-8" in str(exc):  # msgspec reports bad bytes inside a string this way
+            raise BadDocument(f"a body that is not valid UTF-8 ({exc})") from None
+        raise
     except RecursionError:
         raise BadDocument(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the tap's limit)") from None
 
