@@ -34,6 +34,7 @@ import msgspec
 
 from tap_restoauth import options
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.http import limits
 from tap_restoauth.records.jsonpath import Matcher, compile_path
 
 if t.TYPE_CHECKING:
@@ -87,8 +88,8 @@ class ResponseBody:
             self._decoded = True
             if self.readable:
                 try:
-                    self._json = msgspec.json.decode(self.response.content)
-                except msgspec.DecodeError:
+                    self._json = limits.decode(self.response.content)  # depth-checked, like pages
+                except (msgspec.DecodeError, limits.BadDocument):
                     self._json = None
         return self._json
 
