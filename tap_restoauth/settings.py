@@ -426,6 +426,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds between per-stream progress lines (records, pages, rate).",
     ),
     th.Property(
+        "state_interval_seconds",
+        th.NumberType,
+        default=10,
+        description="Streams with per-parent or per-partition bookmarks write STATE at most this often "
+        "(and at the end); 0: after every parent.",
+    ),
+    th.Property(
+        "state_max_partitions",
+        th.IntegerType,
+        default=10000,
+        description="Per-parent bookmarks kept per stream; older ones fold into one stream-level bookmark.",
+    ),
+    th.Property(
         "metrics_log_level",
         th.StringType,
         default="DEBUG",

@@ -145,6 +145,7 @@ class TapRestOAuth(Tap):
         try:
             try:
                 super().sync_all()
+                self._state_writer.write_state(self.state)  # the end: whatever the STATE interval held back
             except QuotaExhausted as exc:
                 stopped = exc
                 self._stop_for_quota(exc)
@@ -219,6 +220,11 @@ class TapRestOAuth(Tap):
             )
             stream = cls(self, schema, stream_settings, endpoint, self.progress)
             stream.shards, stream.audit = self.shards, self.audit
+            if parent:
+                # A run visits all of this stream's partitions only if every ancestor lists all its records.
+                stream.complete_pass = parent.complete_pass and not (
+                    parent.replication_key or parent.settings.max_pages
+                )
             if stream_settings.windowed and stream.replication_key:
                 self.shards.windowed.add(stream_settings.name)
             if parent:

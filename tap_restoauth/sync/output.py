@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
@@ -66,12 +67,14 @@ class StateLines(StateWriter):
         super().__init__(writer)
         self.writer = writer
         self._last_line: bytes | None = None
+        self.written_at = time.monotonic()  # when the last STATE line was written (or the run began)
 
     def write_state(self, state: types.TapState) -> None:
         line = encoder.encode({"type": "STATE", "value": state})
         if line != self._last_line:
             self.writer.write_line(line)
             self._last_line = line
+            self.written_at = time.monotonic()
 
 
 class RecordLines:
