@@ -2,8 +2,8 @@
 
 Each parent record has one page of two children (incremental on `updated_at`, one
 bookmark per parent). Reported per run: the bytes of STATE lines on stdout, the size
-of the final state, wall time and the tap's peak RSS. stdout is read through a pipe
-and counted, never stored (the quadratic STATE of older versions is gigabytes).
+of the final state, wall and CPU time (the tap's own) and its peak RSS. stdout is read
+through a pipe and counted, never stored (the quadratic STATE of older versions is gigabytes).
 
     .venv/bin/python -m benchmarks.child_state [--parents 1000 10000 100000] [--tap-root DIR]
 
@@ -64,6 +64,7 @@ def _run(argv: list[str], workdir: Path) -> dict[str, t.Any]:
     final = json.loads(last_state)["value"] if last_state else {}
     return {
         "wall": measured["wall"],
+        "cpu": measured["cpu"],
         "rss": measured["max_rss_kib"] / 1024,
         "state_bytes": state_bytes,
         "states": states,
@@ -97,11 +98,12 @@ def main() -> None:
         "| parents | children emitted | STATE messages | STATE bytes | final state | partitions kept "
         "| wall | peak RSS |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(
             f"| {row['parents']:,} | {row['records']:,} | {row['states']:,} | {_size(row['state_bytes'])} "
-            f"| {_size(row['final_bytes'])} | {row['kept']:,} | {row['wall']:.1f} s | {row['rss']:.0f} MiB |"
+            f"| {_size(row['final_bytes'])} | {row['kept']:,} | {row['wall']:.1f} s | {row['cpu']:.1f} s "
+            f"| {row['rss']:.0f} MiB |"
         )
 
 
