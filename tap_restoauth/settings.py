@@ -451,10 +451,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(
             th.Property("index", th.IntegerType, description="This process's shard, 0 to count-1."),
             th.Property("count", th.IntegerType, description="How many shards split the work."),
+            th.Property(
+                "index_env", th.StringType, description="Environment variable holding the index (any engine)."
+            ),
+            th.Property("count_env", th.StringType, description="Environment variable holding the count."),
         ),
         description="Split the work between processes: each stream without partitions and each "
         "partition (parent record, window, static partition) belongs to one shard by a stable hash. "
-        "Defaults: CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, else 0 of 1. See docs/cloud-run-jobs.md.",
+        "Defaults: the job engine's task index (Cloud Run Jobs, Kubernetes Indexed Jobs "
+        "JOB_COMPLETION_INDEX, AWS Batch array jobs) and count (or TAP_RESTOAUTH_SHARD_COUNT), else 0 of 1. "
+        "See docs/cloud-run-jobs.md.",
     ),
     th.Property(
         "audit",
