@@ -301,7 +301,8 @@ class TapRestOAuth(Tap):
             context = dict(stream.partitions[0])
         limit = self.settings.schema_sample_size
         records: list[dict[str, t.Any]] = []
-        for number, (_, page_records) in enumerate(endpoint.pages(context, {}), start=1):
+        # One page at a time: pages fetched ahead (concurrency) would be requests never read.
+        for number, (_, page_records) in enumerate(endpoint.pages(context, {}, concurrent=False), start=1):
             records.extend(page_records[: limit - len(records)])
             if len(records) >= limit or number >= SAMPLE_PAGE_LIMIT:
                 break
