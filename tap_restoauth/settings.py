@@ -161,6 +161,17 @@ AUTH = th.ObjectType(
         description="oauth2_refresh_token: how long a token lease lasts (default 60); a crashed holder "
         "blocks renewals this long. Must exceed a token request's duration.",
     ),
+    th.Property(
+        "keep_versions",
+        th.IntegerType,
+        description="oauth2_refresh_token in Secret Manager: after adding a version, prune all but the "
+        "newest this many (default 10; 0: never prune).",
+    ),
+    th.Property(
+        "prune",
+        th.StringType,
+        description="oauth2_refresh_token in Secret Manager: `destroy` (default) or `disable` old versions.",
+    ),
 )
 
 RESPONSE_RULES = th.ArrayType(th.ObjectType())

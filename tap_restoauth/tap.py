@@ -17,6 +17,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
+from tap_restoauth.auth.version_pruning import attach_pruner
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
@@ -92,6 +93,7 @@ class TapRestOAuth(Tap):
         check_known_settings(self.config, self.known_settings())
         resolved.attach_token_store(settings.auth)
         share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
+        attach_pruner(settings.auth, resolved)
         log_levels.set_metrics_level(settings.metrics_log_level)
         return settings
 
