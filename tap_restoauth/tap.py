@@ -6,6 +6,7 @@ import contextlib
 import copy
 import functools
 import gc
+import json
 import os
 import sys
 import typing as t
@@ -28,6 +29,7 @@ from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
 from tap_restoauth.sync import interrupt, log_levels
+from tap_restoauth.sync import plan as sync_plan
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
@@ -57,6 +59,7 @@ class TapRestOAuth(Tap):
         PluginCapabilities.FLATTENING,
     ]
     message_writer_class = BufferedWriter
+    planning: t.ClassVar[bool] = False  # `--plan`: no schema inferred from sample requests
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         try:
@@ -70,6 +73,38 @@ class TapRestOAuth(Tap):
         if isinstance(self.message_writer, BufferedWriter):
             # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
             self._state_writer = StateLines(self.message_writer)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--plan"],
+                is_flag=True,
+                help="Print the windows, partitions and first request of each stream for this shard, "
+                "and an estimate of requests, without sending any request.",
+            )
+        )
+        return command
+
+    @classmethod
+    def invoke(cls, *, plan: bool = False, **options: t.Any) -> None:
+        if not plan or options.get("about"):
+            super().invoke(**options)
+            return
+        config, state, catalog = options.get("config"), options.get("state"), options.get("catalog")
+        planner = type(cls.__name__, (cls,), {"planning": True})
+        tap = planner(
+            config=config.config if config else None,
+            state=None if state is None else json.load(state),
+            catalog=None if catalog is None else json.load(catalog),
+            parse_env_config=bool(config and config.parse_env),
+            validate_config=True,
+        )
+        ordered = [tap.streams.get(s.name) for s in tap.settings.streams]  # parents first
+        streams = [s for s in ordered if isinstance(s, RestStream)]
+        for line in sync_plan.describe(streams, tap.shards):
+            print(redaction.redact(line))
 
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
@@ -247,7 +282,8 @@ class TapRestOAuth(Tap):
             cataloged = self._catalog_schema(stream.name)
             if cataloged is not None:
                 return cataloged
-            base = infer(self._samples(stream, endpoint, built), stream.primary_keys)
+            samples = [] if self.planning else self._samples(stream, endpoint, built)
+            base = infer(samples, stream.primary_keys)
         return with_properties(base, self._context_properties(stream, built))
 
     def _catalog_schema(self, name: str) -> dict[str, t.Any] | None:
