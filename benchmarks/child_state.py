@@ -96,7 +96,7 @@ def main() -> None:
     print()
     print(
         "| parents | children emitted | STATE messages | STATE bytes | final state | partitions kept "
-        "| wall | peak RSS |"
+        "| wall | CPU | peak RSS |"
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:

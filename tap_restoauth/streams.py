@@ -8,7 +8,6 @@ import functools
 import json
 import logging
 import sys
-import time
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -130,15 +129,15 @@ class RestStream(FastSyncStream):
         )
 
     def _write_state_message(self) -> None:
-        """With partitions: at most every `state_interval_seconds`, and when the sync ends."""
+        """With partitions: at most every `state_interval_seconds` (see `StateLines.due`) and at the end."""
         interval = self.endpoint.tap.state_interval_seconds
         writer = self._tap.state_writer
         if (
             interval > 0
             and not self._closing
             and isinstance(writer, StateLines)
-            and time.monotonic() - writer.written_at < interval
             and self._state_carries_partitions
+            and not writer.due(interval)
         ):
             return  # not flushed: a later call writes it
         super()._write_state_message()

@@ -9,8 +9,9 @@ record. Over 10,000 parents that is gigabytes of STATE. Here:
 - at most `state_max_partitions` (default 10,000) partitions are kept: when one
   more is created, the oldest ones fold into one stream-level bookmark;
 - such streams (and parents carrying them) write STATE at most every
-  `state_interval_seconds` (default 10), and at the end of the run
-  (`RestStream._write_state_message`).
+  `state_interval_seconds` (default 10), only once the output since the last STATE
+  is at least as large as it was (`StateLines.due`: STATE stays under half of the
+  output), and at the end of the run (`RestStream._write_state_message`).
 
 Wire shape of a folded stream (a STATE message is always the whole state)::
 
