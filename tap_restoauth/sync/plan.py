@@ -77,13 +77,17 @@ def _root_context(
     stream: RestStream, context: dict[str, t.Any] | None, shards: Shards
 ) -> tuple[list[str], int]:
     """The lines and first requests of one partition (or the whole stream) of a root stream."""
-    where = f"  {_label(context)}:" if context else "  "
+    where = f"  {_label(context)}: " if context else "  "
     whole = unit_key(stream.name, None)
     owned = shards.owns_context(stream.name, context) if context else shards.owns(whole)
-    if not owned and stream.name not in shards.windowed and not stream.has_selected_descendents:
-        return [f"{where} another shard's"], 0
+    lines = []
+    if not owned and stream.name not in shards.windowed:
+        if not stream.has_selected_descendents:
+            return [f"{where}another shard's"], 0
+        lines.append(f"{where}another shard's records; read here only to find its children")
     start = _start(stream, context)
-    lines = [f"{where} from {_show(start)}"] if start is not None else []
+    if start is not None:
+        lines.append(f"{where}from {_show(start)}")
     endpoint = stream.endpoint
     if not (stream.settings.windowed and stream.replication_key):
         request = endpoint.first_request(context, {}, endpoint.values(context, bookmark=start))
