@@ -109,7 +109,11 @@ class PartitionStateManager(StreamStateManager):
         partitions = stream.setdefault("partitions", [])
         if partitions is not self._list:
             self._list = partitions
-            self._index = {_key(entry.get("context") or {}): entry for entry in partitions}
+            self._index = {
+                _key(entry["context"]): entry
+                for entry in partitions
+                if isinstance(entry, dict) and isinstance(entry.get("context"), dict)
+            }
         return partitions
 
     def _input_fold(self) -> t.Any:
@@ -118,7 +122,8 @@ class PartitionStateManager(StreamStateManager):
             stream = self.stream_state
             value = stream.get("replication_key_value")
             self._started_fold = _ABSENT if value is None or FOLDED_KEY not in stream else value
-            self._started_count = int(stream.get(FOLDED_KEY) or 0)
+            count = stream.get(FOLDED_KEY)
+            self._started_count = count if isinstance(count, int) and not isinstance(count, bool) else 0
         return self._started_fold
 
     def _fold(self, count: int) -> None:
