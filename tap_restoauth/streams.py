@@ -332,6 +332,11 @@ class RestStream(FastSyncStream):
                     )
 
     @property
+    def is_timestamp_replication_key(self) -> bool:
+        """A `date` replication key is a timestamp too (the SDK's test knows only `date-time`)."""
+        return bool(self.replication_key) and is_timestamp(self.schema, str(self.replication_key))
+
+    @property
     def is_sorted(self) -> bool:
         """Records come in replication-key order (the `is_sorted` setting): resumable bookmarks."""
         settings = getattr(self, "settings", None)

@@ -35,6 +35,7 @@ from tap_restoauth.http.retry import (
 )
 from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records.decoders import BodyError, gunzip_body
 from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.http.client")
@@ -200,7 +201,11 @@ class ApiClient:
             return None
         response, view = answer
         decoded = view.cached_json()
-        document = decoded if decoded is not None else decode_json(stream, method, response)
+        document = (
+            decoded
+            if decoded is not None
+            else decode_json(stream, method, response, self.settings.limits.max_bytes)
+        )
         return ApiResponse(response.url, response.headers, document)
 
     def open(
@@ -500,10 +505,15 @@ def _quota_exhausted(what: str, exc: RetryAfterTooLong) -> Exception:
     return QuotaExhausted(f"{what}, Retry-After {exc.seconds:.0f}s", exc.seconds, exc.limit)
 
 
-def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
-    """The response body as JSON, or an ApiError saying what came instead."""
-    content = response.content
+def decode_json(
+    stream: str, method: str, response: requests.Response, max_bytes: int = limits.ResponseLimits.max_bytes
+) -> t.Any:
+    """The response body as JSON (a gzip file decompressed first), or an ApiError saying what came instead."""
     where = f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+    try:
+        content = gunzip_body(response.content, max_bytes)
+    except BodyError as exc:
+        raise ApiError(f"{where} a gzip file that is unreadable: {exc}") from None
     status = response.status_code
     if not content.strip():
         raise ApiError(f"{where} an empty body (HTTP {status})")
