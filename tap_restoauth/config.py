@@ -15,6 +15,7 @@ from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, build_auth, check_token
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
+from tap_restoauth.fetch.jobs import JobSettings
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.fetch.partitions import check_partitions
 from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
@@ -60,6 +61,7 @@ class StreamSettings:
     windowed: bool = False  # requests carry a date window (`{start}`/`{end}`)
     response_rules: ResponseRules = NO_RULES  # the stream's, ignore_statuses, then the top-level ones
     decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
+    job: JobSettings | None = None  # an asynchronous export job stream (fetch/jobs.py)
 
     @property
     def path_fields(self) -> list[str]:
@@ -95,7 +97,7 @@ class _RawStream:
     """Stream options as written; validated field by field by `options.build`."""
 
     name: str
-    path: str
+    path: str = ""
     method: t.Literal["GET", "POST", "get", "post"] = "GET"
     body: t.Any = None
     params: dict[str, t.Any] = dataclasses.field(default_factory=dict)
@@ -114,6 +116,7 @@ class _RawStream:
     partitions: tuple[dict[str, t.Any], ...] = ()
     response_rules: list[t.Any] | None = None
     format: t.Any = None
+    job: dict[str, t.Any] | None = None
 
 
 def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
@@ -367,9 +370,12 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
     label = f"streams[{raw.get('name') or index}]"
     if not raw.get("name"):
         raise ConfigError(f"streams[{index}].name is required")
-    if not raw.get("path"):
+    if not raw.get("path") and not raw.get("job"):
         raise ConfigError(f"{label}.path is required (e.g. /v1/users)")
     spec = options.build(_RawStream, raw, label, ignore=set())
+    job = JobSettings.parse(spec.job, f"{label}.job") if spec.job is not None else None
+    if job is not None:
+        spec = _job_stream(spec, job, label)
     if spec.records_path:
         compile_path(spec.records_path, f"{label}.records_path")
     incremental = None
@@ -428,6 +434,29 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         + ignore_statuses_rule(spec.ignore_statuses)
         + top_rules,
         decoder=build_decoder(spec.format, f"{label}.format"),
+        job=job,
+    )
+
+
+def _job_stream(spec: _RawStream, job: JobSettings, label: str) -> _RawStream:
+    """A job stream's request is `job.create`; its format, records_path and pagination are
+    `job.download`'s. It declares its schema: discovery creates no job."""
+    taken = [name for name in ("path", "body", "records_path", "format", "pagination") if getattr(spec, name)]
+    if taken:
+        raise ConfigError(f"{label}: with job, set {', '.join(taken)} in job.create / job.download instead")
+    if spec.schema is None:
+        raise ConfigError(f"{label}: a job stream needs a declared schema (discovery creates no job)")
+    create, download = job.create, job.download
+    return dataclasses.replace(
+        spec,
+        path=create.path,
+        method=t.cast("t.Any", create.method.upper()),
+        body=create.body,
+        params={**spec.params, **create.params},
+        headers={**spec.headers, **create.headers},
+        records_path=download.records_path,
+        format=download.format,
+        pagination=download.pagination or {"type": "none"},
     )
 
 
@@ -498,6 +527,7 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
     for rendered in (templates.headers, templates.params):  # `{config.NAME}` values are known now
         _register_sensitive({k: v for k, v in rendered.items() if isinstance(v, (str, int))})
     windowed = bool(incremental and incremental.windowed) or templates.uses("start", "end")
+    job = stream.job.compiled(f"{label}.job", known) if stream.job is not None else None
     if windowed:
         if stream.schema is not None and not is_timestamp(stream.schema, str(stream.replication_key)):
             raise ConfigError(f"{label}: date windows ({{start}}/{{end}}) need a date-time replication_key")
@@ -511,6 +541,7 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
         partition_keys=partition_keys,
         templates=templates,
         windowed=windowed,
+        job=job,
     )
 
 

@@ -20,6 +20,7 @@ from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.fetch.job_runs import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
@@ -209,7 +210,8 @@ class TapRestOAuth(Tap):
         settings = self.settings
         built: dict[str, RestStream] = {}
         for stream_settings in settings.streams:
-            endpoint = Endpoint(settings, stream_settings, self.client)
+            kind = JobEndpoint if stream_settings.job is not None else Endpoint
+            endpoint = kind(settings, stream_settings, self.client)
             schema = self._schema(stream_settings, endpoint, built)
             parent = built.get(stream_settings.parent) if stream_settings.parent else None
             cls = type(

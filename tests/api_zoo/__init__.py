@@ -34,6 +34,7 @@ PROVIDERS = (
     "google",
     "salesforce",
     "jira",
+    "amazon_ads",
 )
 
 
