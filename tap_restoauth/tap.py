@@ -197,8 +197,22 @@ class TapRestOAuth(Tap):
         )
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK; we only add a line
-        """`--test`: the first page of every stream, at most one record each, then one line saying so."""
-        passed = super().run_connection_test()
+        """`--test`: the first page of every stream, at most one record each, then one line saying so.
+
+        A job stream (`job`) is skipped with a line: testing it would create an export job
+        (a report the API may count, bill or queue); its create endpoint is not probed.
+        """
+        tested = []
+        for stream in self.streams.values():
+            if isinstance(stream, RestStream) and stream.settings.job is not None:
+                stream.selected = False
+                self.logger.info(
+                    "connection test: %s skipped (a job stream: testing it would create an export job)",
+                    stream.name,
+                )
+            else:
+                tested.append(stream)
+        passed = self.run_sync_dry_run(dry_run_record_limit=1, streams=tested)
         self.logger.info(
             "connection test passed: %s answered (%d requests retried)",
             ", ".join(self.progress.stream_names()) or "no stream",

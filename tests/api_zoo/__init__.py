@@ -35,6 +35,7 @@ PROVIDERS = (
     "salesforce",
     "jira",
     "amazon_ads",
+    "salesforce_bulk",
 )
 
 
