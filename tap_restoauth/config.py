@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, build_auth, check_token
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH
+from tap_restoauth.fetch.graphql import GraphqlSettings
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.jobs import JobSettings
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
@@ -62,6 +64,7 @@ class StreamSettings:
     response_rules: ResponseRules = NO_RULES  # the stream's, ignore_statuses, then the top-level ones
     decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
     job: JobSettings | None = None  # an asynchronous export job stream (fetch/jobs.py)
+    graphql: GraphqlSettings | None = None  # a GraphQL connection stream (fetch/graphql.py)
 
     @property
     def path_fields(self) -> list[str]:
@@ -117,6 +120,7 @@ class _RawStream:
     response_rules: list[t.Any] | None = None
     format: t.Any = None
     job: dict[str, t.Any] | None = None
+    graphql: dict[str, t.Any] | None = None
 
 
 def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
@@ -370,12 +374,15 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
     label = f"streams[{raw.get('name') or index}]"
     if not raw.get("name"):
         raise ConfigError(f"streams[{index}].name is required")
-    if not raw.get("path") and not raw.get("job"):
+    if not raw.get("path") and not raw.get("job") and not raw.get("graphql"):
         raise ConfigError(f"{label}.path is required (e.g. /v1/users)")
     spec = options.build(_RawStream, raw, label, ignore=set())
     job = JobSettings.parse(spec.job, f"{label}.job") if spec.job is not None else None
     if job is not None:
         spec = _job_stream(spec, job, label)
+    graphql = GraphqlSettings.parse(spec.graphql, f"{label}.graphql") if spec.graphql is not None else None
+    if graphql is not None:
+        spec = _graphql_stream(spec, graphql, label, job)
     if spec.records_path:
         compile_path(spec.records_path, f"{label}.records_path")
     incremental = None
@@ -396,7 +403,7 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         if missing:
             raise ConfigError(f"{label}.primary_keys {missing} are not properties of its declared schema")
     pagination = spec.pagination if spec.pagination is not None else default_pagination
-    paginator = build_paginator(pagination, f"{label}.pagination")
+    paginator = graphql.paginator() if graphql else build_paginator(pagination, f"{label}.pagination")
     if spec.parent_keys and not spec.parent:
         raise ConfigError(f"{label}.parent_keys needs {label}.parent")
     if incremental and not incremental.per_parent and not spec.parent:
@@ -435,6 +442,21 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         + top_rules,
         decoder=build_decoder(spec.format, f"{label}.format"),
         job=job,
+        graphql=graphql,
+    )
+
+
+def _graphql_stream(
+    spec: _RawStream, graphql: GraphqlSettings, label: str, job: JobSettings | None
+) -> _RawStream:
+    """A GraphQL stream POSTs its variables (templates, like a body) to `path` (default /graphql);
+    the query is added as written when the request is sent."""
+    taken = [name for name in ("body", "records_path", "format", "pagination") if getattr(spec, name)]
+    if job is not None or taken:
+        clash = "job" if job is not None else ", ".join(taken)
+        raise ConfigError(f"{label}: graphql sets the request body, records and pagination; remove {clash}")
+    return dataclasses.replace(
+        spec, path=spec.path or DEFAULT_GRAPHQL_PATH, method="POST", body={"variables": graphql.variables}
     )
 
 

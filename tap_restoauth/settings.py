@@ -253,6 +253,28 @@ STREAM = th.ObjectType(
         "(docs/responses.md#asynchronous-export-jobs).",
     ),
     th.Property(
+        "graphql",
+        th.ObjectType(
+            th.Property("query", th.StringType, description="The query, sent as written."),
+            th.Property(
+                "variables",
+                th.ObjectType(),
+                description="Its variables; strings may hold placeholders (`{bookmark}`, `{parent.id}`).",
+            ),
+            th.Property(
+                "connection_path",
+                th.StringType,
+                description="Where `pageInfo` and `edges`/`nodes` are, e.g. `$.data.orders`.",
+            ),
+            th.Property(
+                "cursor_variable", th.StringType, description="Receives `endCursor` (default `after`)."
+            ),
+            th.Property("allow_partial", th.BooleanType, description="Keep data that comes with errors."),
+        ),
+        description="A GraphQL connection, POSTed to `path` (default /graphql); errors in a 200, "
+        "THROTTLED and query cost handled (docs/responses.md#graphql).",
+    ),
+    th.Property(
         "is_sorted",
         th.BooleanType,
         description="The API returns records in ascending replication_key order: the bookmark then "

@@ -20,7 +20,8 @@ from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
-from tap_restoauth.fetch.job_runs import JobEndpoint
+from tap_restoauth.fetch.graphql_endpoint import GraphqlEndpoint
+from tap_restoauth.fetch.job_endpoint import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
@@ -224,7 +225,13 @@ class TapRestOAuth(Tap):
         settings = self.settings
         built: dict[str, RestStream] = {}
         for stream_settings in settings.streams:
-            kind = JobEndpoint if stream_settings.job is not None else Endpoint
+            kind = (
+                JobEndpoint
+                if stream_settings.job is not None
+                else GraphqlEndpoint
+                if stream_settings.graphql is not None
+                else Endpoint
+            )
             endpoint = kind(settings, stream_settings, self.client)
             schema = self._schema(stream_settings, endpoint, built)
             parent = built.get(stream_settings.parent) if stream_settings.parent else None

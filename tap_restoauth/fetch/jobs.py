@@ -39,7 +39,7 @@ Create answers ``{"reportId": "r-1", "status": "PENDING"}``; each poll answers
 A windowed stream's jobs run concurrently, up to `concurrency` windows at once and at most
 `max_concurrent_jobs` jobs being created or polled; their records are still emitted in
 window order and the bookmark moves past a window only once its download is emitted.
-The running of jobs is in `job_runs.py`.
+The running of jobs is in `job_endpoint.py`.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ class Unit:
     partial: bool = False
     window: tuple[str, dt.datetime, dt.datetime] | None = None  # (key, start, end)
     windows: int = 0  # date windows recorded inside this unit
-    job: t.Any = None  # an export job's JobRun (id, status, files): fetch/job_runs.py
+    job: t.Any = None  # an export job's JobRun (id, status, files): fetch/job_endpoint.py
 
     def add(self, now: tuple[int, int]) -> None:
         self.retries += now[0] - self.counters[0]

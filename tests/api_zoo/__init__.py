@@ -36,6 +36,7 @@ PROVIDERS = (
     "jira",
     "amazon_ads",
     "salesforce_bulk",
+    "shopify_graphql",
 )
 
 
