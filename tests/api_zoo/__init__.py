@@ -37,6 +37,7 @@ PROVIDERS = (
     "amazon_ads",
     "salesforce_bulk",
     "shopify_graphql",
+    "github_graphql",
 )
 
 

@@ -60,6 +60,7 @@ class Api(ZooApi):
         super().__init__()
         base = dt.datetime(2024, 1, 5, 10, tzinfo=dt.timezone.utc)
         self.orders = [order(n, base + dt.timedelta(hours=7 * n)) for n in range(1, 8)]
+        self.maximum, self.restore = MAXIMUM, RESTORE
         self.available = MAXIMUM
         self.refilled = time.monotonic()
         self.bucket = threading.Lock()
@@ -90,16 +91,16 @@ class Api(ZooApi):
         cost = first + 2.0
         with self.bucket:
             now = time.monotonic()
-            self.available = min(MAXIMUM, self.available + (now - self.refilled) * RESTORE)
+            self.available = min(self.maximum, self.available + (now - self.refilled) * self.restore)
             self.refilled = now
             throttled = self.always_throttled or self.throttle_first > 0 or cost > self.available
             self.throttle_first -= 1
             if not throttled:
                 self.available -= cost
             status = {
-                "maximumAvailable": MAXIMUM,
+                "maximumAvailable": self.maximum,
                 "currentlyAvailable": self.available,
-                "restoreRate": RESTORE,
+                "restoreRate": self.restore,
             }
         if throttled:
             self.throttled += 1
