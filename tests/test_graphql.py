@@ -10,9 +10,13 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tap_restoauth.errors import ConfigError
-from tap_restoauth.fetch.graphql import GraphqlSettings
+from tap_restoauth.fetch.graphql import ConnectionPaginator, GraphqlSettings
+from tap_restoauth.fetch.graphql_endpoint import _cost_wait, _throttle_code
+from tap_restoauth.fetch.pagination import Page, PageRequest
 from tests.api_zoo import github_graphql, shopify_graphql
 from tests.helpers import run_tap
 from tests.test_api_zoo import merged
@@ -131,3 +135,60 @@ def test_a_spent_github_rate_limit_stops_the_run_resumably(github, tmp_path):
 def test_graphql_settings_are_checked_at_start_up(raw, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         GraphqlSettings.parse(raw, "streams[orders].graphql")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+GRAPHQL_KEYS = (
+    "data",
+    "errors",
+    "extensions",
+    "cost",
+    "throttleStatus",
+    "requestedQueryCost",
+    "currentlyAvailable",
+    "restoreRate",
+    "orders",
+    "pageInfo",
+    "hasNextPage",
+    "endCursor",
+    "edges",
+    "node",
+    "nodes",
+    "extensions",
+    "code",
+    "type",
+    "message",
+)
+SHAPED = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True)
+    | st.sampled_from(["THROTTLED", "x"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(GRAPHQL_KEYS), inner, max_size=5)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(st.one_of(JSON, SHAPED))
+def test_graphql_answers_of_any_shape_give_a_wait_a_code_or_a_page_never_a_crash(body):
+    if isinstance(body, dict):
+        wait = _cost_wait(body)
+        assert wait is None or 0 <= wait < float("inf")
+        errors = (
+            [e for e in body.get("errors") or [] if isinstance(e, dict)]
+            if isinstance(body.get("errors"), list)
+            else []
+        )
+        assert _throttle_code(errors) in (None, "THROTTLED", "RATE_LIMITED")
+    request = PageRequest("https://api.example.com/graphql", {}, {"variables": {}}, {})
+    page = Page(request, request.url, {}, {"data": body}, 1)
+    following = ConnectionPaginator("$.data").next_request(page)
+    assert following is None or following.body["variables"]["after"] not in (None, "")

@@ -163,3 +163,38 @@ def test_a_failed_bulk_query_job_names_its_id_and_state(tmp_path):
         assert f"accounts: job {job_id} ended with status Failed: INVALID_FIELD: No such column" in line
     finally:
         api.stop()
+
+
+def test_each_downloaded_file_is_bounded_by_max_response_mb_after_decompression(ads, tmp_path):
+    ads.campaigns = 3000  # about 300 kB of JSON a file, 30 kB gzipped
+    run = run_tap(tmp_path, {**ads_config(ads), "max_response_mb": 0.1})
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert "the response passed max_response_mb (0.09" in line
+    assert not any(r["signature"] in line for r in ads.reports.values())
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        ({"poll": {"done": []}}, "poll.done: list the status(es) of a finished job"),
+        (
+            {"poll": {"interval_seconds": 10, "max_interval_seconds": 1}},
+            "max_interval_seconds at least as long",
+        ),
+        ({"download": {"path": "/x"}}, "download: set exactly one of urls_path or path"),
+        ({"poll": {"path": "/reports/{job.id}/{jobid}"}}, "unknown placeholder {jobid}"),
+        ({"create": {"body": {"day": "{job.id}"}}}, "unknown placeholder {job.id}"),
+        ({"max_concurrent_jobs": 0}, "max_concurrent_jobs: expected a number of at least 1"),
+        ({"retry": 1}, "unknown option(s) retry"),
+    ],
+)
+def test_job_settings_are_checked_at_start_up_with_one_line(ads, tmp_path, job, message):
+    config = ads_config(ads, **job)
+    if job.get("poll", {}).get("done") == []:
+        config["streams"][0]["job"]["poll"]["done"] = []
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert message in line
+    assert not ads.reports

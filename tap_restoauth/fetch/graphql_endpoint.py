@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 import typing as t
@@ -138,6 +139,7 @@ class GraphqlEndpoint(Endpoint):
         """Shopify's cost: wait before the next query until the bucket holds this one's cost."""
         seconds = _cost_wait(body)
         if seconds:
+            seconds = min(seconds, self.tap.http.retry.max_retry_after_seconds)
             with self._lock:
                 self._ready_at = max(self._ready_at, time.monotonic() + seconds)
 
@@ -187,6 +189,6 @@ def _cost_wait(body: Mapping[str, t.Any]) -> float | None:
         rate = float(status["restoreRate"])
     except (KeyError, TypeError, ValueError):
         return None
-    if rate <= 0 or available >= requested:
-        return 0.0
-    return (requested - available) / rate
+    if not all(map(math.isfinite, (requested, available, rate))) or rate <= 0:
+        return None
+    return max(0.0, requested - available) / rate

@@ -70,7 +70,8 @@ class Storage(RequestServer):
             return 403, {"Code": "SignatureDoesNotMatch"}, {}
         if self.api.redirect_to_http:
             return 307, {}, {"Location": f"http://reports.example.invalid{request.raw_path}"}
-        rows = [row(report["profile"], day, campaign) for day in report["days"] for campaign in (1, 2)]
+        campaigns = range(1, self.api.campaigns + 1)
+        rows = [row(report["profile"], day, campaign) for day in report["days"] for campaign in campaigns]
         return 200, gzip.compress(json.dumps(rows).encode()), {"Content-Type": "application/octet-stream"}
 
 
@@ -83,6 +84,7 @@ class Api(ZooApi):
         self.never_done = False
         self.fail_day: str | None = None
         self.redirect_to_http = False
+        self.campaigns = 2  # rows per day in a report file
         self.jobs_lock = threading.Lock()
 
     def start(self) -> Api:
