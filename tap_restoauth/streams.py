@@ -28,6 +28,7 @@ from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
 from tap_restoauth.sync.fast_path import FastSyncStream
+from tap_restoauth.sync.partitions_ahead import PartitionsAhead
 from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
 
@@ -85,6 +86,7 @@ class RestStream(FastSyncStream):
         self.audit: Audit | None = None
         self._unit: Unit | None = None
         self._schemas_sent: list[dict[str, t.Any]] | None = None
+        self._ahead: PartitionsAhead[Pages] | None = None  # job streams: sync/partitions_ahead.py
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -272,10 +274,56 @@ class RestStream(FastSyncStream):
             values = self.endpoint.values(context, bookmark=begin, window=(window.start, window.sent_end))
             return self.endpoint.window_pages(context, values, concurrency, abandoned)
 
-        for window, pages in in_order(windows, fetch, concurrency, abandon=abandoned.set):
-            with self._window_unit(context, window):
-                yield from self._batches(pages, keep, context)
-            self._window_done(context, max(window.done_at, begin))
+        ahead = self._partitions_ahead(context)
+        pairs = (
+            ahead.take(_key(context or {}), windows)
+            if ahead is not None
+            else in_order(windows, fetch, concurrency, abandon=abandoned.set)
+        )
+        try:
+            for window, pages in pairs:
+                with self._window_unit(context, window):
+                    yield from self._batches(pages, keep, context)
+                self._window_done(context, max(window.done_at, begin))
+        except BaseException:
+            if ahead is not None:
+                ahead.close()
+            raise
+
+    def _partitions_ahead(self, context: Mapping[str, t.Any] | None) -> PartitionsAhead[Pages] | None:
+        """For a job stream over several static partitions: every partition's jobs in one
+        pipeline (sync/partitions_ahead.py), planned when the first partition starts."""
+        partitions = self.partitions or []
+        concurrency = self.endpoint.tap.concurrency
+        if (
+            self.settings.job is None
+            or len(partitions) < 2
+            or concurrency < 2
+            or (self.shards is not None and self.shards.count > 1)
+        ):
+            return None
+        if self._ahead is None:
+            keys = [_key(partition) for partition in partitions]
+            if _key(context or {}) not in keys:
+                return None
+            begins: dict[str, dt.datetime] = {}
+            planned = []
+            for partition in partitions[keys.index(_key(context or {})) :]:
+                if _key(partition) != _key(context or {}):
+                    self._write_starting_replication_value(partition)  # as its own sync will
+                start = self.get_starting_timestamp(partition)
+                begins[_key(partition)] = t.cast("dt.datetime", parse_timestamp(start))
+                planned += [(_key(partition), partition, window) for window in self.windows(partition, start)]
+
+            def fetch(partition: Mapping[str, t.Any], window: Window, abandoned: threading.Event) -> Pages:
+                begin = begins[_key(partition)]
+                values = self.endpoint.values(
+                    partition, bookmark=begin, window=(window.start, window.sent_end)
+                )
+                return self.endpoint.window_pages(partition, values, concurrency, abandoned)
+
+            self._ahead = PartitionsAhead(planned, fetch, concurrency)
+        return self._ahead
 
     @contextlib.contextmanager
     def _window_unit(self, context: Mapping[str, t.Any] | None, window: Window) -> Iterator[None]:

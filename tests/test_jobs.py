@@ -198,3 +198,13 @@ def test_job_settings_are_checked_at_start_up_with_one_line(ads, tmp_path, job, 
     (line,) = run.error_lines()
     assert message in line
     assert not ads.reports
+
+
+def test_jobs_of_later_partitions_run_while_the_first_partitions_are_polled(ads, tmp_path):
+    ads.ready_seconds = 0.3
+    run = run_tap(tmp_path, {**ads_config(ads), "concurrency": 8})
+    assert run.returncode == 0, run.stderr
+    first = [r["created"] for r in ads.reports.values() if r["profile"] == amazon_ads.PROFILES[0]]
+    second = [r["created"] for r in ads.reports.values() if r["profile"] == amazon_ads.PROFILES[1]]
+    assert min(second) < max(first) + ads.ready_seconds  # not one partition after the other
+    assert run.records("sp_campaigns") == ads.expected(1)["sp_campaigns"].records  # still in order

@@ -36,7 +36,8 @@ Create answers ``{"reportId": "r-1", "status": "PENDING"}``; each poll answers
   storage URL, is fetched with no credential at all, on every redirect hop, and only
   over https (loopback excepted, for tests).
 
-A windowed stream's jobs run concurrently, up to `concurrency` windows at once and at most
+A windowed stream's jobs run concurrently (across static partitions too:
+`sync/partitions_ahead.py`), up to `concurrency` windows at once and at most
 `max_concurrent_jobs` jobs being created or polled; their records are still emitted in
 window order and the bookmark moves past a window only once its download is emitted.
 The running of jobs is in `job_endpoint.py`.

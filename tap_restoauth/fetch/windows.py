@@ -26,7 +26,7 @@ import dataclasses
 import datetime as dt
 import re
 import typing as t
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from tap_restoauth.errors import ConfigError
@@ -178,7 +178,7 @@ def in_order(
     fetch: Callable[[T], R],
     concurrency: int,
     abandon: Callable[[], None] | None = None,
-) -> Iterator[tuple[T, R]]:
+) -> Generator[tuple[T, R], None, None]:
     """`(item, fetch(item))` in the order of `items`, up to `concurrency` fetched at once.
 
     At most 2 x `concurrency` results are held ahead of the one being consumed. On an
