@@ -4,7 +4,7 @@ A block (in README.md or a page of docs/) placed right after `<!-- runnable: NAM
 by bash (`set -euo pipefail`) in a folder holding the project's virtual environments. Only two
 things change: each fixed `--port N` becomes a free port (other test runs may hold N), and a
 line that starts a server in the background is followed by a wait until that port answers.
-Background jobs are stopped when the script ends.
+Background jobs are stopped when the script ends, and so is a sandbox started with `--detach`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def free_port() -> int:
 def script(names: list[str], ports: dict[str, int]) -> str:
     """The blocks `names`, in order, with `ports` ({printed: free}) substituted."""
     found = blocks()
-    lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+    # Background jobs, and a sandbox started with --detach, end with the script.
+    stop = ".venv/bin/python -m tap_restoauth.sandbox --stop >/dev/null 2>&1"
+    lines = ["set -euo pipefail", f"trap 'kill $(jobs -p) 2>/dev/null || true; {stop} || true' EXIT"]
     for name in names:
         for printed_line in found[name].splitlines():
             line = printed_line
