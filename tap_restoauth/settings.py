@@ -174,9 +174,8 @@ STREAM = th.ObjectType(
     th.Property(
         "path",
         th.StringType,
-        required=True,
-        description="Path below api_url; placeholders such as `{parent.id}`, `{partition.NAME}` "
-        "(see docs/requests.md) are percent-encoded.",
+        description="Path below api_url (required, except with `job` or `graphql`); placeholders "
+        "such as `{parent.id}`, `{partition.NAME}` (see docs/requests.md) are percent-encoded.",
     ),
     th.Property("method", th.StringType, description="GET (default) or POST."),
     th.Property(
@@ -229,6 +228,51 @@ STREAM = th.ObjectType(
         th.CustomType({"type": ["string", "object"]}),
         description="Response format: json (default), jsonl, csv or xml, or an object such as "
         "`{type: csv, delimiter: ';'}` / `{type: xml, records_path: /feed/entry}`; gzip is detected.",
+    ),
+    th.Property(
+        "job",
+        th.ObjectType(
+            th.Property("create", th.ObjectType(), description="`{method, path, params, body, id_path}`."),
+            th.Property(
+                "poll",
+                th.ObjectType(),
+                description="`{path, status_path, done, failed, interval_seconds, max_interval_seconds, "
+                "timeout_minutes, message_path}`; `{job.id}`/`{job.FIELD}` in path, params and body.",
+            ),
+            th.Property(
+                "download",
+                th.ObjectType(),
+                description="`{urls_path | path, format, records_path, pagination}`; URLs on other "
+                "origins are fetched without credentials, https only.",
+            ),
+            th.Property(
+                "max_concurrent_jobs", th.IntegerType, description="Jobs in flight (default: concurrency)."
+            ),
+        ),
+        description="An asynchronous export job per window/partition: create, poll, download "
+        "(docs/responses.md#asynchronous-export-jobs).",
+    ),
+    th.Property(
+        "graphql",
+        th.ObjectType(
+            th.Property("query", th.StringType, description="The query, sent as written."),
+            th.Property(
+                "variables",
+                th.ObjectType(),
+                description="Its variables; strings may hold placeholders (`{bookmark}`, `{parent.id}`).",
+            ),
+            th.Property(
+                "connection_path",
+                th.StringType,
+                description="Where `pageInfo` and `edges`/`nodes` are, e.g. `$.data.orders`.",
+            ),
+            th.Property(
+                "cursor_variable", th.StringType, description="Receives `endCursor` (default `after`)."
+            ),
+            th.Property("allow_partial", th.BooleanType, description="Keep data that comes with errors."),
+        ),
+        description="A GraphQL connection, POSTed to `path` (default /graphql); errors in a 200, "
+        "THROTTLED and query cost handled (docs/responses.md#graphql).",
     ),
     th.Property(
         "is_sorted",

@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import sys
+import threading
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -265,13 +266,13 @@ class RestStream(FastSyncStream):
             return
         keep = OlderThanBookmark(str(self.replication_key), windows[0].start, timestamps=True)
         concurrency = self.endpoint.tap.concurrency
+        abandoned = threading.Event()  # set when the windows are given up: waits in workers end
 
         def fetch(window: Window) -> Pages:
             values = self.endpoint.values(context, bookmark=begin, window=(window.start, window.sent_end))
-            pages = self.endpoint.pages(context, {}, values, concurrent=concurrency < 2)
-            return list(pages) if concurrency > 1 else pages
+            return self.endpoint.window_pages(context, values, concurrency, abandoned)
 
-        for window, pages in in_order(windows, fetch, concurrency):
+        for window, pages in in_order(windows, fetch, concurrency, abandon=abandoned.set):
             with self._window_unit(context, window):
                 yield from self._batches(pages, keep, context)
             self._window_done(context, max(window.done_at, begin))
@@ -312,6 +313,7 @@ class RestStream(FastSyncStream):
     def _audit_page(self, page: Page) -> None:
         unit = t.cast("Unit", self._unit)
         unit.pages += 1
+        unit.job = getattr(page, "job", None) or unit.job
         if unit.pages == 1:
             try:
                 unit.declared_total = self.settings.paginator.declared_total(page)
@@ -321,15 +323,22 @@ class RestStream(FastSyncStream):
             unit.partial = True  # stopped by max_pages: the API may have more
 
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
-        """Reject a page with a record lacking a primary key before emitting any of it."""
+        """Reject a page with a record lacking a primary key before emitting any of it (keys
+        from the context, a partition or parent value, are added to every record)."""
+        keys = [key for key in self.settings.primary_keys if key not in self.settings.context_keys]
         for record in records:
-            for key in self.settings.primary_keys:
+            for key in keys:
                 if record.get(key) is None:
                     fields = ", ".join(list(record)[:12]) or "none"
                     raise ApiError(
                         f"{self.name}: a record in the response of {mask_url(page.url)} has no primary "
                         f"key {key!r} (its fields: {fields}); check primary_keys and records_path"
                     )
+
+    @property
+    def is_timestamp_replication_key(self) -> bool:
+        """A `date` replication key is a timestamp too (the SDK's test knows only `date-time`)."""
+        return bool(self.replication_key) and is_timestamp(self.schema, str(self.replication_key))
 
     @property
     def is_sorted(self) -> bool:

@@ -21,6 +21,8 @@ from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.fetch.graphql_endpoint import GraphqlEndpoint
+from tap_restoauth.fetch.job_endpoint import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
@@ -197,8 +199,22 @@ class TapRestOAuth(Tap):
         )
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK; we only add a line
-        """`--test`: the first page of every stream, at most one record each, then one line saying so."""
-        passed = super().run_connection_test()
+        """`--test`: the first page of every stream, at most one record each, then one line saying so.
+
+        A job stream (`job`) is skipped with a line: testing it would create an export job
+        (a report the API may count, bill or queue); its create endpoint is not probed.
+        """
+        tested = []
+        for stream in self.streams.values():
+            if isinstance(stream, RestStream) and stream.settings.job is not None:
+                stream.selected = False
+                self.logger.info(
+                    "connection test: %s skipped (a job stream: testing it would create an export job)",
+                    stream.name,
+                )
+            else:
+                tested.append(stream)
+        passed = self.run_sync_dry_run(dry_run_record_limit=1, streams=tested)
         self.logger.info(
             "connection test passed: %s answered (%d requests retried)",
             ", ".join(self.progress.stream_names()) or "no stream",
@@ -210,7 +226,14 @@ class TapRestOAuth(Tap):
         settings = self.settings
         built: dict[str, RestStream] = {}
         for stream_settings in settings.streams:
-            endpoint = Endpoint(settings, stream_settings, self.client)
+            kind = (
+                JobEndpoint
+                if stream_settings.job is not None
+                else GraphqlEndpoint
+                if stream_settings.graphql is not None
+                else Endpoint
+            )
+            endpoint = kind(settings, stream_settings, self.client)
             schema = self._schema(stream_settings, endpoint, built)
             parent = built.get(stream_settings.parent) if stream_settings.parent else None
             cls = type(

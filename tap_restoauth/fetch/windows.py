@@ -173,11 +173,17 @@ T = t.TypeVar("T")
 R = t.TypeVar("R")
 
 
-def in_order(items: Iterable[T], fetch: Callable[[T], R], concurrency: int) -> Iterator[tuple[T, R]]:
+def in_order(
+    items: Iterable[T],
+    fetch: Callable[[T], R],
+    concurrency: int,
+    abandon: Callable[[], None] | None = None,
+) -> Iterator[tuple[T, R]]:
     """`(item, fetch(item))` in the order of `items`, up to `concurrency` fetched at once.
 
     At most 2 x `concurrency` results are held ahead of the one being consumed. On an
-    error (or when the consumer stops), fetches not yet started are cancelled.
+    error (or when the consumer stops), fetches not yet started are cancelled and
+    `abandon` is called first, so that fetches under way (a job being polled) can stop.
     """
     items = list(items)
     if concurrency < 2 or len(items) < 2:
@@ -196,6 +202,8 @@ def in_order(items: Iterable[T], fetch: Callable[[T], R], concurrency: int) -> I
             item, future = pending.pop(0)
             yield item, future.result()
     finally:
+        if pending and abandon is not None:
+            abandon()
         for _, future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)

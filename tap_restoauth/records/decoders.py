@@ -10,7 +10,8 @@ These decoders stream: they read the body as an iterator of byte chunks and yiel
 records one at a time, so a 1 GB CSV export takes as little memory as a small one.
 The chunks come from `body_chunks(response)`: the body as sent, with its
 Content-Encoding (gzip, deflate) undone and a gzip file (a `.gz` download, found by
-its magic bytes) decompressed. Anything that bounds a body (size, time) can wrap that
+its magic bytes) decompressed; a `json` page that is a gzip file is decompressed too
+(`gunzip_body`), whatever its Content-Type. Anything that bounds a body (size, time) can wrap that
 iterator. `json`, the default, is not a streaming decoder: the page is one JSON
 document, read by the client with `records_path` and pagination as before.
 """
@@ -120,6 +121,21 @@ def gunzip_if_gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
     if not inflater.eof:
         raise BodyError("the gzip data ends early (the download was cut off)")
+
+
+def gunzip_body(content: bytes, max_bytes: int) -> bytes:
+    """A whole body, decompressed when it is a gzip file (found by its magic bytes, whatever its
+    Content-Type); BodyError past `max_bytes` decompressed, so a small bomb cannot inflate."""
+    if content[:2] != GZIP_MAGIC:
+        return content
+    out = bytearray()
+    for chunk in gunzip_if_gzip([content]):
+        out += chunk
+        if len(out) > max_bytes:
+            raise BodyError(
+                f"the gzip body inflates past max_response_mb ({max_bytes / limits.MEGABYTE:g} MB)"
+            )
+    return bytes(out)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
