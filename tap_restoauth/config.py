@@ -403,7 +403,14 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         if missing:
             raise ConfigError(f"{label}.primary_keys {missing} are not properties of its declared schema")
     pagination = spec.pagination if spec.pagination is not None else default_pagination
-    paginator = graphql.paginator() if graphql else build_paginator(pagination, f"{label}.pagination")
+    # An inherited pagination is reported under the top-level key the user wrote.
+    paginator = (
+        graphql.paginator()
+        if graphql
+        else build_paginator(
+            pagination, f"{label}.pagination" if spec.pagination is not None else "pagination"
+        )
+    )
     if spec.parent_keys and not spec.parent:
         raise ConfigError(f"{label}.parent_keys needs {label}.parent")
     if incremental and not incremental.per_parent and not spec.parent:

@@ -336,7 +336,7 @@ SECRETS = th.ObjectType(
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_url", th.StringType, required=True, description="Base URL of the API."),
-    th.Property("auth", AUTH, description="Authentication; see the README for each type."),
+    th.Property("auth", AUTH, description="Authentication; see docs/configuration.md for each type."),
     th.Property(
         "headers",
         th.ObjectType(),

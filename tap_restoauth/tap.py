@@ -15,6 +15,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_restoauth import hints
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
@@ -362,7 +363,8 @@ def cli() -> None:
         log_levels.install()
         command()
     except TapRestOAuthError as exc:
-        print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
+        message = hints.explain(str(exc))
+        print(f"tap-restoauth: error: {redaction.redact(message)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except interrupt.Interrupted as stop:
         print(
