@@ -37,6 +37,7 @@ import socket
 import threading
 import time
 import typing as t
+import weakref
 
 import msgspec
 import requests
@@ -154,12 +155,45 @@ _WATCHDOG = _Watchdog()
 _EXPIRED = 0.001
 
 
+class _OpenConnections:
+    """Every connection of the tap's sessions, so that a signal can abandon their requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+
+    def add(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def shut_down(self) -> None:
+        """End every request in flight, in any thread: its next (or current) read sees the
+        connection closed."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_OPEN = _OpenConnections()
+interrupt.on_stop(_OPEN.shut_down)
+
+
 class _DeadlineConnection(HTTPConnection):
-    """Cut off (by the watchdog) when the status line and headers are late."""
+    """Cut off (by the watchdog) when the status line and headers are late; abandoned (its
+    socket shut down) when the run is stopped by a signal."""
 
     deadline_seconds: float = ResponseLimits.deadline_seconds
     _started = 0.0
     _target = ""
+
+    def connect(self) -> None:
+        interrupt.check()  # no new connection once the run is stopping
+        super().connect()
+        _OPEN.add(self)
 
     def request(self, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> None:
         self._started = time.monotonic()
