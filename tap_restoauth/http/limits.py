@@ -273,6 +273,22 @@ def streamed_chunks(response: requests.Response, size: int, decode: Decode) -> t
     return bounded(decode) if bounded is not None else decode(response.iter_content(size))
 
 
+def read_streamed(response: requests.Response) -> bytes:
+    """The whole body of a streamed response, read within the same limits as any other
+    (size after decompression, deadline), and kept as `response.content`."""
+    if not response._content_consumed:  # type: ignore[attr-defined]
+        body = bytearray()
+        for chunk in streamed_chunks(response, CHUNK, _as_is):
+            body += chunk
+        response._content = bytes(body)
+        response._content_consumed = True  # type: ignore[attr-defined]
+    return response.content
+
+
+def _as_is(chunks: t.Iterator[bytes]) -> t.Iterator[bytes]:
+    return chunks
+
+
 def _timed_chunks(
     response: requests.Response, limits: ResponseLimits, deadline: float, where: str
 ) -> t.Iterator[bytes]:
