@@ -392,12 +392,28 @@ def nesting_exceeds(content: bytes, limit: int) -> bool:
 
 
 def _peel(skeleton: bytes, limit: int) -> bool | None:
-    """True: deeper than `limit`; False: not; None: the skeleton does not pair up."""
-    for _ in range(limit):
+    """True: deeper than `limit`; False: not; None: the skeleton does not pair up.
+
+    A few passes delete the innermost pairs (an ordinary page is then empty); a skeleton
+    still nested after them is measured by its running bracket count instead, in one
+    linear pass (peeling a 100,000-deep line 200 times was quadratic).
+    """
+    for _ in range(min(limit, _PEEL_PASSES)):
         peeled = skeleton.replace(b"[]", b"").replace(b"{}", b"")
         if not peeled:
             return False
         if len(peeled) == len(skeleton):
             return None
         skeleton = peeled
-    return True
+    if limit <= _PEEL_PASSES:
+        return True
+    steps = _BRACKET_STEP.__getitem__
+    if sum(map(steps, skeleton)) != 0 or min(itertools.accumulate(map(steps, skeleton))) < 0:
+        return None
+    return max(itertools.accumulate(map(steps, skeleton))) > limit - _PEEL_PASSES
+
+
+_PEEL_PASSES = 8
+_BRACKET_STEP = [0] * 256
+_BRACKET_STEP[ord("[")] = _BRACKET_STEP[ord("{")] = 1
+_BRACKET_STEP[ord("]")] = _BRACKET_STEP[ord("}")] = -1
