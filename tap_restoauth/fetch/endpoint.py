@@ -366,8 +366,7 @@ class Endpoint:
 
 def _result(future: Future[Fetched]) -> Fetched:
     """The future's page; a signal ends the wait at once (see sync/interrupt.py)."""
-    with interrupt.interruptible():
-        return future.result()
+    return interrupt.result(future)
 
 
 def describe_shape(body: t.Any) -> str:

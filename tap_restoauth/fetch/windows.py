@@ -30,6 +30,7 @@ from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.sync import interrupt
 
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -200,10 +201,11 @@ def in_order(
                 pending.append((items[position], pool.submit(fetch, items[position])))
                 position += 1
             item, future = pending.pop(0)
-            yield item, future.result()
+            yield item, interrupt.result(future)
     finally:
         if pending and abandon is not None:
             abandon()
         for _, future in pending:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # A stopped run abandons a window whose request still hangs (sync/interrupt.py).
+        pool.shutdown(wait=not interrupt.stopping(), cancel_futures=True)

@@ -84,7 +84,7 @@ class RateLimiter:
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            interrupt.sleep(slot - now)
+            interrupt.wait(slot - now)
 
 
 class _TlsAdapter(HTTPAdapter):
