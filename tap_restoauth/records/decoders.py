@@ -25,7 +25,6 @@ import typing as t
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from xml.etree import ElementTree
 
 import msgspec
 
@@ -34,6 +33,8 @@ from tap_restoauth.errors import ConfigError
 from tap_restoauth.http import limits
 
 if t.TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     import requests
 
 CHUNK_BYTES = 64 * 1024
@@ -300,6 +301,8 @@ class XmlDecoder(Decoder):
         return tuple(step for step in self.records_path.split("/") if step)
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[dict[str, t.Any]]:
+        from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
         steps = self.steps
         anchored = self.records_path.startswith("/")
         parser: t.Any = ElementTree.XMLPullParser(events=("start", "end"))
