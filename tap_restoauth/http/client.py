@@ -503,14 +503,17 @@ def _quota_exhausted(what: str, exc: RetryAfterTooLong) -> Exception:
 def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
     """The response body as JSON, or an ApiError saying what came instead."""
     content = response.content
-    where = f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+
+    def where() -> str:  # the URL is masked only for an error message
+        return f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+
     status = response.status_code
     if not content.strip():
-        raise ApiError(f"{where} an empty body (HTTP {status})")
+        raise ApiError(f"{where()} an empty body (HTTP {status})")
     try:
         return limits.decode(content)
     except limits.BadDocument as exc:
-        raise ApiError(f"{where} {exc}") from None
+        raise ApiError(f"{where()} {exc}") from None
     except msgspec.DecodeError as exc:
         content_type = response.headers.get("Content-Type") or "no Content-Type"
         detail = f"HTTP {status}, {len(content)} bytes"
@@ -519,7 +522,7 @@ def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
             if "json" in content_type
             else f"{content_type} ({detail})"
         )
-        raise ApiError(f"{where} {got}: {redaction.excerpt(response.text)}") from None
+        raise ApiError(f"{where()} {got}: {redaction.excerpt(response.text)}") from None
 
 
 def describe_http_error(stream: str, method: str, response: requests.Response, *, attempts: int = 1) -> str:
