@@ -28,6 +28,7 @@ class Sample:
     wall: float  # seconds, process start to exit
     max_rss_mib: float  # this child's peak resident set (wait4's rusage, not the children's maximum)
     span: float  # seconds from the server's first request to its last response
+    cpu: float = 0.0  # seconds of CPU (user + system) the child used: less sensitive to a busy machine
 
 
 class ChildFailed(RuntimeError):
@@ -47,7 +48,9 @@ def run(
     if measured["exit"] != 0:
         tail = log.read_text(errors="replace")[-2000:]
         raise ChildFailed(f"{' '.join(argv[:3])} ... exited {measured['exit']}:\n{tail}")
-    return Sample(wall=measured["wall"], max_rss_mib=measured["max_rss_kib"] / 1024, span=span())
+    return Sample(
+        wall=measured["wall"], max_rss_mib=measured["max_rss_kib"] / 1024, span=span(), cpu=measured["cpu"]
+    )
 
 
 @dataclasses.dataclass(frozen=True)
