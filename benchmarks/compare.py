@@ -48,10 +48,11 @@ READY = "ready"  # written last: a build directory without it is incomplete and 
 
 @dataclasses.dataclass(frozen=True)
 class Build:
-    """A tap-restoauth installation: its label and the interpreter that runs it."""
+    """A tap-restoauth installation: its label, the interpreter that runs it, its source tree."""
 
     label: str
     python: str
+    source: Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +94,7 @@ def ensure_build(commit: str) -> Build:
     python = home / "venv" / "bin" / "python"
     label = f"{sha[:7]} ({_git('log', '-1', '--format=%cs', sha).strip()})"
     if (home / READY).exists():
-        return Build(label, str(python))
+        return Build(label, str(python), home / "src")
     print(f"installing {sha[:7]} into {home} (once; cached for later runs) ...", flush=True)
     shutil.rmtree(home, ignore_errors=True)
     (home / "src").mkdir(parents=True)
@@ -118,7 +119,7 @@ def ensure_build(commit: str) -> Build:
     _quiet([*install, "-e", str(home / "src")])
     _compile(home / "src")
     (home / READY).write_text(sha + "\n")
-    return Build(label, str(python))
+    return Build(label, str(python), home / "src")
 
 
 def _quiet(command: list[str]) -> None:
@@ -138,7 +139,7 @@ def current_build() -> Build:
     sha = resolve("HEAD")[:7]
     dirty = " + uncommitted changes" if _git("status", "--porcelain", "--untracked-files=no").strip() else ""
     _compile(REPO)
-    return Build(f"this checkout ({sha}{dirty})", sys.executable)
+    return Build(f"this checkout ({sha}{dirty})", sys.executable, REPO)
 
 
 def _tap(build: Build, workload: Workload, workdir: Path) -> list[str]:
@@ -150,9 +151,22 @@ def _floor(workload: Workload) -> list[str]:
     return contenders.floor(workload.server).argv
 
 
+def check_source(build: Build, expected: Path, workdir: Path) -> None:
+    """Fail unless `build` imports tap_restoauth from `expected` (run from `workdir`)."""
+    found = subprocess.run(
+        [build.python, "-c", "import tap_restoauth; print(tap_restoauth.__file__)"],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not Path(found).is_relative_to(expected):
+        raise SystemExit(f"{build.label} imports tap_restoauth from {found}, not from {expected}")
+
+
 def verify(build: Build, workload: Workload, workdir: Path, expected: int) -> None:
     out = workdir / "verify.jsonl"
-    run(_tap(build, workload, workdir), stdout=out, log=workdir / "verify.log", span=lambda: 0.0)
+    run(_tap(build, workload, workdir), stdout=out, log=workdir / "verify.log", span=lambda: 0.0, cwd=workdir)
     output = read_output(out, "records")
     out.unlink()
     if output.records != expected or len(output.record_ids) != expected:
@@ -178,7 +192,8 @@ def measure(
     for round_number in range(runs):
         shift = round_number % len(jobs)
         for label, into, what, argv in jobs[shift:] + jobs[:shift]:
-            sample = run(argv, log=workdir / "run.log", span=lambda: 0.0)
+            # Not in the checkout: `python -m tap_restoauth` would import the checkout's package.
+            sample = run(argv, log=workdir / "run.log", span=lambda: 0.0, cwd=workdir)
             into.add(what, sample.wall, sample.cpu)
             print(
                 f"  round {round_number + 1}: {label} {what}: {sample.wall:.2f} s (CPU {sample.cpu:.2f} s)",
@@ -234,6 +249,7 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="restoauth-compare-") as tmp:
             workdir = Path(tmp)
             for build in builds:
+                check_source(build, build.source, workdir)
                 verify(build, long, workdir, args.records)
             floor, timings = measure(builds, long, short, workdir, args.runs)
     finally:

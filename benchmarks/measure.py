@@ -36,14 +36,23 @@ class ChildFailed(RuntimeError):
 
 
 def run(
-    argv: t.Sequence[str], *, stdout: Path | None = None, log: Path, span: t.Callable[[], float]
+    argv: t.Sequence[str],
+    *,
+    stdout: Path | None = None,
+    log: Path,
+    span: t.Callable[[], float],
+    cwd: Path | None = None,
 ) -> Sample:
-    """Run `argv` to completion with stdout to `stdout` (or /dev/null) and stderr to `log`."""
+    """Run `argv` to completion with stdout to `stdout` (or /dev/null) and stderr to `log`.
+
+    `cwd`: the directory to run in (`python -m tap_restoauth` imports the package found
+    in the working directory first: another build's must run elsewhere).
+    """
     env = {**os.environ, **ISOLATED_ENV}
     result = log.with_suffix(".result.json")
     command = [sys.executable, "-I", "-S", str(LAUNCHER), str(result), *argv]
     with open(stdout or os.devnull, "wb") as out, open(log, "wb") as err:
-        subprocess.run(command, stdout=out, stderr=err, env=env, check=True)
+        subprocess.run(command, stdout=out, stderr=err, env=env, check=True, cwd=cwd)
     measured = json.loads(result.read_text())
     if measured["exit"] != 0:
         tail = log.read_text(errors="replace")[-2000:]
