@@ -11,6 +11,7 @@ import sys
 import threading
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
+from operator import methodcaller
 
 from singer_sdk.exceptions import (
     AbortedSyncExceptionBase,
@@ -373,9 +374,12 @@ class RestStream(FastSyncStream):
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
         """Reject a page with a record lacking a primary key before emitting any of it (keys
         from the context, a partition or parent value, are added to every record)."""
-        keys = [key for key in self.settings.primary_keys if key not in self.settings.context_keys]
-        for record in records:
-            for key in keys:
+        for key in self.settings.primary_keys:
+            if key in self.settings.context_keys:
+                continue
+            if None not in map(methodcaller("get", key), records):  # one pass in C per key
+                continue
+            for record in records:
                 if record.get(key) is None:
                     fields = ", ".join(list(record)[:12]) or "none"
                     raise ApiError(

@@ -146,16 +146,19 @@ def page_count(value: t.Any, path: str, page: Page, *, per_page: int = 1, start:
         number = int(value)
     elif isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
-    where = f"{mask_url(page.url)}: {path} is {shown}"
+
+    def where() -> str:  # for an error only: masking the URL is the costly part of this check
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        return f"{mask_url(page.url)}: {path} is {shown}"
+
     if number is None:
-        raise ApiError(f"{where}, not a whole number; check the pagination setting {path}")
+        raise ApiError(f"{where()}, not a whole number; check the pagination setting {path}")
     if number < 0:
-        raise ApiError(f"{where}, a negative count; the API's total cannot be trusted")
+        raise ApiError(f"{where()}, a negative count; the API's total cannot be trusted")
     pages = -(-max(0, number - start) // per_page)
     if pages > MAX_TOTAL_PAGES:
         raise ApiError(
-            f"{where}, more than {MAX_TOTAL_PAGES:,} pages; the API's total cannot be trusted "
+            f"{where()}, more than {MAX_TOTAL_PAGES:,} pages; the API's total cannot be trusted "
             "(remove the total setting to page until an empty page)"
         )
     return number

@@ -554,18 +554,21 @@ def decode_json(
     stream: str, method: str, response: requests.Response, max_bytes: int = limits.ResponseLimits.max_bytes
 ) -> t.Any:
     """The response body as JSON (a gzip file decompressed first), or an ApiError saying what came instead."""
-    where = f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+
+    def where() -> str:  # the URL is masked only for an error message
+        return f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+
     try:
         content = gunzip_body(response.content, max_bytes)
     except BodyError as exc:
-        raise ApiError(f"{where} a gzip file that is unreadable: {exc}") from None
+        raise ApiError(f"{where()} a gzip file that is unreadable: {exc}") from None
     status = response.status_code
     if not content.strip():
-        raise ApiError(f"{where} an empty body (HTTP {status})")
+        raise ApiError(f"{where()} an empty body (HTTP {status})")
     try:
         return limits.decode(content)
     except limits.BadDocument as exc:
-        raise ApiError(f"{where} {exc}") from None
+        raise ApiError(f"{where()} {exc}") from None
     except msgspec.DecodeError as exc:
         content_type = response.headers.get("Content-Type") or "no Content-Type"
         detail = f"HTTP {status}, {len(content)} bytes"
@@ -574,7 +577,7 @@ def decode_json(
             if "json" in content_type
             else f"{content_type} ({detail})"
         )
-        raise ApiError(f"{where} {got}: {redaction.excerpt(response.text)}") from None
+        raise ApiError(f"{where()} {got}: {redaction.excerpt(response.text)}") from None
 
 
 def describe_http_error(stream: str, method: str, response: requests.Response, *, attempts: int = 1) -> str:

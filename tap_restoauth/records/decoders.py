@@ -26,7 +26,6 @@ import typing as t
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from xml.etree import ElementTree
 
 import msgspec
 
@@ -35,6 +34,8 @@ from tap_restoauth.errors import ConfigError
 from tap_restoauth.http import limits
 
 if t.TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     import requests
 
 CHUNK_BYTES = 64 * 1024
@@ -337,6 +338,8 @@ class XmlDecoder(Decoder):
         return tuple(step for step in self.records_path.split("/") if step)
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[dict[str, t.Any]]:
+        from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
         convert = infer_value if self.infer_types else _keep
         walk = _XmlWalk(self.steps, anchored=self.records_path.startswith("/"))
         try:
@@ -357,6 +360,8 @@ MAX_DEPTH = limits.MAX_JSON_DEPTH
 
 def _xml_events(chunks: Iterable[bytes]) -> Iterator[Iterable[tuple[str, t.Any]]]:
     """The parser's start/end events, a chunk's worth at a time."""
+    from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
     parser: t.Any = ElementTree.XMLPullParser(events=("start", "end"))
     for chunk in chunks:
         parser.feed(chunk)
