@@ -470,6 +470,8 @@ def _deletions(stream: StreamSettings, raw: dict[str, t.Any] | None, label: str)
     endpoint = dataclasses.replace(
         stream,
         path=_path(spec.path),
+        method=spec.method.upper(),
+        body=spec.body,
         records_path=spec.records_path,
         params=_register_sensitive({**stream.params, **spec.params}),
         paginator=build_paginator(pagination, f"{where}.pagination") if pagination else stream.paginator,

@@ -17,12 +17,13 @@ Two ways an API says a record was deleted, each per stream:
       deletions:
         path: /deleted_tickets.json
         records_path: $.deleted_tickets[*]
-        key: id                     # the field holding the stream's primary key
-        deleted_at: deleted_at      # the deletion time (else the time of reading)
+        key: id                     # the field holding the stream's primary key (dots: nested)
+        deleted_at: deleted_at      # the deletion time, ISO or epoch (else the time of reading)
         incremental: {param: start_time, format: epoch}   # optional: its own bookmark
 
-  read after the stream's own records, with the stream's auth, pagination,
-  templates, response rules and limits; each listed id becomes one RECORD
+  read after the stream's own records, with the stream's auth, pagination (unless
+  it sets its own), templates, params, response rules and limits, as a GET (unless
+  `method`/`body` say otherwise); each listed id becomes one RECORD
   `{"id": 7, "_sdc_deleted_at": "2024-03-01T00:10:00Z"}`. With `incremental`
   the endpoint keeps its own bookmark (the latest `deleted_at` read) in the
   stream's state, `{"deletions": {"replication_key_value": ...}}`, written only
@@ -67,6 +68,16 @@ def as_timestamp(value: t.Any, read_at: str) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def field(record: t.Any, name: str) -> t.Any:
+    """`record[name]`, where a dotted name reads nested objects (`data.object.id`); None if absent."""
+    value = record
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -96,6 +107,8 @@ class DeletionsOptions:
     """`deletions:` as written; `endpoint` becomes the companion's own StreamSettings (config.py)."""
 
     path: str
+    method: t.Literal["GET", "POST", "get", "post"] = "GET"
+    body: t.Any = None
     records_path: str | None = None
     key: str | None = None
     deleted_at: str | None = None
@@ -121,7 +134,8 @@ class Deletions:
         read_at = now()
         deleted = []
         for record in records:
-            if not isinstance(record, Mapping) or record.get(self.key) is None:
+            key = field(record, self.key)
+            if key is None:
                 fields = (
                     ", ".join(list(record)[:12]) if isinstance(record, Mapping) else type(record).__name__
                 )
@@ -129,8 +143,8 @@ class Deletions:
                     f"{stream}: a deleted record has no {self.key!r} (its fields: {fields or 'none'}); "
                     "check deletions.key and deletions.records_path"
                 )
-            moment = record.get(self.deleted_at) if self.deleted_at else None
-            row = {self.primary_key: record[self.key], DELETED_AT: as_timestamp(moment, read_at)}
+            moment = field(record, self.deleted_at) if self.deleted_at else None
+            row = {self.primary_key: key, DELETED_AT: as_timestamp(moment, read_at)}
             for name, value in (context or {}).items():
                 row.setdefault(name, value)
             deleted.append(row)
