@@ -173,6 +173,8 @@ def test_postgres_hard_and_soft_deletes_after_each_run(project, postgres, histor
     for state in (hard[1], soft[1]):
         assert deleted(state["tickets"]) == ["2"] and len(state["tickets"]) == 6
         assert deleted(state["contacts"]) == ["3"]
+    # a deletion record carries only the key: the upsert empties the row's other columns
+    assert postgres.query("select subject is null from deletions_hard.tickets where id = 2") == [["t"]]
     # run 3 stopped by SIGTERM after plan 4 was dropped: no row deleted or marked
     assert hard[2] == hard[1]
     assert soft[2]["plans"] == soft[1]["plans"] and soft[2]["prices"] == soft[1]["prices"]
@@ -254,6 +256,7 @@ def test_bigquery_merges_deleted_at_and_keeps_versions_for_a_current_rows_view(
     assert current == [i for i in range(1, 13) if i != 3]  # what docs/deletions.md's view selects
     tickets = {row["id"]: row for row in bigquery.table_rows("deletions", "tickets")}
     assert len(tickets) == 6 and [i for i, r in tickets.items() if r["_sdc_deleted_at"]] == [2]
+    assert tickets[2]["subject"] is None and tickets[1]["subject"] == "ticket 1"  # MERGE sets every column
     contacts = {row["id"]: row for row in bigquery.table_rows("deletions", "contacts")}
     assert [i for i, r in contacts.items() if r["_sdc_deleted_at"]] == [3]
     assert any("MERGE `test-project.deletions.tickets`" in q for q in bigquery.queries)
