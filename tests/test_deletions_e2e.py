@@ -256,7 +256,7 @@ def test_bigquery_merges_deleted_at_and_keeps_versions_for_a_current_rows_view(
     assert current == [i for i in range(1, 13) if i != 3]  # what docs/deletions.md's view selects
     tickets = {row["id"]: row for row in bigquery.table_rows("deletions", "tickets")}
     assert len(tickets) == 6 and [i for i, r in tickets.items() if r["_sdc_deleted_at"]] == [2]
-    assert tickets[2].get("subject") is None and tickets[1]["subject"] == "ticket 1"  # MERGE sets every column
+    assert tickets[2].get("subject") is None and tickets[1]["subject"] == "ticket 1"  # MERGE sets all
     contacts = {row["id"]: row for row in bigquery.table_rows("deletions", "contacts")}
     assert [i for i, r in contacts.items() if r["_sdc_deleted_at"]] == [3]
     assert any("MERGE `test-project.deletions.tickets`" in q for q in bigquery.queries)
