@@ -275,6 +275,19 @@ STREAM = th.ObjectType(
         "THROTTLED and query cost handled (docs/responses.md#graphql).",
     ),
     th.Property(
+        "deletions",
+        th.ObjectType(),
+        description="A deleted-records endpoint: `{path, records_path, key, deleted_at, params, "
+        "incremental: {param, format}}`; each id becomes a RECORD with `_sdc_deleted_at` "
+        "(docs/deletions.md).",
+    ),
+    th.Property(
+        "deleted_when",
+        th.ObjectType(),
+        description="`{field, equals, deleted_at}`: records whose field equals the value get "
+        "`_sdc_deleted_at` (e.g. `{field: archived, equals: true}`).",
+    ),
+    th.Property(
         "is_sorted",
         th.BooleanType,
         description="The API returns records in ascending replication_key order: the bookmark then "
@@ -493,6 +506,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
         description="Add the `_audit` stream: one record per stream and partition per run (records, pages, "
         "declared total, retries, token renewals, shard, times, outcome).",
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        description="Full-table streams tag records with the run's version and send ACTIVATE_VERSION "
+        "after a complete read, so targets drop rows the API no longer has (see docs/deletions.md); "
+        "never after a failed or interrupted run. Not with shard.count > 1.",
     ),
     th.Property(
         "audit_fail_on_mismatch",

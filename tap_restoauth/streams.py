@@ -26,6 +26,7 @@ from tap_restoauth.fetch.incremental import OlderThanBookmark, parse_timestamp
 from tap_restoauth.fetch.partitions import iter_partitions
 from tap_restoauth.fetch.windows import Window, in_order, plan
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
 from tap_restoauth.sync.fast_path import FastSyncStream
@@ -88,6 +89,11 @@ class RestStream(FastSyncStream):
         self._unit: Unit | None = None
         self._schemas_sent: list[dict[str, t.Any]] | None = None
         self._ahead: PartitionsAhead[Pages] | None = None  # job streams: sync/partitions_ahead.py
+        self.deletions = (
+            Endpoint(endpoint.tap, settings.deletions.endpoint, endpoint.client)
+            if settings.deletions
+            else None
+        )
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -166,6 +172,7 @@ class RestStream(FastSyncStream):
             if self.settings.windowed:
                 self.progress.stream_started(self.name, f"{detail}, in date windows")
                 yield from self._window_batches(context, start)
+                yield from self._deleted_batches(context)
                 return
             if start is not None:
                 keep = OlderThanBookmark(self.replication_key, start, timestamps=timestamps)
@@ -178,6 +185,29 @@ class RestStream(FastSyncStream):
                 self.name,
                 keep.dropped,
             )
+        yield from self._deleted_batches(context)
+
+    def _deleted_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
+        """The deleted-records endpoint's pages as deletion records (records/deletions.py)."""
+        settings, endpoint = self.settings.deletions, self.deletions
+        if settings is None or endpoint is None:
+            return
+        state = self.get_context_state(context)
+        marker = state.get(deletions.STATE_KEY) or {}
+        since = marker.get("replication_key_value") if settings.incremental else None
+
+        def advance(records: list[dict[str, t.Any]]) -> None:
+            if settings.incremental and records:
+                newest = deletions.latest(
+                    records, state.get(deletions.STATE_KEY, {}).get("replication_key_value")
+                )
+                state[deletions.STATE_KEY] = {"replication_key_value": newest}
+
+        values = endpoint.values(context, bookmark=parse_timestamp(since) if since else None)
+        for _, page_records in endpoint.pages(context, {}, values):
+            records = settings.to_records(self.name, page_records, context)
+            yield deletions.DeletedRecords(records, functools.partial(advance, records))
+            interrupt.check()
 
     @property
     def _descending(self) -> bool:
@@ -193,6 +223,8 @@ class RestStream(FastSyncStream):
             self._check_primary_keys(page, records)
             dropped = keep.dropped if keep else 0
             kept = records if keep is None else [record for record in records if keep.keeps(record)]
+            if self.settings.deleted_when is not None:
+                self.settings.deleted_when.mark(kept)
             if context:
                 # Parent keys and partition values travel with each record (the SDK adds none).
                 for record in kept:

@@ -26,10 +26,11 @@ from tap_restoauth.fetch.job_endpoint import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
+from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
-from tap_restoauth.sync import interrupt, log_levels
+from tap_restoauth.sync import interrupt, log_levels, versions
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
@@ -48,12 +49,13 @@ class TapRestOAuth(Tap):
     dynamic_catalog = True
     # What `--about` reports and meltano.yml and the Hub file copy (scripts/update_docs.py).
     # Not the SDK's `batch` (and its batch_config settings): child streams would write a batch
-    # file per parent record and no loader here reads BATCH messages; nor `activate-version`
-    # and `structured-logging`, which nothing here tests.
+    # file per parent record and no loader here reads BATCH messages; nor `structured-logging`,
+    # which nothing here tests. `activate-version`: sync/versions.py.
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
@@ -248,6 +250,9 @@ class TapRestOAuth(Tap):
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream
+        if versions.enabled(self.config, self.shards.count):
+            parents = {s.name: s.parent for s in settings.streams if s.parent}
+            versions.assign(built.values(), parents, self.initialized_at)
         streams: list[t.Any] = list(built.values())
         if self.audit.settings.enabled:
             streams.append(AuditStream(self, self.audit))
@@ -264,7 +269,10 @@ class TapRestOAuth(Tap):
             if cataloged is not None:
                 return cataloged
             base = infer(self._samples(stream, endpoint, built), stream.primary_keys)
-        return with_properties(base, self._context_properties(stream, built))
+        extra = self._context_properties(stream, built)
+        if stream.deletions or stream.deleted_when:
+            extra[deletions.DELETED_AT] = deletions.DELETED_AT_SCHEMA
+        return with_properties(base, extra)
 
     def _catalog_schema(self, name: str) -> dict[str, t.Any] | None:
         catalog = self.input_catalog
