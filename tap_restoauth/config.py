@@ -96,6 +96,8 @@ class TapSettings:
     progress_interval_seconds: float = 30.0
     on_quota_exhausted: t.Literal["stop", "fail"] = "stop"
     metrics_log_level: str = "DEBUG"
+    state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
+    state_max_partitions: int = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +217,16 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
             config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
         ),
         metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
+        state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
+        state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
     )
+
+
+def _at_least(config: Mapping[str, t.Any], name: str, default: t.Any, kind: type, low: float) -> t.Any:
+    value = options.coerce(config.get(name, default), kind, name)
+    if value < low:
+        raise ConfigError(f"{name}: expected at least {low:g}, got {value!r}")
+    return value
 
 
 def _names(config: Mapping[str, t.Any], name: str) -> tuple[str, ...]:

@@ -29,7 +29,9 @@ from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
+from tap_restoauth.sync.child_state import PartitionStateManager
 from tap_restoauth.sync.fast_path import FastSyncStream
+from tap_restoauth.sync.output import StateLines
 from tap_restoauth.sync.partitions_ahead import PartitionsAhead
 from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
@@ -59,6 +61,10 @@ class RestStream(FastSyncStream):
 
     A date-windowed stream's bookmark is the end of the last window fully fetched
     (see `fetch/windows.py`); static partitions are the SDK's `partitions`.
+
+    Partitioned state stays linear (sync/child_state.py): partitions are indexed and
+    folded beyond `state_max_partitions`, and a stream whose STATE carries partitions
+    writes it at most every `state_interval_seconds`, and when its sync ends.
     """
 
     def __init__(
@@ -94,6 +100,8 @@ class RestStream(FastSyncStream):
             if settings.deletions
             else None
         )
+        self.complete_pass = True  # every ancestor lists all its records each run (set by the tap)
+        self._closing = False
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -102,6 +110,47 @@ class RestStream(FastSyncStream):
         if settings is not None and settings.partitions:
             return [dict(partition.context) for partition in iter_partitions(settings)]
         return super().partitions
+
+    @property
+    def state_manager(self) -> PartitionStateManager:
+        """The SDK's state manager with indexed and bounded partitions (sync/child_state.py)."""
+        if self._state_manager is None:
+            rk = self.replication_key
+            self._state_manager = PartitionStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+                replication_key=rk,
+                max_partitions=self.endpoint.tap.state_max_partitions,
+                timestamps=bool(rk) and (self.settings.windowed or is_timestamp(self.schema, str(rk))),
+                complete_pass=self.complete_pass,
+            )
+        return t.cast("PartitionStateManager", self._state_manager)
+
+    @functools.cached_property
+    def _state_carries_partitions(self) -> bool:
+        """This stream's STATE holds partition bookmarks (its own or its descendants')."""
+        streams = [self, *self.descendent_streams]
+        return any(stream.state_partitioning_keys for stream in streams) or bool(
+            self.replication_key and self.settings.partitions
+        )
+
+    def _write_state_message(self) -> None:
+        """With partitions: at most every `state_interval_seconds` (see `StateLines.due`) and at the end."""
+        interval = self.endpoint.tap.state_interval_seconds
+        writer = self._tap.state_writer
+        if (
+            interval > 0
+            and not self._closing
+            and isinstance(writer, StateLines)
+            and self._state_carries_partitions
+            and not writer.due(interval)
+        ):
+            return  # not flushed: a later call writes it
+        super()._write_state_message()
 
     @contextlib.contextmanager
     def _sync_unit(self, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
@@ -478,7 +527,12 @@ class RestStream(FastSyncStream):
 
         Any lower value would re-read more; any higher one could skip a parent's
         records. Written only once every parent is done, and never backwards.
+
+        Called with no `state` when the stream's sync is complete: partitions folded in
+        this run settle (sync/child_state.py) and STATE is written whatever the interval.
         """
+        if state is None and self.ABORT_AT_RECORD_COUNT is None:
+            self.state_manager.pass_complete()
         for partition_key, highest in self._parents_highest.items():
             comparable, value = min(highest.values(), key=lambda pair: pair[0])
             partition = json.loads(partition_key)
@@ -492,7 +546,11 @@ class RestStream(FastSyncStream):
             target["replication_key_value"] = value
             self.state_manager.is_flushed = False
         self._parents_highest.clear()
-        super().finalize_state_progress_markers(state)
+        self._closing = state is None
+        try:
+            super().finalize_state_progress_markers(state)
+        finally:
+            self._closing = False
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None
