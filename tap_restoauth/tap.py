@@ -16,19 +16,23 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_restoauth import hints
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.auth.version_pruning import attach_pruner
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.fetch.graphql_endpoint import GraphqlEndpoint
+from tap_restoauth.fetch.job_endpoint import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
+from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
-from tap_restoauth.sync import interrupt, log_levels
+from tap_restoauth.sync import interrupt, log_levels, versions
 from tap_restoauth.sync import plan as sync_plan
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
@@ -48,12 +52,13 @@ class TapRestOAuth(Tap):
     dynamic_catalog = True
     # What `--about` reports and meltano.yml and the Hub file copy (scripts/update_docs.py).
     # Not the SDK's `batch` (and its batch_config settings): child streams would write a batch
-    # file per parent record and no loader here reads BATCH messages; nor `activate-version`
-    # and `structured-logging`, which nothing here tests.
+    # file per parent record and no loader here reads BATCH messages; nor `structured-logging`,
+    # which nothing here tests. `activate-version`: sync/versions.py.
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
@@ -234,8 +239,22 @@ class TapRestOAuth(Tap):
         )
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK; we only add a line
-        """`--test`: the first page of every stream, at most one record each, then one line saying so."""
-        passed = super().run_connection_test()
+        """`--test`: the first page of every stream, at most one record each, then one line saying so.
+
+        A job stream (`job`) is skipped with a line: testing it would create an export job
+        (a report the API may count, bill or queue); its create endpoint is not probed.
+        """
+        tested = []
+        for stream in self.streams.values():
+            if isinstance(stream, RestStream) and stream.settings.job is not None:
+                stream.selected = False
+                self.logger.info(
+                    "connection test: %s skipped (a job stream: testing it would create an export job)",
+                    stream.name,
+                )
+            else:
+                tested.append(stream)
+        passed = self.run_sync_dry_run(dry_run_record_limit=1, streams=tested)
         self.logger.info(
             "connection test passed: %s answered (%d requests retried)",
             ", ".join(self.progress.stream_names()) or "no stream",
@@ -247,7 +266,14 @@ class TapRestOAuth(Tap):
         settings = self.settings
         built: dict[str, RestStream] = {}
         for stream_settings in settings.streams:
-            endpoint = Endpoint(settings, stream_settings, self.client)
+            kind = (
+                JobEndpoint
+                if stream_settings.job is not None
+                else GraphqlEndpoint
+                if stream_settings.graphql is not None
+                else Endpoint
+            )
+            endpoint = kind(settings, stream_settings, self.client)
             schema = self._schema(stream_settings, endpoint, built)
             parent = built.get(stream_settings.parent) if stream_settings.parent else None
             cls = type(
@@ -267,6 +293,9 @@ class TapRestOAuth(Tap):
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream
+        if versions.enabled(self.config, self.shards.count):
+            parents = {s.name: s.parent for s in settings.streams if s.parent}
+            versions.assign(built.values(), parents, self.initialized_at)
         streams: list[t.Any] = list(built.values())
         if self.audit.settings.enabled:
             streams.append(AuditStream(self, self.audit))
@@ -284,7 +313,10 @@ class TapRestOAuth(Tap):
                 return cataloged
             samples = [] if self.planning else self._samples(stream, endpoint, built)
             base = infer(samples, stream.primary_keys)
-        return with_properties(base, self._context_properties(stream, built))
+        extra = self._context_properties(stream, built)
+        if stream.deletions or stream.deleted_when:
+            extra[deletions.DELETED_AT] = deletions.DELETED_AT_SCHEMA
+        return with_properties(base, extra)
 
     def _catalog_schema(self, name: str) -> dict[str, t.Any] | None:
         catalog = self.input_catalog
@@ -384,7 +416,8 @@ def cli() -> None:
         log_levels.install()
         command()
     except TapRestOAuthError as exc:
-        print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
+        message = hints.explain(str(exc))
+        print(f"tap-restoauth: error: {redaction.redact(message)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except interrupt.Interrupted as stop:
         print(

@@ -568,7 +568,6 @@ def _redirect_target(response: requests.Response) -> str | None:
     return response.headers.get("Location") if response.is_redirect else None
 
 
-
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
 

@@ -22,8 +22,6 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import google_crc32c
-
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken
 from tap_restoauth.auth.token_store import StoredToken
@@ -35,6 +33,14 @@ if t.TYPE_CHECKING:
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 
 logger = logging.getLogger("tap_restoauth.auth.secret_manager")
+
+
+def crc32c(data: bytes) -> int:
+    """The CRC32C of `data`, as Secret Manager checksums payloads (imported only when used)."""
+    import google_crc32c  # noqa: PLC0415
+
+    return int(google_crc32c.value(data))
+
 
 PREFIX = "sm://"
 DEFAULT_HOST = "secretmanager.googleapis.com"
@@ -149,7 +155,7 @@ class SecretManager:
         from google.cloud.secretmanager_v1.types import SecretPayload  # noqa: PLC0415
 
         data = value.encode("utf-8")
-        payload = SecretPayload(data=data, data_crc32c=google_crc32c.value(data))
+        payload = SecretPayload(data=data, data_crc32c=crc32c(data))
         # UNAVAILABLE is retried although the call may have landed: a duplicate version holding
         # the same value is harmless, a rotated refresh token that was never saved is not.
         version = self._call(
@@ -278,7 +284,7 @@ class SecretReader:
             name, data, checksum = self.manager.access(ref)
         except CallFailed as exc:
             raise SecretError(f"{where}: {self._explain(ref, exc)}") from None
-        if checksum is not None and checksum != google_crc32c.value(data):
+        if checksum is not None and checksum != crc32c(data):
             raise SecretError(
                 f"{where}: {ref} failed its integrity check (data_crc32c does not match the data "
                 "received); the value was not used"
