@@ -98,7 +98,7 @@ RULE_SET = parse_rules(
 
 @settings(
     derandomize=True,
-    max_examples=150,
+    max_examples=100,
     deadline=2000,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
