@@ -26,7 +26,7 @@ import dataclasses
 import datetime as dt
 import re
 import typing as t
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from tap_restoauth.errors import ConfigError
@@ -174,11 +174,17 @@ T = t.TypeVar("T")
 R = t.TypeVar("R")
 
 
-def in_order(items: Iterable[T], fetch: Callable[[T], R], concurrency: int) -> Iterator[tuple[T, R]]:
+def in_order(
+    items: Iterable[T],
+    fetch: Callable[[T], R],
+    concurrency: int,
+    abandon: Callable[[], None] | None = None,
+) -> Generator[tuple[T, R], None, None]:
     """`(item, fetch(item))` in the order of `items`, up to `concurrency` fetched at once.
 
     At most 2 x `concurrency` results are held ahead of the one being consumed. On an
-    error (or when the consumer stops), fetches not yet started are cancelled.
+    error (or when the consumer stops), fetches not yet started are cancelled and
+    `abandon` is called first, so that fetches under way (a job being polled) can stop.
     """
     items = list(items)
     if concurrency < 2 or len(items) < 2:
@@ -197,6 +203,8 @@ def in_order(items: Iterable[T], fetch: Callable[[T], R], concurrency: int) -> I
             item, future = pending.pop(0)
             yield item, interrupt.result(future)
     finally:
+        if pending and abandon is not None:
+            abandon()
         for _, future in pending:
             future.cancel()
         # A stopped run abandons a window whose request still hangs (sync/interrupt.py).

@@ -12,7 +12,7 @@ import typing as t
 import requests
 
 from tap_restoauth.errors import ApiError
-from tap_restoauth.http import delays
+from tap_restoauth.http import delays, unreachable
 from tap_restoauth.sync import interrupt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -96,6 +96,7 @@ class RetryPolicy:
         """
         attempt = 0
         while True:
+            tries = self.max_retries
             try:
                 with interrupt.interruptible():
                     response = attempt_once()
@@ -106,7 +107,10 @@ class RetryPolicy:
                 if dns is not None and (dns.errno not in DNS_TEMPORARY or attempt >= DNS_MAX_RETRIES):
                     attempts = f" after {attempt + 1} attempts" if attempt else ""
                     raise fail(f"{what()} failed{attempts}: {problem}") from None
-                if attempt >= self.max_retries:
+                refused = unreachable.refused_address(exception_chain(exc))
+                if refused is not None and unreachable.is_loopback(refused):
+                    tries = min(tries, unreachable.LOOPBACK_ATTEMPTS - 1)
+                if attempt >= tries:
                     raise fail(f"{what()} failed after {attempt + 1} attempts: {problem}") from None
                 wait = self.wait_seconds(attempt)
             else:
@@ -127,7 +131,7 @@ class RetryPolicy:
                     raise fail(f"{what()} answered HTTP {status}: {exc}") from None
                 response.close()  # a streamed body would otherwise hold its connection
             logger.warning(
-                "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, self.max_retries, wait
+                "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, tries, wait
             )
             attempt += 1
             if on_retry is not None:
@@ -158,6 +162,9 @@ def describe_transport_error(exc: Exception) -> str:
         return "response body was cut off"
     if any(isinstance(cause, ConnectionResetError) for cause in causes):
         return "connection reset by the server"
+    refused = unreachable.refused_address(causes)
+    if refused is not None:
+        return unreachable.describe(refused)
     if any(isinstance(cause, http.client.RemoteDisconnected) for cause in causes):
         return "the server closed the connection without answering"
     if isinstance(exc, requests.exceptions.ConnectionError):

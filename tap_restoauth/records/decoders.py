@@ -10,7 +10,8 @@ These decoders stream: they read the body as an iterator of byte chunks and yiel
 records one at a time, so a 1 GB CSV export takes as little memory as a small one.
 The chunks come from `body_chunks(response)`: the body as sent, with its
 Content-Encoding (gzip, deflate) undone and a gzip file (a `.gz` download, found by
-its magic bytes) decompressed. Anything that bounds a body (size, time) can wrap that
+its magic bytes) decompressed; a `json` page that is a gzip file is decompressed too
+(`gunzip_body`), whatever its Content-Type. Anything that bounds a body (size, time) can wrap that
 iterator. `json`, the default, is not a streaming decoder: the page is one JSON
 document, read by the client with `records_path` and pagination as before.
 """
@@ -25,7 +26,6 @@ import typing as t
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from xml.etree import ElementTree
 
 import msgspec
 
@@ -34,6 +34,8 @@ from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.http import limits
 
 if t.TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     import requests
 
 CHUNK_BYTES = 64 * 1024
@@ -122,6 +124,21 @@ def gunzip_if_gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
     if not inflater.eof:
         raise BodyError("the gzip data ends early (the download was cut off)")
+
+
+def gunzip_body(content: bytes, max_bytes: int) -> bytes:
+    """A whole body, decompressed when it is a gzip file (found by its magic bytes, whatever its
+    Content-Type); BodyError past `max_bytes` decompressed, so a small bomb cannot inflate."""
+    if content[:2] != GZIP_MAGIC:
+        return content
+    out = bytearray()
+    for chunk in gunzip_if_gzip([content]):
+        out += chunk
+        if len(out) > max_bytes:
+            raise BodyError(
+                f"the gzip body inflates past max_response_mb ({max_bytes / limits.MEGABYTE:g} MB)"
+            )
+    return bytes(out)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -322,6 +339,8 @@ class XmlDecoder(Decoder):
         return tuple(step for step in self.records_path.split("/") if step)
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[dict[str, t.Any]]:
+        from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
         convert = infer_value if self.infer_types else _keep
         walk = _XmlWalk(self.steps, anchored=self.records_path.startswith("/"))
         try:
@@ -342,6 +361,8 @@ MAX_DEPTH = limits.MAX_JSON_DEPTH
 
 def _xml_events(chunks: Iterable[bytes]) -> Iterator[Iterable[tuple[str, t.Any]]]:
     """The parser's start/end events, a chunk's worth at a time."""
+    from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
     parser: t.Any = ElementTree.XMLPullParser(events=("start", "end"))
     for chunk in chunks:
         parser.feed(chunk)
