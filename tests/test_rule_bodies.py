@@ -99,7 +99,7 @@ RULE_SET = parse_rules(
 @settings(
     derandomize=True,
     max_examples=100,
-    deadline=2000,
+    deadline=5000,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
