@@ -186,7 +186,7 @@ class TapRestOAuth(Tap):
         With `on_quota_exhausted: fail` the run then fails with the same line.
         """
         self._state_writer.write_state(self.state)
-        message = redaction.redact(str(exc))
+        message = redaction.clean(exc)
         if self.settings.on_quota_exhausted == "fail":
             raise ApiError(f"{message} (on_quota_exhausted: fail)") from None
         print(
@@ -339,7 +339,7 @@ def cli() -> None:
         log_levels.install()
         command()
     except TapRestOAuthError as exc:
-        print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
+        print(f"tap-restoauth: error: {redaction.clean(exc)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except interrupt.Interrupted as stop:
         print(
