@@ -17,7 +17,13 @@ from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.fetch.partitions import check_partitions
-from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
+from tap_restoauth.fetch.templates import (
+    Known,
+    RequestTemplates,
+    parse_tree,
+    placeholder_names,
+    secret_placeholders,
+)
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
 from tap_restoauth.http.limits import MEGABYTE, ResponseLimits
@@ -26,7 +32,7 @@ from tap_restoauth.http.origins import OriginPolicy
 from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
-from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
+from tap_restoauth.http.urls import is_sensitive_param, origin, treat_as_sensitive
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
@@ -464,9 +470,27 @@ def _strings(value: t.Any) -> list[str]:
     return []
 
 
+def _check_secrets_stay_at_api(stream: StreamSettings, scope: _Scope, label: str) -> None:
+    """A credential placed by a template goes only to the API's origin (`api_url`'s)."""
+    if not stream.path.startswith(("http://", "https://")):
+        return
+    api = scope.config.get("api_url")
+    if isinstance(api, str) and origin(stream.path) == origin(api):
+        return
+    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    placed = sorted({name for text in texts for name in secret_placeholders(text, scope.config)})
+    if placed:
+        raise ConfigError(
+            f"{label}: the path is on another origin than api_url ({origin(stream.path)}), and the request "
+            f"would carry the credential of {', '.join('{' + name + '}' for name in placed)}; credentials "
+            "in templates go only to api_url's origin"
+        )
+
+
 def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | None) -> StreamSettings:
     """The stream with its request templates parsed and checked against what they may name."""
     label = f"streams[{stream.name}]"
+    _check_secrets_stay_at_api(stream, scope, label)
     parent_fields = _parent_fields(stream) if parent else {}
     parent_keys = {**stream.parent_keys, **{key: field for field, key in parent_fields.items()}}
     partitions = stream.partitions or (scope.partitions if not parent else ())

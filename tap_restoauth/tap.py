@@ -12,9 +12,10 @@ import typing as t
 
 import click
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+from singer_sdk.plugin_base import JSONSchemaValidator
 
+from tap_restoauth import schema_errors
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
@@ -58,10 +59,15 @@ class TapRestOAuth(Tap):
     message_writer_class = BufferedWriter
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            return super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
+        """The SDK's check against the settings schema, reported without the values (schema_errors.py)."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = sorted(
+            schema_errors.describe(e) for e in JSONSchemaValidator(schema).iter_errors(self._config)
+        )
+        if errors and raise_errors:
+            raise ConfigError("invalid config: " + "; ".join(errors))
+        return errors
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

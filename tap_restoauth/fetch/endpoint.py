@@ -109,7 +109,7 @@ class Endpoint:
         values = values or self.values(context)
         request = self.stream.templates
         params = {**templates.render(request.params, values), **extra}
-        headers = {str(k): str(v) for k, v in templates.render(request.headers, values).items()}
+        headers = templates.render_headers(request.headers, values, self.stream.name)
         body = templates.render(request.body, values)
         return self.stream.paginator.first_request(
             PageRequest(

@@ -12,13 +12,18 @@ Config::
 - ``{parent.FIELD}``: a field of the parent record (child streams);
 - ``{KEY}``: a `parent_keys` key of this stream or an ancestor;
 - ``{partition.NAME}``: a value of the static partition being fetched;
-- ``{config.NAME}``: a top-level config value, filled in once at start-up (masked in
-  logs and errors when NAME looks like a credential: key, token, secret, password...).
+- ``{config.NAME}``: a top-level config value (text, number or true/false; an object
+  or list is refused), filled in once at start-up (masked in logs and errors when NAME
+  looks like a credential: key, token, secret, password..., or holds a secret); a
+  stream whose path is a URL on another origin than `api_url` may not place one.
 
 Timestamps are written with `incremental.format`, or the format after a colon
-(``{start:date}``, ``{end:%Y%m%d}``). A value that is a single placeholder keeps
-its JSON type in params and bodies (``"{bookmark:epoch}"`` sends a number). A
-param or header whose placeholder has no value (no bookmark yet) is left out.
+(``{start:date}``, ``{end:%Y%m%d}``); ``{parent.name:url}`` percent-encodes any value.
+Header values are checked after substitution (no CR, LF or NUL, Latin-1 only, at most
+8192 characters): a value that fails is refused with one line, not sent. A value
+that is a single placeholder keeps its JSON type in params and bodies
+(``"{bookmark:epoch}"`` sends a number). A param or header whose placeholder has no
+value (no bookmark yet) is left out.
 Values placed in a path are percent-encoded. ``{{NAME}}`` is a literal ``{NAME}``;
 other braces (GraphQL queries) are left alone.
 """
@@ -41,6 +46,9 @@ _PLACEHOLDER = re.compile(
     r"|\{(?P<name>[A-Za-z_][\w-]*(?:\.[\w-]+)*)(?::(?P<spec>[^{}]*))?\}"
 )
 WINDOW = ("start", "end")
+URL_ENCODED = "url"  # ``{parent.name:url}``: the value percent-encoded (for a header, say)
+MAX_HEADER_VALUE = 8192  # characters of one header value; servers refuse longer header lines
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f]")
 SECRET_WORDS = ("secret", "token", "password", "key", "auth", "signature")
 
 
@@ -102,7 +110,25 @@ class Values:
             value = (self.context or {}).get(placeholder.name)
         else:
             value = getattr(self, placeholder.source)
+        if placeholder.spec == URL_ENCODED:
+            return None if value is None else quote(str(render_value(value, self.format)), safe="")
         return render_value(value, placeholder.spec or self.format)
+
+
+def is_secret_setting(key: str, value: t.Any) -> bool:
+    """Whether top-level setting `key` holds a credential: by its name, or a registered secret."""
+    return any(word in key.lower() for word in SECRET_WORDS) or redaction.is_secret(str(value))
+
+
+def secret_placeholders(text: str, config: Mapping[str, t.Any]) -> list[str]:
+    """The ``{config.NAME}`` placeholders of `text` that place a credential."""
+    return [
+        name
+        for name in placeholder_names(text)
+        if name.startswith("config.")
+        and name[len("config.") :] in config
+        and is_secret_setting(name[len("config.") :], config[name[len("config.") :]])
+    ]
 
 
 def placeholder_names(text: str) -> list[str]:
@@ -125,7 +151,7 @@ def parse(text: str, where: str, known: Known, *, path: bool = False) -> Templat
             parts.append("{" + match["literal"] + "}")
             continue
         name, spec = match["name"], match["spec"] or ""
-        if spec:
+        if spec and spec != URL_ENCODED:
             check_format(spec, f"{where}: the format of {{{name}}}")
         if name.startswith("config."):
             key = name[len("config.") :]
@@ -135,11 +161,17 @@ def parse(text: str, where: str, known: Known, *, path: bool = False) -> Templat
                     f"(settings: {', '.join(sorted(known.config))})"
                 )
             value = known.config[key]
-            if any(word in key.lower() for word in SECRET_WORDS):
+            if isinstance(value, (Mapping, list, tuple)) or value is None:
+                kind = "null" if value is None else "an object" if isinstance(value, Mapping) else "a list"
+                raise ConfigError(
+                    f"{where}: {{{name}}} is {kind}; only a text, number or true/false setting can be "
+                    "placed in a request (its value is not shown)"
+                )
+            if is_secret_setting(key, value):
                 redaction.register(str(value))  # masked wherever the request is logged
-            if text == match.group(0) and not path:
+            if text == match.group(0) and not path and spec != URL_ENCODED:
                 return value
-            parts.append(quote(str(value), safe="") if path else str(value))
+            parts.append(quote(str(value), safe="") if path or spec == URL_ENCODED else str(value))
             continue
         parts.append(_placeholder(name, spec, where, known))
     parts.append(text[position:])
@@ -219,6 +251,38 @@ def render(value: t.Any, values: Values) -> t.Any:
     if isinstance(value, list):
         return [item for item in (render(item, values) for item in value) if item is not MISSING]
     return value
+
+
+def render_headers(headers: Mapping[str, t.Any], values: Values, stream: str) -> dict[str, str]:
+    """The headers with their placeholders filled in, each value checked before it is sent.
+
+    A value from a parent record, a bookmark or a partition is untrusted: CR/LF would add
+    headers, NUL corrupts the request, and HTTP/1.1 header values are Latin-1. Such a
+    value is refused (`ApiError`, without showing it): write ``{parent.name:url}`` to send
+    it percent-encoded instead.
+    """
+    rendered = {str(name): str(value) for name, value in render(headers, values).items()}
+    for name, value in rendered.items():
+        problem = header_value_problem(value)
+        if problem is not None:
+            raise ApiError(
+                f"{stream}: the value of header {name} has {problem}; refused (its value is not shown). "
+                "A placeholder written {NAME:url} is sent percent-encoded"
+            )
+    return rendered
+
+
+def header_value_problem(value: str) -> str | None:
+    """What keeps `value` out of an HTTP header (never quoting it), or None."""
+    if len(value) > MAX_HEADER_VALUE:
+        return f"{len(value)} characters, more than the {MAX_HEADER_VALUE} a header value may have"
+    if _NOT_IN_HEADERS.search(value):
+        return "control characters (CR, LF, NUL...)"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "characters outside Latin-1"
+    return None
 
 
 def render_path(path: t.Any, values: Values, stream: str) -> str:
