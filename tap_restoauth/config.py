@@ -28,11 +28,11 @@ from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
 from tap_restoauth.http.limits import MEGABYTE, ResponseLimits
 from tap_restoauth.http.mtls import load_client_certificate
-from tap_restoauth.http.origins import OriginPolicy
+from tap_restoauth.http.origins import Origin, OriginPolicy
 from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
-from tap_restoauth.http.urls import is_sensitive_param, origin, treat_as_sensitive
+from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
@@ -470,19 +470,27 @@ def _strings(value: t.Any) -> list[str]:
     return []
 
 
+def _token_fields(config: Mapping[str, t.Any]) -> tuple[str, ...]:
+    """`auth.token_response_extras`: what `{token.FIELD}` may name (validated with the auth)."""
+    auth = config.get("auth")
+    extras = auth.get("token_response_extras") if isinstance(auth, Mapping) else None
+    return tuple(str(name) for name in extras) if isinstance(extras, (list, tuple)) else ()
+
+
 def _check_secrets_stay_at_api(stream: StreamSettings, scope: _Scope, label: str) -> None:
     """A credential placed by a template goes only to the API's origin (`api_url`'s)."""
     if not stream.path.startswith(("http://", "https://")):
         return
-    api = scope.config.get("api_url")
-    if isinstance(api, str) and origin(stream.path) == origin(api):
+    target = Origin.of(stream.path)
+    if target is not None and target == Origin.of(str(scope.config.get("api_url", ""))):
         return
     texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
     placed = sorted({name for text in texts for name in secret_placeholders(text, scope.config)})
     if placed:
+        names = ", ".join("{" + name + "}" for name in placed)
         raise ConfigError(
-            f"{label}: the path is on another origin than api_url ({origin(stream.path)}), and the request "
-            f"would carry the credential of {', '.join('{' + name + '}' for name in placed)}; credentials "
+            f"{label}: the path is on another origin than api_url ({target or 'not http(s)'}), and the "
+            f"request would carry the credential of {names}; credentials "
             "in templates go only to api_url's origin"
         )
 
@@ -508,6 +516,7 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
         parent_fields={field: key for field, key in parent_fields.items()},
         partition_keys=partition_keys,
         config=scope.config,
+        token_fields=_token_fields(scope.config),
         bookmark=bool(stream.replication_key),
         window=bool(stream.replication_key),
     )

@@ -91,6 +91,7 @@ class Endpoint:
             start=window[0] if window else None,
             end=window[1] if window else None,
             format=incremental.format if incremental else "iso8601",
+            token=self.client.auth.token_extras() if self.stream.templates.uses("token") else {},
         )
 
     def window_end(self) -> dt.datetime:

@@ -12,6 +12,8 @@ Config::
 - ``{parent.FIELD}``: a field of the parent record (child streams);
 - ``{KEY}``: a `parent_keys` key of this stream or an ancestor;
 - ``{partition.NAME}``: a value of the static partition being fetched;
+- ``{token.FIELD}``: a field of the token response listed in `auth.token_response_extras`
+  (``{token.instance_id}``), from the current token (a renewal may change it);
 - ``{config.NAME}``: a top-level config value (text, number or true/false; an object
   or list is refused), filled in once at start-up (masked in logs and errors when NAME
   looks like a credential: key, token, secret, password..., or holds a secret); a
@@ -69,6 +71,7 @@ class Known:
     parent_fields: Mapping[str, str] = dataclasses.field(default_factory=dict)  # field -> context key
     partition_keys: tuple[str, ...] = ()
     config: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    token_fields: tuple[str, ...] = ()  # auth.token_response_extras
     bookmark: bool = False
     window: bool = False
 
@@ -78,6 +81,7 @@ class Known:
         names += [f"partition.{name}" for name in self.partition_keys]
         names += list(self.context_keys)
         names += ["config.NAME"] if self.config else []
+        names += [f"token.{name}" for name in self.token_fields]
         return names
 
 
@@ -104,10 +108,14 @@ class Values:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     format: str = "iso8601"
+    token: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)  # the current token's extras
 
     def lookup(self, placeholder: Placeholder) -> t.Any:
         if placeholder.source == "context":
             value = (self.context or {}).get(placeholder.name)
+        elif placeholder.source == "token":
+            value = self.token.get(placeholder.name)
+            value = None if isinstance(value, (Mapping, list)) else value
         else:
             value = getattr(self, placeholder.source)
         if placeholder.spec == URL_ENCODED:
@@ -192,11 +200,15 @@ def _placeholder(name: str, spec: str, where: str, known: Known) -> Placeholder:
         return Placeholder("context", name[len("partition.") :], spec)
     if name in known.context_keys:
         return Placeholder("context", name, spec)
+    if name.startswith("token.") and name[len("token.") :] in known.token_fields:
+        return Placeholder("token", name[len("token.") :], spec)
     hint = ""
     if name in (*WINDOW, "bookmark"):
         hint = " ({start}/{end} need incremental.step or end_param; {bookmark} needs replication_key)"
     elif name.startswith("parent."):
         hint = " ({parent.FIELD} needs a parent stream)"
+    elif name.startswith("token."):
+        hint = " ({token.FIELD} names a field listed in auth.token_response_extras)"
     raise ConfigError(
         f"{where}: unknown placeholder {{{name}}}{hint}; known: "
         + (", ".join("{" + known_name + "}" for known_name in known.names()) or "none")
