@@ -88,11 +88,11 @@ def seconds_until(value: t.Any) -> float | None:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.timezone.utc)
-        return bounded_lifetime(moment.timestamp() - time.time())
+        return moment.timestamp() - time.time()
     if number is None:
         return None
     epoch = number / 1000 if number > _MILLISECONDS_FROM else number
-    return bounded_lifetime(epoch - time.time())
+    return epoch - time.time()
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -151,7 +151,7 @@ class TokenShape:
         lifetime: float | None = None
         if self.expires_at_path:
             raw = _first(self.expires_at_path, payload)
-            lifetime = seconds_until(raw)
+            lifetime = bounded_lifetime(seconds_until(raw))
             if raw is not None and lifetime is None:
                 logger.warning("%s: cannot read the value as a date-time or epoch", self.expires_at_path)
         if lifetime is None:
