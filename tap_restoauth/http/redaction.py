@@ -49,7 +49,13 @@ _index: dict[str, tuple[tuple[int, frozenset[int]], ...]] = {}  # key -> (length
 _values: set[str] = set()
 _tokens: collections.OrderedDict[str, None] = collections.OrderedDict()
 _longest = 0
-_finder: re.Pattern[str] | None = None  # the keys of `_index` as a trie; None: rebuild
+# Configured secrets and received tokens have a finder each (a trie of their keys), so a token
+# renewal recompiles only the tokens' one, whose size MAX_TOKENS bounds.
+_keys: dict[str, collections.Counter[str]] = {
+    "values": collections.Counter(),
+    "tokens": collections.Counter(),
+}
+_finders: dict[str, re.Pattern[str] | None] = {"values": None, "tokens": None}  # None: rebuild
 
 
 def encodings(value: str) -> set[str]:
@@ -74,16 +80,22 @@ def _entries(value: str) -> list[tuple[str, int, int]]:
     return [(form[:_KEY], len(form), hash(form)) for form in encodings(value)]
 
 
-def _change(entries: t.Iterable[tuple[str, int, int]], delta: int) -> None:
+def _change(entries: t.Iterable[tuple[str, int, int]], delta: int, kind: str) -> None:
     """Add (delta 1) or remove (-1) index entries; readers see each key's tuple swapped whole."""
-    global _longest, _finder  # noqa: PLW0603 - one process-wide registry
+    global _longest  # noqa: PLW0603 - one process-wide registry
     touched = set()
-    before = len(_index)
+    keys = _keys[kind]
     for key, length, digest in entries:
         counts = _counts.setdefault(key, {}).setdefault(length, collections.Counter())
         counts[digest] += delta
         if counts[digest] <= 0:
             del counts[digest]
+        keys[key] += delta
+        if keys[key] <= 0:
+            del keys[key]
+            _finders[kind] = None
+        elif keys[key] == delta:
+            _finders[kind] = None
         touched.add(key)
         if delta > 0:
             _longest = max(_longest, length)
@@ -94,9 +106,6 @@ def _change(entries: t.Iterable[tuple[str, int, int]], delta: int) -> None:
         else:
             _index.pop(key, None)
             del _counts[key]
-            _finder = None
-    if len(_index) != before:
-        _finder = None
 
 
 def _trie(keys: t.Iterable[str]) -> str:
@@ -114,13 +123,17 @@ def _trie(keys: t.Iterable[str]) -> str:
     return emit(root)
 
 
-def _candidates() -> re.Pattern[str]:
-    global _finder  # noqa: PLW0603 - one process-wide registry
-    finder = _finder
-    if finder is None:
-        with _lock:
-            finder = _finder = re.compile(_trie(list(_index)))
-    return finder
+def _candidates() -> list[re.Pattern[str]]:
+    """The finders of configured secrets and of tokens (those with keys), rebuilt if stale."""
+    found = []
+    for kind in ("values", "tokens"):
+        finder = _finders[kind]
+        if finder is None and _keys[kind]:
+            with _lock:
+                finder = _finders[kind] = re.compile(_trie(list(_keys[kind])))
+        if finder is not None and _keys[kind]:
+            found.append(finder)
+    return found
 
 
 def register(value: t.Any) -> None:
@@ -136,7 +149,7 @@ def register_all(values: t.Iterable[t.Any]) -> None:
         if new:
             _tokens_forget(new)
             _values.update(new)
-            _change((entry for value in new for entry in _entries(value)), 1)
+            _change((entry for value in new for entry in _entries(value)), 1, "values")
 
 
 def register_token(value: t.Any) -> None:
@@ -150,16 +163,16 @@ def register_token(value: t.Any) -> None:
             _tokens.move_to_end(value)
             return
         _tokens[value] = None
-        _change(_entries(value), 1)
+        _change(_entries(value), 1, "tokens")
         while len(_tokens) > MAX_TOKENS:
             oldest, _ = _tokens.popitem(last=False)
-            _change(_entries(oldest), -1)
+            _change(_entries(oldest), -1, "tokens")
 
 
 def _tokens_forget(values: set[str]) -> None:
     for value in values & _tokens.keys():
         del _tokens[value]
-        _change(_entries(value), -1)
+        _change(_entries(value), -1, "tokens")
 
 
 def register_basic(username: str, password: str) -> None:
@@ -189,15 +202,19 @@ def _mask(text: str, limit: int | None = None, *, complete: bool = True) -> tupl
     if not _index:
         end = min(horizon, room)
         return text[:end], end
-    finder = _candidates()
+    finders = _candidates()
+    upcoming = [-1] * len(finders)  # each finder's next hit at or after `at` (len(text): none)
     out: list[str] = []
     shown = start = at = 0
     end = min(horizon, len(text) - _KEY + 1)
     while at < end and shown + at - start < room:
-        hit = finder.search(text, at, end + _KEY - 1)
-        if hit is None or hit.start() - start + shown >= room:
+        for number, finder in enumerate(finders):
+            if upcoming[number] < at:
+                hit = finder.search(text, at, end + _KEY - 1)
+                upcoming[number] = hit.start() if hit else len(text)
+        at = min(upcoming, default=len(text))
+        if at >= end or at - start + shown >= room:
             break
-        at = hit.start()
         length = _secret_at(text, at)
         if length:
             out.append(text[start:at])
@@ -213,10 +230,9 @@ def _mask(text: str, limit: int | None = None, *, complete: bool = True) -> tupl
 
 def is_secret(value: str) -> bool:
     """Whether `value` contains a registered secret in any of its forms."""
-    if not _index:
-        return False
-    finder = _candidates()
-    return any(_secret_at(value, hit.start()) for hit in finder.finditer(value))
+    return bool(_index) and any(
+        _secret_at(value, hit.start()) for finder in _candidates() for hit in finder.finditer(value)
+    )
 
 
 def redact(text: str) -> str:
