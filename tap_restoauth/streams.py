@@ -29,6 +29,7 @@ from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
+from tap_restoauth.sync.bookmarks import starting_value
 from tap_restoauth.sync.child_state import PartitionStateManager
 from tap_restoauth.sync.fast_path import FastSyncStream
 from tap_restoauth.sync.output import StateLines
@@ -210,11 +211,7 @@ class RestStream(FastSyncStream):
             detail += f", once per {self.settings.parent} record"
         if self.replication_key:
             timestamps = is_timestamp(self.schema, self.replication_key)
-            start = (
-                self.get_starting_timestamp(context)
-                if timestamps
-                else self.get_starting_replication_key_value(context)
-            )
+            start = starting_value(self, context, timestamp=timestamps)
             if start is not None and not self.settings.parent:
                 shown = start.isoformat().replace("+00:00", "Z") if hasattr(start, "isoformat") else start
                 detail += f" >= {shown}"
