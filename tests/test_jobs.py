@@ -4,6 +4,7 @@ carry no credential, STATE moves only past downloaded windows, `_audit` names ea
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -208,3 +209,26 @@ def test_jobs_of_later_partitions_run_while_the_first_partitions_are_polled(ads,
     second = [r["created"] for r in ads.reports.values() if r["profile"] == amazon_ads.PROFILES[1]]
     assert min(second) < max(first) + ads.ready_seconds  # not one partition after the other
     assert run.records("sp_campaigns") == ads.expected(1)["sp_campaigns"].records  # still in order
+
+
+def test_polls_back_off_from_interval_to_max_interval_and_honour_retry_after(ads, tmp_path):
+    ads.ready_seconds = 1.2
+    config = {
+        **ads_config(ads, poll={"interval_seconds": 0.1, "max_interval_seconds": 0.4}),
+        "partitions": [],
+    }
+    config["partitions"] = [{"profile_id": amazon_ads.PROFILES[0]}]
+    config["end_date"] = "2024-03-02T00:00:00Z"  # one job
+    run = run_tap(tmp_path / "backoff", config)
+    assert run.returncode == 0, run.stderr
+    (report,) = ads.reports.values()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(report["polls"])]
+    assert gaps[0] < 0.35 and max(gaps) >= 0.35  # 0.2, then 0.4, 0.4 ...
+
+    ads.reports.clear()
+    ads.retry_after = "1"
+    run = run_tap(tmp_path / "retry-after", config)
+    assert run.returncode == 0, run.stderr
+    (report,) = ads.reports.values()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(report["polls"])]
+    assert gaps and min(gaps) >= 0.9  # each wait as long as the API asked, not 0.2

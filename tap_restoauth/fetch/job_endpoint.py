@@ -197,7 +197,9 @@ class JobEndpoint(Endpoint):
                     "(job.poll.timeout_minutes); stopped waiting for it"
                 )
             asked = parse_retry_after(response.headers.get("Retry-After"))
-            wait = max(interval, min(asked, poll.max_interval_seconds)) if asked is not None else interval
+            if asked is not None:  # honoured, within max_retry_after_seconds (and the timeout)
+                asked = min(asked, self.tap.http.retry.max_retry_after_seconds)
+            wait = max(interval, asked) if asked is not None else interval
             interval = min(interval * 2, poll.max_interval_seconds)
 
     def _poll(self, job: JobRun) -> ApiResponse:

@@ -13,9 +13,9 @@
   request that carries an ``Authorization`` header (400 InvalidArgument: "Only one auth
   mechanism allowed") and one without the URL's signature (403).
 
-Hostile switches: `never_done` (always ``PROCESSING``), `fail_day` (that day's report ends
-``FAILED`` with a ``failureReason``), `redirect_to_http` (the storage answers 307 to a plain
-http URL).
+Status answers carry ``Retry-After: <retry_after>`` when it is set. Hostile switches:
+`never_done` (always ``PROCESSING``), `fail_day` (that day's report ends ``FAILED`` with a
+``failureReason``), `redirect_to_http` (the storage answers 307 to a plain http URL).
 
 Config: examples/amazon_ads.json.
 """
@@ -85,6 +85,7 @@ class Api(ZooApi):
         self.fail_day: str | None = None
         self.redirect_to_http = False
         self.campaigns = 2  # rows per day in a report file
+        self.retry_after: str | None = None  # a Retry-After header on status answers
         self.jobs_lock = threading.Lock()
 
     def start(self) -> Api:
@@ -144,6 +145,7 @@ class Api(ZooApi):
                 "days": [low + dt.timedelta(days=n) for n in range((high - low).days + 1)],
                 "created": time.monotonic(),
                 "signature": secrets.token_hex(16),
+                "polls": [],
             }
         return 200, {"reportId": report_id, "status": "PENDING", "name": body.get("name")}, {}
 
@@ -151,6 +153,7 @@ class Api(ZooApi):
         report = self.reports.get(report_id)
         if report is None or report["profile"] != profile:
             return 404, {"code": "NOT_FOUND", "details": f"report {report_id}"}, {}
+        report["polls"].append(time.monotonic())
         age = time.monotonic() - report["created"]
         answer: dict[str, t.Any] = {"reportId": report_id, "status": "PENDING"}
         if age >= self.ready_seconds / 2 or self.never_done:
@@ -160,7 +163,7 @@ class Api(ZooApi):
                 return 200, {**answer, "status": "FAILED", "failureReason": "Report generation failed"}, {}
             url = f"{self.storage.url}/reports/{report_id}.json.gz?X-Amz-Signature={report['signature']}"
             answer.update(status="COMPLETED", url=url, fileSize=1234)
-        return 200, answer, {}
+        return 200, answer, {"Retry-After": self.retry_after} if self.retry_after else {}
 
     def update(self) -> None:
         """Nothing changes at the API: run 2 reads the days up to its later end_date."""
