@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tap_restoauth.config import parse_settings
+from tap_restoauth.errors import ConfigError
 from tests.api_zoo import amazon_ads, salesforce_bulk
 from tests.helpers import ISOLATED_ENV, run_tap
 from tests.test_api_zoo import merged
@@ -190,15 +192,13 @@ def test_each_downloaded_file_is_bounded_by_max_response_mb_after_decompression(
         ({"retry": 1}, "unknown option(s) retry"),
     ],
 )
-def test_job_settings_are_checked_at_start_up_with_one_line(ads, tmp_path, job, message):
+def test_job_settings_are_checked_at_start_up(ads, job, message):
     config = ads_config(ads, **job)
     if job.get("poll", {}).get("done") == []:
         config["streams"][0]["job"]["poll"]["done"] = []
-    run = run_tap(tmp_path, config)
-    assert run.returncode == 1
-    (line,) = run.error_lines()
-    assert message in line
-    assert not ads.reports
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(config)
+    assert message in str(caught.value)
 
 
 def test_jobs_of_later_partitions_run_while_the_first_partitions_are_polled(ads, tmp_path):
@@ -232,3 +232,14 @@ def test_polls_back_off_from_interval_to_max_interval_and_honour_retry_after(ads
     (report,) = ads.reports.values()
     gaps = [later - earlier for earlier, later in itertools.pairwise(report["polls"])]
     assert gaps and min(gaps) >= 0.9  # each wait as long as the API asked, not 0.2
+
+
+def test_a_download_redirected_back_to_the_api_origin_still_carries_no_credential(ads, tmp_path):
+    ads.redirect_to_api = True
+    run = run_tap(tmp_path, ads_config(ads))
+    assert run.returncode == 0, run.stderr
+    assert ads.mirrored
+    for request in ads.mirrored:
+        assert "authorization" not in request.headers
+        assert "amazon-advertising-api-clientid" not in request.headers
+    assert run.counts()["sp_campaigns"] == 28

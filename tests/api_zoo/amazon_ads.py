@@ -15,7 +15,9 @@
 
 Status answers carry ``Retry-After: <retry_after>`` when it is set. Hostile switches:
 `never_done` (always ``PROCESSING``), `fail_day` (that day's report ends ``FAILED`` with a
-``failureReason``), `redirect_to_http` (the storage answers 307 to a plain http URL).
+``failureReason``), `redirect_to_http` (the storage answers 307 to a plain http URL),
+`redirect_to_api` (the storage answers 307 to ``/mirror/...`` on the API's own origin,
+which serves the file only to a request without credentials).
 
 Config: examples/amazon_ads.json.
 """
@@ -64,12 +66,15 @@ class Storage(RequestServer):
     def serve(self, request: Request) -> Reply:
         if "authorization" in request.headers:
             return 400, {"Code": "InvalidArgument", "Message": "Only one auth mechanism allowed"}, {}
-        report_id = request.path.removeprefix("/reports/").removesuffix(".json.gz")
+        report_id = request.path.rsplit("/", 1)[-1].removesuffix(".json.gz")
         report = self.api.reports.get(report_id)
         if report is None or request.query.get("X-Amz-Signature") != report["signature"]:
             return 403, {"Code": "SignatureDoesNotMatch"}, {}
         if self.api.redirect_to_http:
             return 307, {}, {"Location": f"http://reports.example.invalid{request.raw_path}"}
+        if self.api.redirect_to_api and not request.path.startswith("/mirror/"):
+            query = f"X-Amz-Signature={report['signature']}"
+            return 307, {}, {"Location": f"{self.api.url}/mirror/{report_id}.json.gz?{query}"}
         campaigns = range(1, self.api.campaigns + 1)
         rows = [row(report["profile"], day, campaign) for day in report["days"] for campaign in campaigns]
         return 200, gzip.compress(json.dumps(rows).encode()), {"Content-Type": "application/octet-stream"}
@@ -86,6 +91,8 @@ class Api(ZooApi):
         self.redirect_to_http = False
         self.campaigns = 2  # rows per day in a report file
         self.retry_after: str | None = None  # a Retry-After header on status answers
+        self.redirect_to_api = False  # the storage redirects to /mirror/ on the API's origin
+        self.mirrored: list[Request] = []
         self.jobs_lock = threading.Lock()
 
     def start(self) -> Api:
@@ -111,6 +118,9 @@ class Api(ZooApi):
         return stream
 
     def handle(self, request: Request) -> Reply:
+        if request.path.startswith("/mirror/"):  # the API's origin serving a file, as a redirect target
+            self.mirrored.append(request)
+            return self.storage.serve(request)
         if not self.bearer_ok(request):
             return 401, {"code": "UNAUTHORIZED", "details": "Not authorized"}, {}
         if request.headers.get("amazon-advertising-api-clientid") != CLIENT_ID:
