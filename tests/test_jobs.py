@@ -243,3 +243,22 @@ def test_a_download_redirected_back_to_the_api_origin_still_carries_no_credentia
         assert "authorization" not in request.headers
         assert "amazon-advertising-api-clientid" not in request.headers
     assert run.counts()["sp_campaigns"] == 28
+
+
+@pytest.mark.parametrize(
+    ("odd", "message"),
+    [
+        (
+            "status_object",
+            "no status at $.status in the poll answer; the response is an object with keys: reportId, status",
+        ),
+        ("no_url", "is COMPLETED but its answer has no download URL at $.url"),
+    ],
+)
+def test_a_status_answer_of_another_shape_is_one_line(ads, tmp_path, odd, message):
+    ads.odd_answer = odd
+    run = run_tap(tmp_path, {**ads_config(ads), "concurrency": 1})
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert message in line
+    assert "Traceback" not in run.stderr

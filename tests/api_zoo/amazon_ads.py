@@ -93,6 +93,7 @@ class Api(ZooApi):
         self.retry_after: str | None = None  # a Retry-After header on status answers
         self.redirect_to_api = False  # the storage redirects to /mirror/ on the API's origin
         self.mirrored: list[Request] = []
+        self.odd_answer: str | None = None  # "status_object" or "no_url": a status answer of another shape
         self.jobs_lock = threading.Lock()
 
     def start(self) -> Api:
@@ -173,6 +174,10 @@ class Api(ZooApi):
                 return 200, {**answer, "status": "FAILED", "failureReason": "Report generation failed"}, {}
             url = f"{self.storage.url}/reports/{report_id}.json.gz?X-Amz-Signature={report['signature']}"
             answer.update(status="COMPLETED", url=url, fileSize=1234)
+            if self.odd_answer == "no_url":
+                del answer["url"]
+        if self.odd_answer == "status_object":
+            answer["status"] = {"code": answer["status"]}
         return 200, answer, {"Retry-After": self.retry_after} if self.retry_after else {}
 
     def update(self) -> None:
