@@ -31,6 +31,7 @@ from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
+from tap_restoauth.records.deletions import DeletedWhen, Deletions, DeletionsOptions
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
 
@@ -65,6 +66,8 @@ class StreamSettings:
     decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
     job: JobSettings | None = None  # an asynchronous export job stream (fetch/jobs.py)
     graphql: GraphqlSettings | None = None  # a GraphQL connection stream (fetch/graphql.py)
+    deletions: Deletions | None = None  # a deleted-records endpoint (records/deletions.py)
+    deleted_when: DeletedWhen | None = None  # a deleted flag on the records
 
     @property
     def path_fields(self) -> list[str]:
@@ -93,6 +96,8 @@ class TapSettings:
     progress_interval_seconds: float = 30.0
     on_quota_exhausted: t.Literal["stop", "fail"] = "stop"
     metrics_log_level: str = "DEBUG"
+    state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
+    state_max_partitions: int = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +126,8 @@ class _RawStream:
     format: t.Any = None
     job: dict[str, t.Any] | None = None
     graphql: dict[str, t.Any] | None = None
+    deletions: dict[str, t.Any] | None = None
+    deleted_when: dict[str, t.Any] | None = None
 
 
 def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
@@ -210,7 +217,16 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
             config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
         ),
         metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
+        state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
+        state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
     )
+
+
+def _at_least(config: Mapping[str, t.Any], name: str, default: t.Any, kind: type, low: float) -> t.Any:
+    value = options.coerce(config.get(name, default), kind, name)
+    if value < low:
+        raise ConfigError(f"{name}: expected at least {low:g}, got {value!r}")
+    return value
 
 
 def _names(config: Mapping[str, t.Any], name: str) -> tuple[str, ...]:
@@ -425,9 +441,9 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
             f"{label}.partitions: a child stream takes its partitions from its parent; "
             "set partitions on the root stream"
         )
-    return StreamSettings(
+    settings = StreamSettings(
         name=spec.name,
-        path=spec.path if spec.path.startswith(("/", "http://", "https://")) else "/" + spec.path,
+        path=_path(spec.path),
         paginator=paginator,
         method=spec.method.upper(),
         body=spec.body,
@@ -451,6 +467,11 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         job=job,
         graphql=graphql,
     )
+    deleted_when = None
+    if spec.deleted_when is not None:
+        deleted_when = options.build(DeletedWhen, spec.deleted_when, f"{label}.deleted_when", ignore=set())
+    deletions = _deletions(settings, spec.deletions, label)
+    return dataclasses.replace(settings, deletions=deletions, deleted_when=deleted_when)
 
 
 def _graphql_stream(
@@ -486,6 +507,55 @@ def _job_stream(spec: _RawStream, job: JobSettings, label: str) -> _RawStream:
         records_path=download.records_path,
         format=download.format,
         pagination=download.pagination or {"type": "none"},
+    )
+
+
+def _path(path: str) -> str:
+    return path if path.startswith(("/", "http://", "https://")) else "/" + path
+
+
+def _deletions(stream: StreamSettings, raw: dict[str, t.Any] | None, label: str) -> Deletions | None:
+    """The companion endpoint as its own StreamSettings: the stream's, but for its path and records."""
+    if raw is None:
+        return None
+    where = f"{label}.deletions"
+    spec = options.build(DeletionsOptions, raw, where, ignore=set())
+    if stream.parent:
+        raise ConfigError(f"{where}: a deleted-records endpoint is read for root streams only")
+    if len(stream.primary_keys) != 1:
+        raise ConfigError(f"{where} needs the stream to have exactly one primary key (primary_keys)")
+    if spec.records_path:
+        compile_path(spec.records_path, f"{where}.records_path")
+    incremental = None
+    if spec.incremental is not None:
+        incremental = options.build(
+            IncrementalSettings, spec.incremental, f"{where}.incremental", ignore=set()
+        )
+        if incremental.windowed:
+            raise ConfigError(f"{where}.incremental: date windows are not supported here; use param only")
+        if not spec.deleted_at:
+            raise ConfigError(f"{where}.incremental needs {where}.deleted_at (the field it bookmarks)")
+    pagination = spec.pagination
+    endpoint = dataclasses.replace(
+        stream,
+        path=_path(spec.path),
+        method=spec.method.upper(),
+        body=spec.body,
+        records_path=spec.records_path,
+        params=_register_sensitive({**stream.params, **spec.params}),
+        paginator=build_paginator(pagination, f"{where}.pagination") if pagination else stream.paginator,
+        replication_key=spec.deleted_at if incremental else None,
+        incremental=incremental,
+        schema=None,
+        is_sorted=False,
+        max_pages=stream.max_pages,
+    )
+    return Deletions(
+        endpoint=endpoint,
+        primary_key=stream.primary_keys[0],
+        key=spec.key or stream.primary_keys[0],
+        deleted_at=spec.deleted_at,
+        incremental=incremental is not None,
     )
 
 
@@ -606,6 +676,11 @@ def _order_by_parent(streams: list[StreamSettings], scope: _Scope) -> tuple[Stre
                         f"field(s) {', '.join(lacking)} in its declared schema"
                     )
         done = _request(stream, scope, parent)
+        if done.deletions is not None:
+            companion = _request(done.deletions.endpoint, scope, parent)
+            done = dataclasses.replace(
+                done, deletions=dataclasses.replace(done.deletions, endpoint=companion)
+            )
         resolved[stream.name] = done
         ordered.append(done)
         return done

@@ -26,9 +26,12 @@ from tap_restoauth.fetch.incremental import OlderThanBookmark, parse_timestamp
 from tap_restoauth.fetch.partitions import iter_partitions
 from tap_restoauth.fetch.windows import Window, in_order, plan
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
+from tap_restoauth.sync.child_state import PartitionStateManager
 from tap_restoauth.sync.fast_path import FastSyncStream
+from tap_restoauth.sync.output import StateLines
 from tap_restoauth.sync.partitions_ahead import PartitionsAhead
 from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
@@ -58,6 +61,10 @@ class RestStream(FastSyncStream):
 
     A date-windowed stream's bookmark is the end of the last window fully fetched
     (see `fetch/windows.py`); static partitions are the SDK's `partitions`.
+
+    Partitioned state stays linear (sync/child_state.py): partitions are indexed and
+    folded beyond `state_max_partitions`, and a stream whose STATE carries partitions
+    writes it at most every `state_interval_seconds`, and when its sync ends.
     """
 
     def __init__(
@@ -88,6 +95,13 @@ class RestStream(FastSyncStream):
         self._unit: Unit | None = None
         self._schemas_sent: list[dict[str, t.Any]] | None = None
         self._ahead: PartitionsAhead[Pages] | None = None  # job streams: sync/partitions_ahead.py
+        self.deletions = (
+            Endpoint(endpoint.tap, settings.deletions.endpoint, endpoint.client)
+            if settings.deletions
+            else None
+        )
+        self.complete_pass = True  # every ancestor lists all its records each run (set by the tap)
+        self._closing = False
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -96,6 +110,47 @@ class RestStream(FastSyncStream):
         if settings is not None and settings.partitions:
             return [dict(partition.context) for partition in iter_partitions(settings)]
         return super().partitions
+
+    @property
+    def state_manager(self) -> PartitionStateManager:
+        """The SDK's state manager with indexed and bounded partitions (sync/child_state.py)."""
+        if self._state_manager is None:
+            rk = self.replication_key
+            self._state_manager = PartitionStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+                replication_key=rk,
+                max_partitions=self.endpoint.tap.state_max_partitions,
+                timestamps=bool(rk) and (self.settings.windowed or is_timestamp(self.schema, str(rk))),
+                complete_pass=self.complete_pass,
+            )
+        return t.cast("PartitionStateManager", self._state_manager)
+
+    @functools.cached_property
+    def _state_carries_partitions(self) -> bool:
+        """This stream's STATE holds partition bookmarks (its own or its descendants')."""
+        streams = [self, *self.descendent_streams]
+        return any(stream.state_partitioning_keys for stream in streams) or bool(
+            self.replication_key and self.settings.partitions
+        )
+
+    def _write_state_message(self) -> None:
+        """With partitions: at most every `state_interval_seconds` (see `StateLines.due`) and at the end."""
+        interval = self.endpoint.tap.state_interval_seconds
+        writer = self._tap.state_writer
+        if (
+            interval > 0
+            and not self._closing
+            and isinstance(writer, StateLines)
+            and self._state_carries_partitions
+            and not writer.due(interval)
+        ):
+            return  # not flushed: a later call writes it
+        super()._write_state_message()
 
     @contextlib.contextmanager
     def _sync_unit(self, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
@@ -166,6 +221,7 @@ class RestStream(FastSyncStream):
             if self.settings.windowed:
                 self.progress.stream_started(self.name, f"{detail}, in date windows")
                 yield from self._window_batches(context, start)
+                yield from self._deleted_batches(context)
                 return
             if start is not None:
                 keep = OlderThanBookmark(self.replication_key, start, timestamps=timestamps)
@@ -178,6 +234,29 @@ class RestStream(FastSyncStream):
                 self.name,
                 keep.dropped,
             )
+        yield from self._deleted_batches(context)
+
+    def _deleted_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
+        """The deleted-records endpoint's pages as deletion records (records/deletions.py)."""
+        settings, endpoint = self.settings.deletions, self.deletions
+        if settings is None or endpoint is None:
+            return
+        state = self.get_context_state(context)
+        marker = state.get(deletions.STATE_KEY) or {}
+        since = marker.get("replication_key_value") if settings.incremental else None
+
+        def advance(records: list[dict[str, t.Any]]) -> None:
+            if settings.incremental and records:
+                newest = deletions.latest(
+                    records, state.get(deletions.STATE_KEY, {}).get("replication_key_value")
+                )
+                state[deletions.STATE_KEY] = {"replication_key_value": newest}
+
+        values = endpoint.values(context, bookmark=parse_timestamp(since) if since else None)
+        for _, page_records in endpoint.pages(context, {}, values):
+            records = settings.to_records(self.name, page_records, context)
+            yield deletions.DeletedRecords(records, functools.partial(advance, records))
+            interrupt.check()
 
     @property
     def _descending(self) -> bool:
@@ -193,6 +272,8 @@ class RestStream(FastSyncStream):
             self._check_primary_keys(page, records)
             dropped = keep.dropped if keep else 0
             kept = records if keep is None else [record for record in records if keep.keeps(record)]
+            if self.settings.deleted_when is not None:
+                self.settings.deleted_when.mark(kept)
             if context:
                 # Parent keys and partition values travel with each record (the SDK adds none).
                 for record in kept:
@@ -446,7 +527,12 @@ class RestStream(FastSyncStream):
 
         Any lower value would re-read more; any higher one could skip a parent's
         records. Written only once every parent is done, and never backwards.
+
+        Called with no `state` when the stream's sync is complete: partitions folded in
+        this run settle (sync/child_state.py) and STATE is written whatever the interval.
         """
+        if state is None and self.ABORT_AT_RECORD_COUNT is None:
+            self.state_manager.pass_complete()
         for partition_key, highest in self._parents_highest.items():
             comparable, value = min(highest.values(), key=lambda pair: pair[0])
             partition = json.loads(partition_key)
@@ -460,7 +546,11 @@ class RestStream(FastSyncStream):
             target["replication_key_value"] = value
             self.state_manager.is_flushed = False
         self._parents_highest.clear()
-        super().finalize_state_progress_markers(state)
+        self._closing = state is None
+        try:
+            super().finalize_state_progress_markers(state)
+        finally:
+            self._closing = False
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None

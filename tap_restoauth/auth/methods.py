@@ -473,6 +473,8 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
     refresh_token_file: str | None = None
     share_tokens: bool | None = None  # None: when the run is one shard of several (auth/lease.py)
     lease_seconds: float = 60.0
+    keep_versions: int = 10  # Secret Manager versions kept (auth/version_pruning.py)
+    prune: t.Literal["destroy", "disable"] = "destroy"
 
     def __post_init__(self) -> None:
         super().__post_init__()
