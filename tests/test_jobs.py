@@ -60,7 +60,8 @@ def test_a_job_that_never_finishes_stops_at_its_timeout_with_one_line(ads, tmp_p
 @pytest.mark.parametrize("concurrency", [1, 8])
 def test_a_failed_job_stops_at_its_window_and_a_rerun_creates_that_job_again(ads, tmp_path, concurrency):
     ads.fail_day = "2024-03-04"
-    config = {**ads_config(ads), "concurrency": concurrency}
+    # STATE after every window (partitioned streams otherwise write it every 10 s and at the end).
+    config = {**ads_config(ads), "concurrency": concurrency, "state_interval_seconds": 0}
     first = run_tap(tmp_path / "1", config)
     assert first.returncode == 1
     (line,) = first.error_lines()
