@@ -7,9 +7,11 @@ leaks between tests or into the developer's `.meltano/`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import typing as t
 from collections import Counter
@@ -253,24 +255,32 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
 
 
 def test_readme_connection_check_and_after_the_demo_blocks_run_as_printed(project, tmp_path):
-    """The README's commands after the demo, in the project folder, with the sandbox on a free port.
+    """The README's commands after the demo, as printed, in the project folder.
 
-    The port is the only change: the base config's 8765 reaches the tap as TAP_RESTOAUTH_API_URL.
+    The sandbox picks a free port and writes it into the project's .env, where Meltano reads it;
+    the base config's 8765 is held by another server meanwhile, as on a machine where it is taken.
     """
     for name, target in ((".venv", ROOT / ".venv"), (".venv-meltano", Path(project.binary).parent.parent)):
         if not (project.root / name).exists():
             (project.root / name).symlink_to(target)
     shutil.rmtree(project.root / "output", ignore_errors=True)
+    env_file = project.root / ".env"  # the session's project: removed again below
+    env_file.write_text("UNRELATED_SETTING=kept\n")
     names = ["connection-check", "after-the-demo"]
-    ports = {port: readme_blocks.free_port() for port in readme_blocks.printed_ports(names)}
-    (port,) = ports.values()
-    env = project.env(
-        tmp_path,
-        TAP_RESTOAUTH_API_URL=f"http://127.0.0.1:{port}",
-        TAP_RESTOAUTH_AUTH_TOKEN_URL=f"http://127.0.0.1:{port}/oauth/token",
-    )
-    done = readme_blocks.run(names, project.root, env, ports)
+    assert not readme_blocks.printed_ports(names)  # no fixed port
+    with socket.socket() as taken:
+        with contextlib.suppress(OSError):  # 8765 may already be taken: all the better
+            taken.bind(("127.0.0.1", 8765))
+            taken.listen()
+        try:
+            done = readme_blocks.run(names, project.root, project.env(tmp_path), {})
+            written = env_file.read_text()
+        finally:
+            env_file.unlink()
     assert done.returncode == 0, done.stderr[-4000:]
+    assert "UNRELATED_SETTING=kept\n" in written
+    assert "TAP_RESTOAUTH_API_URL=http://127.0.0.1:" in written
+    assert "stopped the sandbox on http://127.0.0.1:" in done.stdout
     assert "connection test passed: events, users, user_orders, order_items answered" in done.stderr
     assert "[selected   ] users.email" in done.stdout  # meltano select --list --all
     output = project.root / "output"
