@@ -236,8 +236,8 @@ class RestStream(FastSyncStream):
     def _deleted_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
         """The deleted-records endpoint's pages as deletion records (records/deletions.py)."""
         settings, endpoint = self.settings.deletions, self.deletions
-        if settings is None or endpoint is None:
-            return
+        if settings is None or endpoint is None or not self.emits_records:
+            return  # none configured, or another shard's stream walked only for its children
         state = self.get_context_state(context)
         marker = state.get(deletions.STATE_KEY) or {}
         since = marker.get("replication_key_value") if settings.incremental else None

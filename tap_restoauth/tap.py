@@ -300,7 +300,8 @@ class TapRestOAuth(Tap):
             built[stream_settings.name] = stream
         if versions.enabled(self.config, self.shards.count):
             parents = {s.name: s.parent for s in settings.streams if s.parent}
-            versions.assign(built.values(), parents, self.initialized_at)
+            limited = {s.name for s in settings.streams if s.max_pages}
+            versions.assign(built.values(), parents, self.initialized_at, limited)
         streams: list[t.Any] = list(built.values())
         if self.audit.settings.enabled:
             streams.append(AuditStream(self, self.audit))
