@@ -10,7 +10,6 @@ import logging
 import sys
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
-from operator import methodcaller
 
 from singer_sdk.exceptions import (
     AbortedSyncExceptionBase,
@@ -323,10 +322,8 @@ class RestStream(FastSyncStream):
 
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
         """Reject a page with a record lacking a primary key before emitting any of it."""
-        for key in self.settings.primary_keys:
-            if None not in map(methodcaller("get", key), records):  # one pass in C per key
-                continue
-            for record in records:
+        for record in records:
+            for key in self.settings.primary_keys:
                 if record.get(key) is None:
                     fields = ", ".join(list(record)[:12]) or "none"
                     raise ApiError(
