@@ -39,6 +39,7 @@ from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken, TokenEndpointEr
 from tap_restoauth.auth.secret_manager import CallFailed, ResolvedConfig, SecretManager, SecretRef, crc32c
 from tap_restoauth.auth.token_store import FileTokenStore, StoredToken
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.sync import interrupt
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -76,7 +77,8 @@ def _wait_seconds(lease_seconds: float) -> float:
 
 
 def _pause() -> None:
-    time.sleep(random.uniform(0.05, 0.25))  # jitter, not cryptography
+    """A short wait before trying the lease again; a signal ends it (and the run) at once."""
+    interrupt.wait(random.uniform(0.05, 0.25))  # jitter, not cryptography
 
 
 class FileLease:

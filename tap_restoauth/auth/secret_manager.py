@@ -188,8 +188,29 @@ class SecretManager:
         )
         return str(updated.etag)
 
-    def _call(self, method: str, retryable: tuple[type[Exception], ...], **request: t.Any) -> t.Any:
-        """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed."""
+    def list_versions(self, ref: SecretRef) -> list[tuple[int, str]]:
+        """(number, state name: ENABLED, DISABLED or DESTROYED) of every version of the secret."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+        from google.cloud.secretmanager_v1.types import ListSecretVersionsRequest  # noqa: PLC0415
+
+        request = ListSecretVersionsRequest(parent=ref.secret_name, page_size=1000)
+        versions = self._call("list_secret_versions", (ServiceUnavailable,), collect=True, request=request)
+        return [(int(str(version.name).rsplit("/", 1)[1]), version.state.name) for version in versions]
+
+    def retire_version(self, ref: SecretRef, number: int, *, destroy: bool) -> None:
+        """Destroy (data gone for good) or disable (restorable) one version of the secret."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+
+        method = "destroy_secret_version" if destroy else "disable_secret_version"
+        self._call(method, (ServiceUnavailable,), name=f"{ref.secret_name}/versions/{number}")
+
+    def _call(
+        self, method: str, retryable: tuple[type[Exception], ...], *, collect: bool = False, **request: t.Any
+    ) -> t.Any:
+        """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed.
+
+        `collect`: the answer is a pager, read whole here (its further pages are calls too).
+        """
         from google.api_core import exceptions, retry  # noqa: PLC0415
 
         deadline = self.settings.timeout_seconds
@@ -201,7 +222,8 @@ class SecretManager:
             timeout=deadline,
         )
         try:
-            return getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+            answer = getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+            return list(answer) if collect else answer
         except (exceptions.RetryError, exceptions.DeadlineExceeded) as exc:
             cause = getattr(exc, "cause", None)
             last = f" (last error: {_status(cause)[1]})" if cause is not None else ""
@@ -305,6 +327,7 @@ class SecretManagerTokenStore:
         self.ref = ref
         self.fallback_file = fallback_file
         self.description = f"Secret Manager secret {ref.secret_name}"
+        self.after_save: t.Callable[[str], None] | None = None  # given the new version's name (pruning)
 
     def save(self, token: str) -> None:
         try:
@@ -312,6 +335,8 @@ class SecretManagerTokenStore:
         except CallFailed as exc:
             raise SecretError(self._failure(exc)) from None
         logger.info("Added the rotated refresh token to Secret Manager as %s", name)
+        if self.after_save is not None:
+            self.after_save(name)
         if self.ref.version != "latest":
             logger.warning(
                 "auth.refresh_token is pinned to version %s of %s: the next run reads that version, "

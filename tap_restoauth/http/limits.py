@@ -37,6 +37,7 @@ import socket
 import threading
 import time
 import typing as t
+import weakref
 
 import msgspec
 import requests
@@ -158,12 +159,45 @@ _WATCHDOG = _Watchdog()
 _EXPIRED = 0.001
 
 
+class _OpenConnections:
+    """Every connection of the tap's sessions, so that a signal can abandon their requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+
+    def add(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def shut_down(self) -> None:
+        """End every request in flight, in any thread: its next (or current) read sees the
+        connection closed."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_OPEN = _OpenConnections()
+interrupt.on_stop(_OPEN.shut_down)
+
+
 class _DeadlineConnection(HTTPConnection):
-    """Cut off (by the watchdog) when the status line and headers are late."""
+    """Cut off (by the watchdog) when the status line and headers are late; abandoned (its
+    socket shut down) when the run is stopped by a signal."""
 
     deadline_seconds: float = ResponseLimits.deadline_seconds
     _started = 0.0
     _target = ("", "")
+
+    def connect(self) -> None:
+        interrupt.check()  # no new connection once the run is stopping
+        super().connect()
+        _OPEN.add(self)
 
     def request(self, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> None:
         self._started = time.monotonic()
@@ -260,6 +294,22 @@ def streamed_chunks(response: requests.Response, size: int, decode: Decode) -> t
     counts what `decode` yields, so a compressed download cannot inflate past it."""
     bounded = getattr(response, "bounded_chunks", None)
     return bounded(decode) if bounded is not None else decode(response.iter_content(size))
+
+
+def read_streamed(response: requests.Response) -> bytes:
+    """The whole body of a streamed response, read within the same limits as any other
+    (size after decompression, deadline), and kept as `response.content`."""
+    if not response._content_consumed:  # type: ignore[attr-defined]
+        body = bytearray()
+        for chunk in streamed_chunks(response, CHUNK, _as_is):
+            body += chunk
+        response._content = bytes(body)
+        response._content_consumed = True  # type: ignore[attr-defined]
+    return response.content
+
+
+def _as_is(chunks: t.Iterator[bytes]) -> t.Iterator[bytes]:
+    return chunks
 
 
 def _timed_chunks(
@@ -365,12 +415,28 @@ def nesting_exceeds(content: bytes, limit: int) -> bool:
 
 
 def _peel(skeleton: bytes, limit: int) -> bool | None:
-    """True: deeper than `limit`; False: not; None: the skeleton does not pair up."""
-    for _ in range(limit):
+    """True: deeper than `limit`; False: not; None: the skeleton does not pair up.
+
+    A few passes delete the innermost pairs (an ordinary page is then empty); a skeleton
+    still nested after them is measured by its running bracket count instead, in one
+    linear pass (peeling a 100,000-deep line 200 times was quadratic).
+    """
+    for _ in range(min(limit, _PEEL_PASSES)):
         peeled = skeleton.replace(b"[]", b"").replace(b"{}", b"")
         if not peeled:
             return False
         if len(peeled) == len(skeleton):
             return None
         skeleton = peeled
-    return True
+    if limit <= _PEEL_PASSES:
+        return True
+    steps = _BRACKET_STEP.__getitem__
+    if sum(map(steps, skeleton)) != 0 or min(itertools.accumulate(map(steps, skeleton))) < 0:
+        return None
+    return max(itertools.accumulate(map(steps, skeleton))) > limit - _PEEL_PASSES
+
+
+_PEEL_PASSES = 8
+_BRACKET_STEP = [0] * 256
+_BRACKET_STEP[ord("[")] = _BRACKET_STEP[ord("{")] = 1
+_BRACKET_STEP[ord("]")] = _BRACKET_STEP[ord("}")] = -1
