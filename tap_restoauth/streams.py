@@ -11,7 +11,6 @@ import sys
 import threading
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
-from operator import methodcaller
 
 from singer_sdk.exceptions import (
     AbortedSyncExceptionBase,
@@ -454,8 +453,6 @@ class RestStream(FastSyncStream):
         from the context, a partition or parent value, are added to every record)."""
         for key in self.settings.primary_keys:
             if key in self.settings.context_keys:
-                continue
-            if None not in map(methodcaller("get", key), records):  # one pass in C per key
                 continue
             for record in records:
                 if record.get(key) is None:
