@@ -204,7 +204,8 @@ class TapRestOAuth(Tap):
                 # Failed: the state covers the records written; what state_interval_seconds held
                 # back is written now, as a stop would.
                 with contextlib.suppress(Exception):
-                    self._state_writer.write_state(self.state)
+                    if any(not s.state_manager.is_flushed for s in self.streams.values()):
+                        self._state_writer.write_state(self.state)
                 raise
         except BaseException:
             if emit_audit:
