@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tap_restoauth import options
-from tap_restoauth.auth.methods import Auth, build_auth, check_token
+from tap_restoauth.auth.methods import Auth, check_token
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.pagination import Paginator, build_paginator

@@ -11,6 +11,26 @@ from tests.helpers import ISOLATED_ENV
 os.environ.update(ISOLATED_ENV)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the Meltano project are end-to-end, and run on the worker that installed it."""
+    for item in items:
+        if "project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.xdist_group("meltano"))
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    """The Meltano project with its plugins installed, shared by every test of a worker that uses it.
+
+    Tests using it are marked `xdist_group("meltano")` (above), so one worker installs it, once.
+    """
+    from tests.test_meltano import make_project  # noqa: PLC0415 - only where Meltano tests run
+
+    return make_project(tmp_path_factory)
+
+
 @pytest.fixture
 def sandbox() -> t.Iterator[SandboxServer]:
     server = SandboxServer().start()

@@ -25,7 +25,7 @@ from tests.bigquery_stub import BigQueryStub
 from tests.conftest import sandbox_config
 from tests.fault_server import EVENT_SCHEMA, NOTE_SCHEMA, USER_SCHEMA
 from tests.helpers import ISOLATED_ENV, discover, run_tap
-from tests.test_meltano import MeltanoProject, assert_no_secrets, meltano_binary, sandbox_env
+from tests.test_meltano import MeltanoProject, assert_no_secrets, sandbox_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,17 +34,8 @@ Columns = dict[str, tuple[str, str, t.Any]]
 
 
 @pytest.fixture(scope="module")
-def bq_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    """The project with tap-restoauth and target-bigquery installed by Meltano (uv's cache is warm)."""
-    binary = meltano_binary()
-    if binary is None:
-        pytest.skip("Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)")
-    root = tmp_path_factory.mktemp("bigquery-project")
-    for name in ("meltano.yml", "pyproject.toml", "README.md"):
-        (root / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", str(ROOT / "tap_restoauth"), str(root / "tap_restoauth")], check=True)
-    project = MeltanoProject(root, binary)
-    project.meltano("install", "tap-restoauth", "target-bigquery", env=project.env(), timeout=600)
+def bq_project(project: MeltanoProject) -> MeltanoProject:
+    """The session's Meltano project (conftest.py), which has target-bigquery installed too."""
     return project
 
 

@@ -27,6 +27,9 @@ from tests import postgres_server, readme_blocks
 from tests.helpers import ISOLATED_ENV
 from tests.postgres_server import LocalPostgres
 
+# Every test here is end-to-end (the quick tier skips them).
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("users", "user_orders", "order_items", "events")
 PLUGINS = ("tap-restoauth", "target-jsonl", "target-duckdb", "target-bigquery")
@@ -77,8 +80,8 @@ class MeltanoProject:
         return str(self.root / ".meltano" / plugin_type / name / "venv" / "bin" / "python")
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+def make_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """The project (meltano.yml and the tap) with PLUGINS installed: conftest's `project`, once a worker."""
     binary = meltano_binary()
     if binary is None:
         message = "Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)"
@@ -357,7 +360,7 @@ def test_readme_connection_check_and_after_the_demo_blocks_run_as_printed(projec
             taken.bind(("127.0.0.1", 8765))
             taken.listen()
         try:
-            done = readme_blocks.run(names, project.root, project.env(tmp_path), {})
+            done = readme_blocks.run(names, project.root, project.env(tmp_path), {}, timeout=900)
             written = env_file.read_text()
         finally:
             env_file.unlink()
