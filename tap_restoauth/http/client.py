@@ -27,13 +27,14 @@ from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.mtls import ClientCertificate, handshake_refusal
 from tap_restoauth.http.origins import MAX_REDIRECTS, OriginPolicy
 from tap_restoauth.http.ratelimit import QuotaExhausted, RateLimitGate, RateLimitSettings
+from tap_restoauth.http.request import ApiRequest
 from tap_restoauth.http.retry import (
     RetryAfterTooLong,
     RetryPolicy,
     exception_chain,
     parse_retry_after,
 )
-from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
+from tap_restoauth.http.rules import ResponseBody, ResponseRule
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.sync import interrupt
 
@@ -180,48 +181,22 @@ class ApiClient:
             # One warning above instead of urllib3's on every request.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
-    def get_json(
-        self,
-        stream: str,
-        method: str,
-        url: str,
-        *,
-        params: t.Mapping[str, t.Any],
-        body: t.Any = None,
-        headers: t.Mapping[str, str] | None = None,
-        rules: ResponseRules = NO_RULES,
-    ) -> ApiResponse | None:
-        """Fetch and decode one JSON document; None when a response rule says to ignore it.
-
-        `headers` (the stream's) are merged over the top-level `headers` setting.
-        """
-        answer = self._send(stream, method, url, params, body, rules, headers=headers)
+    def get_json(self, request: ApiRequest) -> ApiResponse | None:
+        """Fetch and decode one JSON document; None when a response rule says to ignore it."""
+        answer = self._send(request)
         if answer is None:
             return None
         response, view = answer
         decoded = view.cached_json()
-        document = decoded if decoded is not None else decode_json(stream, method, response)
+        document = decoded if decoded is not None else decode_json(request.stream, request.method, response)
         return ApiResponse(response.url, response.headers, document)
 
-    def open(
-        self,
-        stream: str,
-        method: str,
-        url: str,
-        *,
-        params: t.Mapping[str, t.Any],
-        body: t.Any = None,
-        headers: t.Mapping[str, str] | None = None,
-        rules: ResponseRules = NO_RULES,
-        accept: str | None = None,
-    ) -> requests.Response | None:
+    def open(self, request: ApiRequest) -> requests.Response | None:
         """A successful response whose body is not read yet (the caller streams and closes it).
 
         None when a response rule says to ignore it.
         """
-        answer = self._send(
-            stream, method, url, params, body, rules, headers=headers, streamed=True, accept=accept
-        )
+        answer = self._send(request, streamed=True)
         return None if answer is None else answer[0]
 
     def api_base_url(self, configured: str) -> str:
@@ -248,31 +223,29 @@ class ApiClient:
             )
         return proxies
 
-    def _send(  # noqa: PLR0917
-        self,
-        stream: str,
-        method: str,
-        url: str,
-        params: t.Mapping[str, t.Any],
-        body: t.Any,
-        rules: ResponseRules,
-        *,
-        headers: t.Mapping[str, str] | None = None,
-        streamed: bool = False,
-        accept: str | None = None,
+    def _send(
+        self, request: ApiRequest, *, streamed: bool = False
     ) -> tuple[requests.Response, ResponseBody] | None:
         """The final, usable response and its body view; None when a rule ignores it.
 
         The response rules are tried first; then a 401 earns one fresh credential and one
         resend (not counted as a retry); a 401 for a freshly issued token is fatal.
         """
+        stream, method, url, params, body = (
+            request.stream,
+            request.method,
+            request.url,
+            request.params,
+            request.body,
+        )
+        rules, accept = request.rules, request.accept
         self.origins.check_request(stream, url)
         renewed = False
         sent_url = url
         matched: ResponseRule | None = None
         exhausted = False
         view: ResponseBody | None = None
-        headers = {**(headers or {}), **({"Accept": accept} if accept else {})}
+        headers = {**(request.headers or {}), **({"Accept": accept} if accept else {})}
 
         def sending(prepared: requests.PreparedRequest) -> None:
             nonlocal sent_url
