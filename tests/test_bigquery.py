@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 Columns = dict[str, tuple[str, str, t.Any]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def bq_project(project: MeltanoProject) -> MeltanoProject:
-    """The session's Meltano project (conftest.py), which has target-bigquery installed too."""
+    """The session's project (conftest.py): tap-restoauth and target-bigquery installed by Meltano."""
     return project
 
 

@@ -41,7 +41,8 @@ def test_defaults_the_docs_state_are_the_settings_defaults():
     defaults = settings_defaults()
     checked = []
     for page, text in PAGES.items():
-        for name, value in re.findall(r"`([a-z_.]+)` \(default (\d+(?:\.\d+)?)\b", text):
+        for name, written in re.findall(r"`([a-z_.]+)` \(default (\d[\d,]*(?:\.\d+)?)\b", text):
+            value = written.replace(",", "")
             if name not in defaults:
                 continue  # not a setting with a declared default (e.g. a JWT claim)
             assert float(value) == float(defaults[name]), (

@@ -8,9 +8,7 @@ leaks between tests or into the developer's `.meltano/`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
-import os
 import re
 import shutil
 import socket
@@ -23,80 +21,14 @@ import pytest
 import yaml
 
 from tap_restoauth.sandbox import CLIENT_SECRET, SandboxData, SandboxServer
-from tests import postgres_server, readme_blocks
-from tests.helpers import ISOLATED_ENV
-from tests.postgres_server import LocalPostgres
+from tests import readme_blocks
+from tests.meltano_project import MeltanoProject
 
 # Every test here is end-to-end (the quick tier skips them).
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("users", "user_orders", "order_items", "events")
-PLUGINS = ("tap-restoauth", "target-jsonl", "target-duckdb", "target-bigquery")
-
-
-def meltano_binary() -> str | None:
-    """MELTANO_BIN (exported by scripts/test.sh), else the project's .venv-meltano, else PATH."""
-    for candidate in (os.environ.get("MELTANO_BIN"), ROOT / ".venv-meltano" / "bin" / "meltano"):
-        if candidate and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which("meltano")
-
-
-@dataclasses.dataclass
-class MeltanoProject:
-    root: Path
-    binary: str
-
-    def env(self, db_dir: Path | None = None, **extra: str) -> dict[str, str]:
-        """The caller's environment minus any tap/target/Meltano settings, plus `extra`."""
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TAP_RESTOAUTH", "TARGET_", "MELTANO_"))
-        }
-        env.update(ISOLATED_ENV)
-        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        if db_dir is not None:
-            env["MELTANO_DATABASE_URI"] = f"sqlite:///{db_dir / 'meltano.db'}"
-        env.update(extra)
-        return env
-
-    def meltano(
-        self, *args: str, env: dict[str, str], ok: bool = True, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *args],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if ok:
-            assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stderr[-4000:]}"
-        return done
-
-    def venv_python(self, plugin_type: str, name: str) -> str:
-        return str(self.root / ".meltano" / plugin_type / name / "venv" / "bin" / "python")
-
-
-def make_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    """The project (meltano.yml and the tap) with PLUGINS installed: conftest's `project`, once a worker."""
-    binary = meltano_binary()
-    if binary is None:
-        message = "Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    root = tmp_path_factory.mktemp("meltano-project")
-    for name in ("meltano.yml", "pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, root / name)
-    shutil.copytree(
-        ROOT / "tap_restoauth", root / "tap_restoauth", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    result = MeltanoProject(root, binary)
-    result.meltano("install", *PLUGINS, env=result.env())
-    return result
 
 
 def sandbox_env(server: SandboxServer, **extra: str) -> dict[str, str]:
@@ -218,22 +150,6 @@ def test_duckdb_keeps_every_row_and_upserts_the_incremental_run(project, serve, 
     env.update(sandbox_env(second))
     project.meltano("run", "tap-restoauth", "target-duckdb", env=env)
     assert duckdb_counts(project, database) == second.data.counts()
-
-
-@pytest.fixture
-def postgres() -> t.Iterator[LocalPostgres]:
-    bin_dir = postgres_server.binaries()
-    if bin_dir is None:
-        message = (
-            "PostgreSQL >= 15 is not installed (Debian's postgresql package): "
-            "scripts/test.sh installs it with apt-get where apt is available"
-        )
-        if os.environ.get("CI") and shutil.which("apt-get"):
-            pytest.fail(message)  # CI could have installed it
-        pytest.skip(message)
-    server = LocalPostgres(bin_dir).start()
-    yield server
-    server.stop()
 
 
 def test_postgres_gets_every_row_typed_and_keyed_and_upserts_the_incremental_run(

@@ -22,8 +22,6 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import google_crc32c
-
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken
 from tap_restoauth.auth.token_store import StoredToken
@@ -36,10 +34,19 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap_restoauth.auth.secret_manager")
 
+
+def crc32c(data: bytes) -> int:
+    """The CRC32C of `data`, as Secret Manager checksums payloads (imported only when used)."""
+    import google_crc32c  # noqa: PLC0415
+
+    return int(google_crc32c.value(data))
+
+
 PREFIX = "sm://"
 DEFAULT_HOST = "secretmanager.googleapis.com"
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 VERSION_ADDER_ROLE = "roles/secretmanager.secretVersionAdder"
+MAX_PAYLOAD_BYTES = 64 * 1024  # the service refuses larger secret versions
 ADC_HINT = (
     "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a "
     "service account key file, or run on Google Cloud with an attached service account"
@@ -149,7 +156,7 @@ class SecretManager:
         from google.cloud.secretmanager_v1.types import SecretPayload  # noqa: PLC0415
 
         data = value.encode("utf-8")
-        payload = SecretPayload(data=data, data_crc32c=google_crc32c.value(data))
+        payload = SecretPayload(data=data, data_crc32c=crc32c(data))
         # UNAVAILABLE is retried although the call may have landed: a duplicate version holding
         # the same value is harmless, a rotated refresh token that was never saved is not.
         version = self._call(
@@ -182,8 +189,29 @@ class SecretManager:
         )
         return str(updated.etag)
 
-    def _call(self, method: str, retryable: tuple[type[Exception], ...], **request: t.Any) -> t.Any:
-        """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed."""
+    def list_versions(self, ref: SecretRef) -> list[tuple[int, str]]:
+        """(number, state name: ENABLED, DISABLED or DESTROYED) of every version of the secret."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+        from google.cloud.secretmanager_v1.types import ListSecretVersionsRequest  # noqa: PLC0415
+
+        request = ListSecretVersionsRequest(parent=ref.secret_name, page_size=1000)
+        versions = self._call("list_secret_versions", (ServiceUnavailable,), collect=True, request=request)
+        return [(int(str(version.name).rsplit("/", 1)[1]), version.state.name) for version in versions]
+
+    def retire_version(self, ref: SecretRef, number: int, *, destroy: bool) -> None:
+        """Destroy (data gone for good) or disable (restorable) one version of the secret."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+
+        method = "destroy_secret_version" if destroy else "disable_secret_version"
+        self._call(method, (ServiceUnavailable,), name=f"{ref.secret_name}/versions/{number}")
+
+    def _call(
+        self, method: str, retryable: tuple[type[Exception], ...], *, collect: bool = False, **request: t.Any
+    ) -> t.Any:
+        """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed.
+
+        `collect`: the answer is a pager, read whole here (its further pages are calls too).
+        """
         from google.api_core import exceptions, retry  # noqa: PLC0415
 
         deadline = self.settings.timeout_seconds
@@ -195,7 +223,8 @@ class SecretManager:
             timeout=deadline,
         )
         try:
-            return getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+            answer = getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+            return list(answer) if collect else answer
         except (exceptions.RetryError, exceptions.DeadlineExceeded) as exc:
             cause = getattr(exc, "cause", None)
             last = f" (last error: {_status(cause)[1]})" if cause is not None else ""
@@ -256,10 +285,15 @@ class SecretReader:
             name, data, checksum = self.manager.access(ref)
         except CallFailed as exc:
             raise SecretError(f"{where}: {self._explain(ref, exc)}") from None
-        if checksum is not None and checksum != google_crc32c.value(data):
+        if checksum is not None and checksum != crc32c(data):
             raise SecretError(
                 f"{where}: {ref} failed its integrity check (data_crc32c does not match the data "
                 "received); the value was not used"
+            )
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise SecretError(
+                f"{where}: {ref} holds {len(data)} bytes, more than Secret Manager's "
+                f"{MAX_PAYLOAD_BYTES}-byte limit; the value was not used"
             )
         try:
             text = _strip_one_newline(data.decode("utf-8"))
@@ -299,6 +333,7 @@ class SecretManagerTokenStore:
         self.ref = ref
         self.fallback_file = fallback_file
         self.description = f"Secret Manager secret {ref.secret_name}"
+        self.after_save: t.Callable[[str], None] | None = None  # given the new version's name (pruning)
 
     def save(self, token: str) -> None:
         try:
@@ -306,6 +341,8 @@ class SecretManagerTokenStore:
         except CallFailed as exc:
             raise SecretError(self._failure(exc)) from None
         logger.info("Added the rotated refresh token to Secret Manager as %s", name)
+        if self.after_save is not None:
+            self.after_save(name)
         if self.ref.version != "latest":
             logger.warning(
                 "auth.refresh_token is pinned to version %s of %s: the next run reads that version, "

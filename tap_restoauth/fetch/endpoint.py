@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import typing as t
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -92,6 +93,7 @@ class Endpoint:
             start=window[0] if window else None,
             end=window[1] if window else None,
             format=incremental.format if incremental else "iso8601",
+            token=self.client.auth.token_extras() if self.stream.templates.uses("token") else {},
         )
 
     def window_end(self) -> dt.datetime:
@@ -110,7 +112,7 @@ class Endpoint:
         values = values or self.values(context)
         request = self.stream.templates
         params = {**templates.render(request.params, values), **extra}
-        headers = {str(k): str(v) for k, v in templates.render(request.headers, values).items()}
+        headers = templates.render_headers(request.headers, values, self.stream.name)
         body = templates.render(request.body, values)
         return self.stream.paginator.first_request(
             PageRequest(
@@ -173,6 +175,18 @@ class Endpoint:
                     yield from self._fetch_concurrently(planned, count, guard)
                     return
             request = self.stream.paginator.next_request(page)
+
+    def window_pages(
+        self,
+        context: Mapping[str, t.Any] | None,
+        values: templates.Values,
+        concurrency: int,
+        abandoned: threading.Event,
+    ) -> Iterable[tuple[Page, list[t.Any]]]:
+        """The pages of one date window; with `concurrency` > 1 (windows fetched in worker
+        threads, `abandoned` set when the others are given up) fetched in full here."""
+        pages = self.pages(context, {}, values, concurrent=concurrency < 2)
+        return list(pages) if concurrency > 1 else pages
 
     def prefetch(
         self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any], pool: Executor
@@ -321,7 +335,7 @@ class Endpoint:
             if not container or not isinstance(container[0], list):
                 raise ApiError(
                     f"{self.stream.name}: records_path {self.stream.records_path or ''!s} matched "
-                    f"nothing in the response of {mask_url(response.url)}; {_shape(response.body)}"
+                    f"nothing in the response of {mask_url(response.url)}; {describe_shape(response.body)}"
                 )
         if records and not isinstance(records[0], dict):
             raise ApiError(
@@ -338,7 +352,7 @@ class Endpoint:
             if len(candidates) != 1:
                 raise ConfigError(
                     f"streams[{self.stream.name}].records_path is not set and cannot be guessed: "
-                    f'{_shape(body)}; set records_path (e.g. "$.data[*]")'
+                    f'{describe_shape(body)}; set records_path (e.g. "$.data[*]")'
                 )
             path = f"$.{candidates[0]}[*]"
         else:
@@ -350,11 +364,10 @@ class Endpoint:
 
 def _result(future: Future[Fetched]) -> Fetched:
     """The future's page; a signal ends the wait at once (see sync/interrupt.py)."""
-    with interrupt.interruptible():
-        return future.result()
+    return interrupt.result(future)
 
 
-def _shape(body: t.Any) -> str:
+def describe_shape(body: t.Any) -> str:
     if isinstance(body, dict):
         keys = ", ".join(list(body)[:12]) or "none"
         return f"the response is an object with keys: {keys}"

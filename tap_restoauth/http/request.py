@@ -27,3 +27,6 @@ class ApiRequest:
     headers: t.Mapping[str, str] | None = None  # the stream's, merged over the top-level ones
     rules: ResponseRules = NO_RULES
     accept: str | None = None  # the Accept header a streamed format asks for
+    # False for a file on another origin (a presigned storage URL): nothing of the tap's is
+    # sent on any hop, and only https (or loopback) URLs are fetched.
+    credentials: bool = True

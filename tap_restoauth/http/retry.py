@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import email.utils
 import http.client
 import logging
-import math
 import random
 import socket
-import time
 import typing as t
 
 import requests
 
 from tap_restoauth.errors import ApiError
-from tap_restoauth.http import unreachable
+from tap_restoauth.http import delays, unreachable
 from tap_restoauth.sync import interrupt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -105,6 +101,7 @@ class RetryPolicy:
                 with interrupt.interruptible():
                     response = attempt_once()
             except TRANSIENT_ERRORS as exc:
+                interrupt.check()  # a request abandoned because the run is stopping
                 problem = describe_transport_error(exc)
                 dns = name_resolution_error(exc)
                 if dns is not None and (dns.errno not in DNS_TEMPORARY or attempt >= DNS_MAX_RETRIES):
@@ -139,27 +136,13 @@ class RetryPolicy:
             attempt += 1
             if on_retry is not None:
                 on_retry()
-            interrupt.sleep(wait)
+            interrupt.wait(wait)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date (never negative)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # HTTP dates are always GMT
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
+    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date, never negative and
+    never more than ten years (see http/delays.py); None when it is neither."""
+    return delays.retry_after(value)
 
 
 def describe_transport_error(exc: Exception) -> str:
