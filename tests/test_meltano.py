@@ -253,7 +253,8 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
     assert prod.returncode == 0, prod.stderr[-2000:]  # the job's variables win over the prod placeholders
     prod = project.meltano(*discover, env=project.env(tmp_path), ok=False)
     assert prod.returncode != 0
-    assert "tap-restoauth: error: invalid config: 'api_url' is a required property" in prod.stderr
+    assert "tap-restoauth: error: invalid config: " in prod.stderr
+    assert "'api_url' is a required property (under Meltano: set TAP_RESTOAUTH_API_URL" in prod.stderr
     assert "ResourceWarning" not in prod.stderr
 
 
