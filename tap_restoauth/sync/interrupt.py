@@ -119,9 +119,6 @@ def stopping() -> bool:
     return _signal is not None
 
 
-requested = stopping
-
-
 def signal_number() -> int | None:
     return _signal
 
