@@ -20,11 +20,13 @@ import sys
 import threading
 import time
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
+from tap_restoauth.sync import interrupt
 from tests.helpers import ISOLATED_ENV
 from tests.request_server import Reply, Request, RequestServer
 
@@ -315,3 +317,36 @@ def test_sigterm_ends_a_streamed_download_without_a_cut_record(tmp_path, framing
         assert records and all(record["name"] == f"name-{record['id']}" for record in records)
     finally:
         server.stop()
+
+
+def test_the_wait_api_ends_every_wait_at_once_in_any_thread():
+    """`interrupt.wait` and `interrupt.result` (the API other modules' waits use) end as soon as
+    the stop event is set, in worker threads; the handler is called as the signal would."""
+    ended: list[int] = []
+    release = threading.Event()
+
+    def waits(wait: t.Callable[[], object]) -> None:
+        try:
+            wait()
+        except interrupt.Interrupted as stop:
+            ended.append(stop.exit_code)
+
+    with ThreadPoolExecutor(1) as pool:
+        never = pool.submit(release.wait, HANG)
+        threads = [
+            threading.Thread(target=waits, args=(lambda: interrupt.wait(HANG),)),
+            threading.Thread(target=waits, args=(lambda: interrupt.result(never),)),
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            time.sleep(0.2)
+            interrupt._handle(signal.SIGTERM, None)  # outside an interruptible block: sets the event
+            for thread in threads:
+                thread.join(EXIT_BOUND)
+            assert ended == [143, 143]
+            with pytest.raises(interrupt.Interrupted):
+                interrupt.wait(0)
+        finally:
+            interrupt.reset()
+            release.set()
