@@ -147,6 +147,8 @@ def result(future: futures.Future[T]) -> T:
             try:
                 return future.result(timeout=_SLICE)
             except futures.TimeoutError:
+                if future.done():
+                    raise  # the work itself raised TimeoutError (the same class since 3.11)
                 check()
 
 
