@@ -200,6 +200,13 @@ class TapRestOAuth(Tap):
                 # Stopped between pages: the state covers exactly the records written.
                 self._state_writer.write_state(self.state)
                 raise
+            except Exception:
+                # Failed: the state covers the records written; what state_interval_seconds held
+                # back is written now, as a stop would.
+                with contextlib.suppress(Exception):
+                    if any(not s.state_manager.is_flushed for s in self.streams.values()):
+                        self._state_writer.write_state(self.state)
+                raise
         except BaseException:
             if emit_audit:
                 with contextlib.suppress(Exception):  # the run's own error is the one to report
