@@ -138,29 +138,37 @@ def parse(data: bytes, where: str) -> t.Any:
 
 
 def check_size(value: t.Any, where: str) -> None:
-    """Refuse structures that are huge once aliases are expanded, cyclic, or too deep."""
-    visits = 0
+    """Refuse structures that are huge once aliases are expanded, cyclic, or too deep.
+
+    The expanded size of each distinct list or dict is computed once (memoized by
+    identity), so the check costs one pass over what was parsed, not over the expansion.
+    """
+    sizes: dict[int, int] = {}
     on_path: set[int] = set()
 
-    def walk(node: t.Any, depth: int) -> None:
-        nonlocal visits
-        visits += 1
-        if visits > MAX_NODES:
-            raise DocumentError(
-                f"{where}: more than {MAX_NODES:,} nodes once YAML aliases are expanded (an alias bomb?)"
-            )
+    def size(node: t.Any, depth: int) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in on_path:
+            raise DocumentError(f"{where}: a YAML alias refers to itself (a cyclic document)")
         if depth > MAX_JSON_DEPTH:
             raise DocumentError(f"{where}: nested deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(node, (dict, list)):
-            key = id(node)
-            if key in on_path:
-                raise DocumentError(f"{where}: a YAML alias refers to itself (a cyclic document)")
-            on_path.add(key)
-            for child in node.values() if isinstance(node, dict) else node:
-                walk(child, depth + 1)
-            on_path.discard(key)
+        on_path.add(key)
+        total = 1
+        for child in node.values() if isinstance(node, dict) else node:
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise DocumentError(
+                    f"{where}: more than {MAX_NODES:,} nodes once YAML aliases are expanded (an alias bomb?)"
+                )
+        on_path.discard(key)
+        sizes[key] = total
+        return total
 
-    walk(value, 0)
+    size(value, 0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,32 +33,33 @@ def convert(document: Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
     if str(document.get("swagger")) != "2.0":
         raise DocumentError(f"{where}: swagger {document.get('swagger')!r} is not supported (only 2.0)")
     converted = t.cast(dict[str, t.Any], _rewrite_refs(document))
-    schemes = converted.get("schemes") or ["https"]
+    schemes = _list(converted.get("schemes")) or ["https"]
     host = converted.get("host")
     base_path = str(converted.get("basePath") or "")
     servers = [{"url": f"{schemes[0]}://{host}{base_path}"}] if host else [{"url": base_path or "/"}]
-    produces = converted.get("produces") or ["application/json"]
+    produces = _list(converted.get("produces")) or ["application/json"]
     result: dict[str, t.Any] = {
         "openapi": "3.0.0",
         "info": converted.get("info") or {},
         "servers": servers,
         "paths": {},
         "components": {
-            "schemas": converted.get("definitions") or {},
-            "parameters": _parameters(converted.get("parameters") or {}),
+            "schemas": _mapping(converted.get("definitions")),
+            "parameters": _parameters(_mapping(converted.get("parameters"))),
             "responses": {
-                name: _response(value, produces) for name, value in (converted.get("responses") or {}).items()
+                name: _response(value, produces)
+                for name, value in _mapping(converted.get("responses")).items()
             },
             "securitySchemes": {
                 name: _security_scheme(value)
-                for name, value in (converted.get("securityDefinitions") or {}).items()
+                for name, value in _mapping(converted.get("securityDefinitions")).items()
                 if isinstance(value, Mapping)
             },
         },
     }
     if "security" in converted:
         result["security"] = converted["security"]
-    for path, item in (converted.get("paths") or {}).items():
+    for path, item in _mapping(converted.get("paths")).items():
         if not isinstance(item, Mapping):
             continue
         result["paths"][path] = {
@@ -68,6 +69,14 @@ def convert(document: Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
         if "parameters" in item:
             result["paths"][path]["parameters"] = _parameter_list(item["parameters"])
     return result
+
+
+def _mapping(value: t.Any) -> Mapping[str, t.Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: t.Any) -> list[t.Any]:
+    return value if isinstance(value, list) else []
 
 
 def _rewrite_refs(node: t.Any) -> t.Any:
@@ -128,7 +137,7 @@ def _operation(operation: Mapping[str, t.Any], produces: list[t.Any]) -> dict[st
     responses = operation.get("responses")
     if isinstance(responses, Mapping):
         converted["responses"] = {
-            str(code): _response(value, operation.get("produces") or produces)
+            str(code): _response(value, _list(operation.get("produces")) or produces)
             for code, value in responses.items()
         }
     return converted
@@ -139,7 +148,7 @@ def _security_scheme(value: Mapping[str, t.Any]) -> dict[str, t.Any]:
     if kind == "basic":
         return {"type": "http", "scheme": "basic"}
     if kind == "oauth2":
-        flow: dict[str, t.Any] = {"scopes": value.get("scopes") or {}}
+        flow: dict[str, t.Any] = {"scopes": _mapping(value.get("scopes"))}
         for key in ("tokenUrl", "authorizationUrl"):
             if key in value:
                 flow[key] = value[key]
