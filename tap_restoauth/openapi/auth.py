@@ -40,7 +40,9 @@ def detect(document: Document, kept: list[Operation], api_url: str) -> tuple[dic
             for name, wanted in requirement.items():
                 needs[str(name)] += 1
                 scopes.setdefault(str(name), set()).update(str(s) for s in wanted or [] if isinstance(s, str))
-    order = [name for name, _ in needs.most_common()] + [str(name) for name in schemes if name not in needs]
+    rank = {name: _rank(schemes.get(name)) for name in map(str, schemes)}
+    order = sorted(needs, key=lambda name: (-needs[name], rank.get(name, len(PREFERENCE))))
+    order += [str(name) for name in schemes if name not in needs]
     skipped = []
     for name in order:
         scheme = document.resolve(Located(schemes.get(name), document.location)).node
@@ -51,6 +53,16 @@ def detect(document: Document, kept: list[Operation], api_url: str) -> tuple[dic
             return built, f"auth {built['type']} from the security scheme {name!r}"
         skipped.append(f"{name} ({scheme.get('type')})")
     return None, "auth: none usable (unsupported schemes: " + ", ".join(skipped) + ")"
+
+
+PREFERENCE = ("oauth2", "bearer", "apiKey", "basic")  # on a tie, the first usable of these
+
+
+def _rank(scheme: t.Any) -> int:
+    if not isinstance(scheme, Mapping):
+        return len(PREFERENCE)
+    kind = str(scheme.get("scheme", "")).lower() if scheme.get("type") == "http" else scheme.get("type")
+    return PREFERENCE.index(kind) if kind in PREFERENCE else len(PREFERENCE)
 
 
 def _requirements(document: Document, operation: Operation) -> list[Mapping[str, t.Any]]:

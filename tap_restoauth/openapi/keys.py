@@ -5,7 +5,8 @@
 - Replication key: a ``date-time`` property named like ``updated``, ``updated_at``,
   ``modified``, ``last_modified``, ``updatedAt`` ..., only when a query parameter can
   filter by it (``updated_since``, ``since``, ``modified_after``, ``updated_at[gte]``,
-  ``filter`` ...): ``{replication_key: updated_at, incremental: {param: since}}``.
+  ``filter`` ...) that takes a date-time or text (GitHub's ``/repositories?since=`` takes an id):
+  ``{replication_key: updated_at, incremental: {param: since}}``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from tap_restoauth.openapi.operations import Operation
+from tap_restoauth.openapi.operations import Operation, Parameter
 from tap_restoauth.openapi.schema import Flat, Translator
 
 _KEY = re.compile(r"^(.+_id|uuid|key)$", re.IGNORECASE)
@@ -100,7 +101,7 @@ def detect(item: Flat, operation: Operation, translator: Translator) -> Keys:
             f"{name}_min",
             *FILTER_PARAMS,
         ]
-        param = next((option for option in options if option in query), None)
+        param = next((option for option in options if option in query and _takes_time(query[option])), None)
         if param is not None:
             replication = name
             break
@@ -111,3 +112,8 @@ def detect(item: Flat, operation: Operation, translator: Translator) -> Keys:
     else:
         reasons.append("full table: no updated-like date-time property")
     return Keys(primary, replication, param, reasons)
+
+
+def _takes_time(parameter: Parameter) -> bool:
+    """A filter parameter that can carry a timestamp: not a number or a boolean."""
+    return parameter.schema.get("type") not in {"integer", "number", "boolean"}
