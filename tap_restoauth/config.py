@@ -27,6 +27,7 @@ from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
+from tap_restoauth.openapi import runtime as openapi_runtime
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
@@ -151,6 +152,7 @@ def _placeholders(value: t.Any) -> t.Iterator[str]:
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     """Validate `config` and return typed settings; raises ConfigError on the first problem."""
+    config = openapi_runtime.expand(config)  # streams derived from `openapi.document`, if set
     api_url = config.get("api_url")
     if not api_url:
         raise ConfigError("api_url is required (the base URL of the API, e.g. https://api.example.com)")

@@ -302,20 +302,30 @@ def test_child_of_the_stream_listing_what_its_parameter_names(tmp_path: Path) ->
             {
                 "/v1/customers": listing(ITEM),
                 "/v1/customers/{customer}/sources": listing(ITEM),
+                "/v1/customers/{customer}/sources/{source}/uses": listing(ITEM),
                 "/repos/{owner}/{repo}/issues": listing(issue, field=""),
                 "/repos/{owner}/{repo}/issues/{issue_number}/comments": listing(ITEM, field=""),
+                "/orphans/{orphan_id}/things": listing(ITEM),
             }
         ),
     )
     streams = {s["name"]: s for s in config["streams"]}
-    assert streams["customer_sources"]["parent"] == "customers"
-    assert streams["customer_sources"]["path"] == "/v1/customers/{parent.id}/sources"
+    sources = streams["customer_sources"]
+    assert (sources["parent"], sources["parent_keys"]) == ("customers", {"customer": "id"})
+    assert sources["path"] == "/v1/customers/{customer}/sources"
+    uses = streams["source_uses"]  # a grandchild: {customer} comes from its grandparent
+    assert (uses["parent"], uses["parent_keys"]) == ("customer_sources", {"source": "id"})
+    assert uses["path"] == "/v1/customers/{customer}/sources/{source}/uses"
     comments = streams["issue_comments"]
-    assert comments["parent"] == "repo_issues"
-    assert comments["path"] == "/repos/{config.owner}/{config.repo}/issues/{parent.number}/comments"
-    assert (config["owner"], config["repo"]) == ("CHANGE_ME", "CHANGE_ME")
+    assert (comments["parent"], comments["parent_keys"]) == ("repo_issues", {"issue_number": "number"})
+    assert comments["path"] == "/repos/{config.owner}/{config.repo}/issues/{issue_number}/comments"
+    assert streams["orphan_things"]["path"] == "/orphans/{config.orphan_id}/things"
+    assert "parent" not in streams["orphan_things"]
+    assert (config["owner"], config["repo"], config["orphan_id"]) == ("CHANGE_ME", "CHANGE_ME", "CHANGE_ME")
     assert "placeholder {config.owner}: path parameter of /repos/{owner}/{repo}/issues" in report
-    parse_settings(config)
+    assert "child of repo_issues: {issue_number} is the parent's number" in report
+    settings = parse_settings(config)
+    assert [s.name for s in settings.streams][:3] == ["customers", "customer_sources", "source_uses"]
 
 
 def test_required_query_parameters_take_a_documented_value_or_a_placeholder(tmp_path: Path) -> None:

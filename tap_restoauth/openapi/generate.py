@@ -2,9 +2,11 @@
 
 Children: an operation with path parameters becomes a child of the stream that lists
 what its last parameter names (``/v1/customers/{customer}/sources`` → child of
-``customers`` with ``{parent.id}``); the parameter maps to the parent's property of the
-same name, the name without its resource prefix (``issue_number`` → ``number``), or the
-parent's primary key. Parameters with no such parent are ``{config.NAME}`` placeholders,
+``customers`` with ``parent_keys: {customer: id}``, the parent record's id); the parameter
+maps to the parent's property of the same name, the name without its resource prefix
+(``issue_number`` → ``number``), or the parent's primary key. A grandchild's earlier
+parameters come from its ancestors the same way (``/users/{user_id}/orders/{order_id}/items``).
+Parameters with no such parent are ``{config.NAME}`` placeholders,
 added to the config as ``"CHANGE_ME"`` and listed in the report.
 """
 
@@ -122,8 +124,9 @@ def generate(document: Document, options: Options) -> Generated:
         by_path.setdefault(_normal(item.operation.path), (name, item))
     placeholders: dict[str, str] = {}
     streams = []
+    parents = {name: _parent(item.operation.path, by_path, name) for name, item in named}
     for name, item in named:
-        stream = _stream(name, item, by_path, placeholders)
+        stream = _stream(name, item, parents, placeholders)
         streams.append(stream)
         report.kept(
             item.operation.method, item.operation.path, name, [*item.reasons, *_parent_reason(stream)]
@@ -145,8 +148,23 @@ def _normal(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
+def _inherited(
+    name: str, item: Candidate, parents: Mapping[str, tuple[str, Candidate, str] | None], depth: int = 0
+) -> set[str]:
+    """Path parameters the stream `name` passes to its children as context keys: its own
+    parent_keys key and those of its ancestors it uses in its own path."""
+    parent = parents.get(name)
+    if parent is None or depth > len(parents):
+        return set()
+    own = _PARAM.findall(item.operation.path)
+    return {own[-1]} | (_inherited(parent[0], parent[1], parents, depth + 1) & set(own))
+
+
 def _stream(
-    name: str, item: Candidate, by_path: dict[str, tuple[str, Candidate]], placeholders: dict[str, str]
+    name: str,
+    item: Candidate,
+    parents: Mapping[str, tuple[str, Candidate, str] | None],
+    placeholders: dict[str, str],
 ) -> dict[str, t.Any]:
     operation = item.operation
     stream: dict[str, t.Any] = {"name": name, "path": operation.path}
@@ -154,14 +172,17 @@ def _stream(
         stream["method"] = operation.method
     path = operation.path
     parameters = _PARAM.findall(path)
-    parent = _parent(path, parameters, by_path, name)
+    parent = parents.get(name)
+    inherited: set[str] = set()
     if parent is not None:
-        parent_name, _, field = parent
-        last = parameters[-1]
+        parent_name, parent_item, field = parent
         stream["parent"] = parent_name
-        path = path.replace("{" + last + "}", "{parent." + field + "}")
+        stream["parent_keys"] = {parameters[-1]: field}
+        inherited = _inherited(parent_name, parent_item, parents)
         parameters = parameters[:-1]
     for parameter in parameters:
+        if parameter in inherited:
+            continue
         key = snake(parameter) or "param"
         placeholders.setdefault(key, f"path parameter of {operation.path}")
         path = path.replace("{" + parameter + "}", "{config." + key + "}")
@@ -193,8 +214,10 @@ def _stream(
 
 
 def _parent(
-    path: str, parameters: list[str], by_path: dict[str, tuple[str, Candidate]], name: str
+    path: str, by_path: dict[str, tuple[str, Candidate]], name: str
 ) -> tuple[str, Candidate, str] | None:
+    """The stream listing what the last path parameter names, and the field that fills it."""
+    parameters = _PARAM.findall(path)
     if not parameters:
         return None
     last = parameters[-1]
@@ -216,7 +239,8 @@ def _parent(
 def _parent_reason(stream: Mapping[str, t.Any]) -> list[str]:
     if not stream.get("parent"):
         return []
-    return [f"child of {stream['parent']}: {stream['path']}"]
+    (key, field), *_ = stream["parent_keys"].items()
+    return [f"child of {stream['parent']}: {{{key}}} is the parent's {field}"]
 
 
 def _parents_first(streams: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

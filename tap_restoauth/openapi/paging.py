@@ -97,7 +97,11 @@ def detect(
             reason += f" + {size_param.name}" + (f"={wanted}" if wanted else "")
         return Paging("page_number", numbered, reason)
     next_url = next(
-        (path for path, (name, kind) in fields.items() if _NEXT_URL_FIELD.match(name) and kind == "string"),
+        (
+            path
+            for path, (name, kind) in fields.items()
+            if _NEXT_URL_FIELD.match(name) and kind in {"string", "uri"}
+        ),
         None,
     )
     if next_url is not None:
@@ -121,14 +125,11 @@ def _cursor(
     records_field: str | None,
     query: dict[str, Parameter],
 ) -> Paging | None:
-    carrier = next(
-        (
-            path
-            for path, (name, kind) in fields.items()
-            if _CURSOR_FIELD.match(name) and kind in {"string", "integer"}
-        ),
-        None,
-    )
+    texts = [(path, name) for path, (name, kind) in fields.items() if kind in {"string", "integer"}]
+    urls = {path for path, (name, kind) in fields.items() if kind == "uri"}
+    carrier = next((path for path, name in texts if _CURSOR_FIELD.match(name)), None)
+    if carrier is None:  # a plain `next` that is not documented as a URL: the cursor itself
+        carrier = next((path for path, name in texts if name == "next" and path not in urls), None)
     has_more = next(
         (path for path, (name, kind) in fields.items() if _HAS_MORE_FIELD.match(name) and kind == "boolean"),
         None,
@@ -163,16 +164,23 @@ def page_size(parameter: Parameter) -> int | None:
 
 
 def _fields(envelope: Flat, translator: Translator) -> dict[str, tuple[str, str]]:
-    """`$.path` → (name, kind) of the envelope's scalar fields, two levels deep."""
+    """`$.path` → (name, kind) of the envelope's fields, two levels deep (kind ``uri`` for URLs)."""
     found: dict[str, tuple[str, str]] = {}
     for name, located in envelope.properties.items():
         flat = translator.flatten(located, envelope.refs)
         kind = flat.kind
         if kind == "object":
             for inner, inner_located in flat.properties.items():
-                inner_kind = translator.flatten(inner_located, flat.refs).kind
-                if inner_kind:
-                    found[f"$.{name}.{inner}"] = (inner, inner_kind)
+                inner_flat = translator.flatten(inner_located, flat.refs)
+                if inner_flat.kind:
+                    found[f"$.{name}.{inner}"] = (inner, _kind(inner_flat))
         elif kind:
-            found[f"$.{name}"] = (name, kind)
+            found[f"$.{name}"] = (name, _kind(flat))
     return found
+
+
+def _kind(flat: Flat) -> str:
+    """The field's type, or ``uri`` for a string documented as a URL."""
+    return (
+        "uri" if flat.kind == "string" and flat.format in {"uri", "url", "uri-reference"} else str(flat.kind)
+    )

@@ -138,7 +138,7 @@ class Translator:
         flat.required = {str(name) for name in _list(node.get("required")) if isinstance(name, str)}
         if "items" in node:
             flat.items = Located(node["items"], base)
-        if isinstance(node.get("format"), str) and node["format"] in KEPT_FORMATS:
+        if isinstance(node.get("format"), str):
             flat.format = node["format"]
         additional = node.get("additionalProperties")
         flat.map_values = bool(additional) and not flat.properties
@@ -180,7 +180,7 @@ class Translator:
             items = self.flatten(flat.items, flat.refs) if flat.items is not None else Flat(untyped=True)
             return {"type": types, "items": self._translate(items, depth + 1, nullable=items.nullable)}
         schema: dict[str, t.Any] = {"type": types}
-        if kind == "string" and flat.format:
+        if kind == "string" and flat.format in KEPT_FORMATS:
             schema["format"] = flat.format
         return schema
 
