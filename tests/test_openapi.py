@@ -105,7 +105,7 @@ def test_single_objects_and_posts_that_do_not_list_are_skipped_with_a_reason(tmp
     config, report = generated(
         tmp_path, document({"/things/{id}": one, "/things": post, "/things/search": search})
     )
-    assert [s["name"] for s in config["streams"]] == ["search"]
+    assert [s["name"] for s in config["streams"]] == ["things_search"]
     assert config["streams"][0]["method"] == "POST"
     assert "skipped GET /things/{id}: the 2xx response is one object" in report
     assert "skipped POST /things: a POST that does not say it searches or lists" in report
@@ -182,6 +182,22 @@ def test_page_token_param_with_next_page_token_field(tmp_path: Path) -> None:
     )
     assert stream["pagination"]["cursor_path"] == "$.nextPageToken"
     assert stream["params"] == {"pageSize": 50}  # no maximum: the default
+
+
+def test_a_text_page_parameter_with_a_next_page_field_is_a_cursor(tmp_path: Path) -> None:
+    envelope = {"has_more": {"type": "boolean"}, "next_page": {"type": "string", "nullable": True}}
+    stream = only_stream(
+        tmp_path,
+        document(
+            {
+                "/v1/charges/search": listing(
+                    ITEM, envelope=envelope, parameters=[query("page", type="string")]
+                )
+            }
+        ),
+    )
+    assert stream["name"] == "charges_search"
+    assert stream["pagination"] == {"type": "cursor", "cursor_param": "page", "cursor_path": "$.next_page"}
 
 
 def test_offset_and_limit(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``/v1/customers`` → ``customers``; ``/repos/{owner}/{repo}/issues`` → ``repo_issues``
 (the parameter just before the resource names its owner); ``/api/v2/pokemon/`` →
-``pokemon``. Version segments (``v1``, ``2010-04``, ``api``) are dropped. A name
+``pokemon``; ``/v1/charges/search`` → ``charges_search`` (a generic last word keeps the one
+before it). Version segments (``v1``, ``2010-04``, ``api``) are dropped. A name
 already taken grows by the segment before it, then by a number.
 """
 
@@ -13,6 +14,7 @@ import re
 _VERSION = re.compile(r"^(v\d+(\.\d+)*|\d{4}-\d{2}(-\d{2})?|api|rest)$", re.IGNORECASE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+GENERIC = frozenset({"search", "list", "all", "query", "find", "export", "history", "items", "entries"})
 _ID_SUFFIX = re.compile(r"_(id|number|name|key|slug|uuid)$")
 
 
@@ -40,7 +42,11 @@ def candidates(path: str) -> list[str]:
     first = words[last]
     if is_parameter(segments(path)[-1]) and statics:
         first = statics[-1] + "_" + words[last]
-    names.append(first if len(words) == 1 or is_parameter(segments(path)[-1]) else _with_owner(path, words))
+    if len(words) > 1 and words[-1] in GENERIC and not is_parameter(segments(path)[-1]):
+        first = f"{words[-2]}_{words[-1]}"  # /v1/charges/search -> charges_search
+    elif len(words) > 1 and not is_parameter(segments(path)[-1]):
+        first = _with_owner(path, words)
+    names.append(first)
     for start in range(last - 1, -1, -1):
         names.append("_".join(words[start:]))
     return list(dict.fromkeys(names))

@@ -9,7 +9,7 @@ In this order:
   record's id: ``{type: cursor, cursor_param: starting_after, cursor_path: "$.data[-1].id",
   has_more_path: "$.has_more"}``;
 - ``offset`` + ``limit`` → ``offset``; ``page`` + ``per_page``/``page_size``/``pageSize``
-  → ``page_number``;
+  → ``page_number`` (a text ``page`` with a ``next_page`` field is a cursor, as Stripe's search);
 - a ``next`` URL field in the response → ``next_url``;
 - a documented ``Link`` response header → ``link_header``;
 - else ``none``.
@@ -84,6 +84,19 @@ def detect(
                 "limit": size,
             }
             return Paging("offset", setting, f"offset: {query['offset'].name} + {limit.name}={size}")
+    page = query.get("page")
+    if page is not None and page.schema.get("type") == "string":  # Stripe search: an opaque page token
+        carrier = next(
+            (path for path, (name, _) in fields.items() if name in {"next_page", "nextPage"}), None
+        )
+        if carrier is not None:
+            setting = {"type": "cursor", "cursor_param": page.name, "cursor_path": carrier}
+            return Paging(
+                "cursor",
+                setting,
+                f"cursor: {page.name} (a text token) from the response field {carrier}",
+                _size(query),
+            )
     if "page" in query or "page_number" in query:
         number = query.get("page") or query["page_number"]
         size_param = next((query[name] for name in PAGE_SIZE_PARAMS if name in query), None)
