@@ -45,10 +45,9 @@ DefaultDetector(config).run(parser)
 endpoints = parser.endpoints.endpoints
 paging = collections.Counter()
 for e in endpoints:
-    cfg = e.paginator_config if e.detected_pagination else None
-    if e.detected_pagination is None and e.detected_global_pagination is not None:
-        cfg = e.detected_global_pagination.paginator_config
-    paging[(cfg or {}).get("type", "none")] += 1
+    found = e.detected_pagination or e.detected_global_pagination
+    kind = (found.paginator_config or {}).get("type", "?") if found else "auto"
+    paging[kind] += 1
 scheme = parser.detected_global_security_scheme
 print(json.dumps({
     "operations": len(endpoints),
