@@ -42,7 +42,9 @@ def candidates(path: str) -> list[str]:
     first = words[last]
     if is_parameter(segments(path)[-1]) and statics:
         first = statics[-1] + "_" + words[last]
-    if len(words) > 1 and words[-1] in GENERIC and not is_parameter(segments(path)[-1]):
+    parts = [s for s in segments(path) if not _VERSION.match(s)]
+    generic_after_static = len(parts) > 1 and not is_parameter(parts[-2]) and words[-1] in GENERIC
+    if len(words) > 1 and generic_after_static and not is_parameter(segments(path)[-1]):
         first = f"{words[-2]}_{words[-1]}"  # /v1/charges/search -> charges_search
     elif len(words) > 1 and not is_parameter(segments(path)[-1]):
         first = _with_owner(path, words)
