@@ -450,7 +450,7 @@ def test_storage_write_api_loads_flat_streams_and_silently_drops_nested_ones(
 
 
 def test_schemas_generated_from_openapi_documents_become_typed_bigquery_columns(bq_project):
-    """tap-restoauth-openapi's declared schemas (PokeAPI's and four Stripe streams): every typed
+    """tap-restoauth-openapi's declared schemas (PokeAPI's, four Stripe and two GitHub streams): every typed
     property gets its BigQuery type (date-time -> TIMESTAMP, objects -> RECORD, arrays -> REPEATED);
     STRING only where the schema is text (or JSON text for untyped values)."""
 
@@ -458,6 +458,7 @@ def test_schemas_generated_from_openapi_documents_become_typed_bigquery_columns(
     for name, keep in (
         ("pokeapi.yml", None),
         ("stripe_spec3.json", {"products", "prices", "events", "plans"}),
+        ("github_api.json", {"issues", "gists"}),
     ):
         for stream in generate(load(name), Options()).config["streams"]:
             if keep is None or stream["name"] in keep:
