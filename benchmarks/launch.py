@@ -24,7 +24,13 @@ def main() -> None:
     wall = time.perf_counter() - start
     with open(result, "w") as out:
         json.dump(
-            {"wall": wall, "max_rss_kib": usage.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, out
+            {
+                "wall": wall,
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "max_rss_kib": usage.ru_maxrss,
+                "exit": os.waitstatus_to_exitcode(status),
+            },
+            out,
         )
 
 

@@ -28,6 +28,7 @@ class Sample:
     wall: float  # seconds, process start to exit
     max_rss_mib: float  # this child's peak resident set (wait4's rusage, not the children's maximum)
     span: float  # seconds from the server's first request to its last response
+    cpu: float = 0.0  # seconds of CPU (user + system) the child used: less sensitive to a busy machine
 
 
 class ChildFailed(RuntimeError):
@@ -35,19 +36,30 @@ class ChildFailed(RuntimeError):
 
 
 def run(
-    argv: t.Sequence[str], *, stdout: Path | None = None, log: Path, span: t.Callable[[], float]
+    argv: t.Sequence[str],
+    *,
+    stdout: Path | None = None,
+    log: Path,
+    span: t.Callable[[], float],
+    cwd: Path | None = None,
 ) -> Sample:
-    """Run `argv` to completion with stdout to `stdout` (or /dev/null) and stderr to `log`."""
+    """Run `argv` to completion with stdout to `stdout` (or /dev/null) and stderr to `log`.
+
+    `cwd`: the directory to run in (`python -m tap_restoauth` imports the package found
+    in the working directory first: another build's must run elsewhere).
+    """
     env = {**os.environ, **ISOLATED_ENV}
     result = log.with_suffix(".result.json")
     command = [sys.executable, "-I", "-S", str(LAUNCHER), str(result), *argv]
     with open(stdout or os.devnull, "wb") as out, open(log, "wb") as err:
-        subprocess.run(command, stdout=out, stderr=err, env=env, check=True)
+        subprocess.run(command, stdout=out, stderr=err, env=env, check=True, cwd=cwd)
     measured = json.loads(result.read_text())
     if measured["exit"] != 0:
         tail = log.read_text(errors="replace")[-2000:]
         raise ChildFailed(f"{' '.join(argv[:3])} ... exited {measured['exit']}:\n{tail}")
-    return Sample(wall=measured["wall"], max_rss_mib=measured["max_rss_kib"] / 1024, span=span())
+    return Sample(
+        wall=measured["wall"], max_rss_mib=measured["max_rss_kib"] / 1024, span=span(), cpu=measured["cpu"]
+    )
 
 
 @dataclasses.dataclass(frozen=True)

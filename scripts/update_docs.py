@@ -3,7 +3,7 @@
     .venv/bin/python scripts/update_docs.py          # rewrite the stale parts
     .venv/bin/python scripts/update_docs.py --check  # list the stale files, exit 1 if any
 
-Generated: the settings table in README.md, the tap's `capabilities:` and `settings:` blocks in
+Generated: the settings table in docs/settings.md, the tap's `capabilities:` and `settings:` blocks in
 meltano.yml (between marker comments), and the Meltano Hub files under hub/ (the definition, as
 the Hub's own generator hub-utils writes it, and the maintainers entry). tests/test_docs.py fails
 when any of them is stale; tests/test_hub.py checks the Hub files with the Hub's own rules.
@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+SETTINGS_PAGE = ROOT / "docs" / "settings.md"
 MELTANO_YML = ROOT / "meltano.yml"
 HUB_FILE = ROOT / "hub" / "extractors" / "tap-restoauth" / "restoauth.yml"
 HUB_MAINTAINERS = ROOT / "hub" / "maintainers.yml"
@@ -253,7 +253,7 @@ def _marker_indent(text: str, marker: str) -> str:
 def rendered() -> dict[Path, str]:
     """The new content of each generated file."""
     about_json = json.loads(about("json"))
-    readme = README.read_text()
+    settings_page = SETTINGS_PAGE.read_text()
     table = settings_table(about("markdown"))
     meltano = MELTANO_YML.read_text()
     block = _dump(plugin_settings(about_json))
@@ -266,7 +266,7 @@ def rendered() -> dict[Path, str]:
         indent=_marker_indent(meltano, CAPABILITIES_BEGIN),
     )
     return {
-        README: replace_between(readme, TABLE_BEGIN, TABLE_END, table),
+        SETTINGS_PAGE: replace_between(settings_page, TABLE_BEGIN, TABLE_END, table),
         MELTANO_YML: meltano,
         HUB_FILE: hub_definition(about_json),
         HUB_MAINTAINERS: hub_maintainers(),

@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, build_auth, check_token
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH
+from tap_restoauth.fetch.graphql import GraphqlSettings
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
+from tap_restoauth.fetch.jobs import JobSettings
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.fetch.partitions import check_partitions
 from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
@@ -29,6 +32,7 @@ from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_ru
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
 from tap_restoauth.openapi import runtime as openapi_runtime
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
+from tap_restoauth.records.deletions import DeletedWhen, Deletions, DeletionsOptions
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
 
@@ -61,6 +65,10 @@ class StreamSettings:
     windowed: bool = False  # requests carry a date window (`{start}`/`{end}`)
     response_rules: ResponseRules = NO_RULES  # the stream's, ignore_statuses, then the top-level ones
     decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
+    job: JobSettings | None = None  # an asynchronous export job stream (fetch/jobs.py)
+    graphql: GraphqlSettings | None = None  # a GraphQL connection stream (fetch/graphql.py)
+    deletions: Deletions | None = None  # a deleted-records endpoint (records/deletions.py)
+    deleted_when: DeletedWhen | None = None  # a deleted flag on the records
 
     @property
     def path_fields(self) -> list[str]:
@@ -89,6 +97,8 @@ class TapSettings:
     progress_interval_seconds: float = 30.0
     on_quota_exhausted: t.Literal["stop", "fail"] = "stop"
     metrics_log_level: str = "DEBUG"
+    state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
+    state_max_partitions: int = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +106,7 @@ class _RawStream:
     """Stream options as written; validated field by field by `options.build`."""
 
     name: str
-    path: str
+    path: str = ""
     method: t.Literal["GET", "POST", "get", "post"] = "GET"
     body: t.Any = None
     params: dict[str, t.Any] = dataclasses.field(default_factory=dict)
@@ -115,6 +125,10 @@ class _RawStream:
     partitions: tuple[dict[str, t.Any], ...] = ()
     response_rules: list[t.Any] | None = None
     format: t.Any = None
+    job: dict[str, t.Any] | None = None
+    graphql: dict[str, t.Any] | None = None
+    deletions: dict[str, t.Any] | None = None
+    deleted_when: dict[str, t.Any] | None = None
 
 
 def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
@@ -205,7 +219,16 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
             config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
         ),
         metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
+        state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
+        state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
     )
+
+
+def _at_least(config: Mapping[str, t.Any], name: str, default: t.Any, kind: type, low: float) -> t.Any:
+    value = options.coerce(config.get(name, default), kind, name)
+    if value < low:
+        raise ConfigError(f"{name}: expected at least {low:g}, got {value!r}")
+    return value
 
 
 def _names(config: Mapping[str, t.Any], name: str) -> tuple[str, ...]:
@@ -369,9 +392,15 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
     label = f"streams[{raw.get('name') or index}]"
     if not raw.get("name"):
         raise ConfigError(f"streams[{index}].name is required")
-    if not raw.get("path"):
+    if not raw.get("path") and not raw.get("job") and not raw.get("graphql"):
         raise ConfigError(f"{label}.path is required (e.g. /v1/users)")
     spec = options.build(_RawStream, raw, label, ignore=set())
+    job = JobSettings.parse(spec.job, f"{label}.job") if spec.job is not None else None
+    if job is not None:
+        spec = _job_stream(spec, job, label)
+    graphql = GraphqlSettings.parse(spec.graphql, f"{label}.graphql") if spec.graphql is not None else None
+    if graphql is not None:
+        spec = _graphql_stream(spec, graphql, label, job)
     if spec.records_path:
         compile_path(spec.records_path, f"{label}.records_path")
     incremental = None
@@ -392,7 +421,14 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         if missing:
             raise ConfigError(f"{label}.primary_keys {missing} are not properties of its declared schema")
     pagination = spec.pagination if spec.pagination is not None else default_pagination
-    paginator = build_paginator(pagination, f"{label}.pagination")
+    # An inherited pagination is reported under the top-level key the user wrote.
+    paginator = (
+        graphql.paginator()
+        if graphql
+        else build_paginator(
+            pagination, f"{label}.pagination" if spec.pagination is not None else "pagination"
+        )
+    )
     if spec.parent_keys and not spec.parent:
         raise ConfigError(f"{label}.parent_keys needs {label}.parent")
     if incremental and not incremental.per_parent and not spec.parent:
@@ -407,9 +443,9 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
             f"{label}.partitions: a child stream takes its partitions from its parent; "
             "set partitions on the root stream"
         )
-    return StreamSettings(
+    settings = StreamSettings(
         name=spec.name,
-        path=spec.path if spec.path.startswith(("/", "http://", "https://")) else "/" + spec.path,
+        path=_path(spec.path),
         paginator=paginator,
         method=spec.method.upper(),
         body=spec.body,
@@ -430,6 +466,98 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         + ignore_statuses_rule(spec.ignore_statuses)
         + top_rules,
         decoder=build_decoder(spec.format, f"{label}.format"),
+        job=job,
+        graphql=graphql,
+    )
+    deleted_when = None
+    if spec.deleted_when is not None:
+        deleted_when = options.build(DeletedWhen, spec.deleted_when, f"{label}.deleted_when", ignore=set())
+    deletions = _deletions(settings, spec.deletions, label)
+    return dataclasses.replace(settings, deletions=deletions, deleted_when=deleted_when)
+
+
+def _graphql_stream(
+    spec: _RawStream, graphql: GraphqlSettings, label: str, job: JobSettings | None
+) -> _RawStream:
+    """A GraphQL stream POSTs its variables (templates, like a body) to `path` (default /graphql);
+    the query is added as written when the request is sent."""
+    taken = [name for name in ("body", "records_path", "format", "pagination") if getattr(spec, name)]
+    if job is not None or taken:
+        clash = "job" if job is not None else ", ".join(taken)
+        raise ConfigError(f"{label}: graphql sets the request body, records and pagination; remove {clash}")
+    return dataclasses.replace(
+        spec, path=spec.path or DEFAULT_GRAPHQL_PATH, method="POST", body={"variables": graphql.variables}
+    )
+
+
+def _job_stream(spec: _RawStream, job: JobSettings, label: str) -> _RawStream:
+    """A job stream's request is `job.create`; its format, records_path and pagination are
+    `job.download`'s. It declares its schema: discovery creates no job."""
+    taken = [name for name in ("path", "body", "records_path", "format", "pagination") if getattr(spec, name)]
+    if taken:
+        raise ConfigError(f"{label}: with job, set {', '.join(taken)} in job.create / job.download instead")
+    if spec.schema is None:
+        raise ConfigError(f"{label}: a job stream needs a declared schema (discovery creates no job)")
+    create, download = job.create, job.download
+    return dataclasses.replace(
+        spec,
+        path=create.path,
+        method=t.cast("t.Any", create.method.upper()),
+        body=create.body,
+        params={**spec.params, **create.params},
+        headers={**spec.headers, **create.headers},
+        records_path=download.records_path,
+        format=download.format,
+        pagination=download.pagination or {"type": "none"},
+    )
+
+
+def _path(path: str) -> str:
+    return path if path.startswith(("/", "http://", "https://")) else "/" + path
+
+
+def _deletions(stream: StreamSettings, raw: dict[str, t.Any] | None, label: str) -> Deletions | None:
+    """The companion endpoint as its own StreamSettings: the stream's, but for its path and records."""
+    if raw is None:
+        return None
+    where = f"{label}.deletions"
+    spec = options.build(DeletionsOptions, raw, where, ignore=set())
+    if stream.parent:
+        raise ConfigError(f"{where}: a deleted-records endpoint is read for root streams only")
+    if len(stream.primary_keys) != 1:
+        raise ConfigError(f"{where} needs the stream to have exactly one primary key (primary_keys)")
+    if spec.records_path:
+        compile_path(spec.records_path, f"{where}.records_path")
+    incremental = None
+    if spec.incremental is not None:
+        incremental = options.build(
+            IncrementalSettings, spec.incremental, f"{where}.incremental", ignore=set()
+        )
+        if incremental.windowed:
+            raise ConfigError(f"{where}.incremental: date windows are not supported here; use param only")
+        if not spec.deleted_at:
+            raise ConfigError(f"{where}.incremental needs {where}.deleted_at (the field it bookmarks)")
+    pagination = spec.pagination
+    endpoint = dataclasses.replace(
+        stream,
+        path=_path(spec.path),
+        method=spec.method.upper(),
+        body=spec.body,
+        records_path=spec.records_path,
+        params=_register_sensitive({**stream.params, **spec.params}),
+        paginator=build_paginator(pagination, f"{where}.pagination") if pagination else stream.paginator,
+        replication_key=spec.deleted_at if incremental else None,
+        incremental=incremental,
+        schema=None,
+        is_sorted=False,
+        max_pages=stream.max_pages,
+    )
+    return Deletions(
+        endpoint=endpoint,
+        primary_key=stream.primary_keys[0],
+        key=spec.key or stream.primary_keys[0],
+        deleted_at=spec.deleted_at,
+        incremental=incremental is not None,
     )
 
 
@@ -500,6 +628,7 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
     for rendered in (templates.headers, templates.params):  # `{config.NAME}` values are known now
         _register_sensitive({k: v for k, v in rendered.items() if isinstance(v, (str, int))})
     windowed = bool(incremental and incremental.windowed) or templates.uses("start", "end")
+    job = stream.job.compiled(f"{label}.job", known) if stream.job is not None else None
     if windowed:
         if stream.schema is not None and not is_timestamp(stream.schema, str(stream.replication_key)):
             raise ConfigError(f"{label}: date windows ({{start}}/{{end}}) need a date-time replication_key")
@@ -513,6 +642,7 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
         partition_keys=partition_keys,
         templates=templates,
         windowed=windowed,
+        job=job,
     )
 
 
@@ -548,6 +678,11 @@ def _order_by_parent(streams: list[StreamSettings], scope: _Scope) -> tuple[Stre
                         f"field(s) {', '.join(lacking)} in its declared schema"
                     )
         done = _request(stream, scope, parent)
+        if done.deletions is not None:
+            companion = _request(done.deletions.endpoint, scope, parent)
+            done = dataclasses.replace(
+                done, deletions=dataclasses.replace(done.deletions, endpoint=companion)
+            )
         resolved[stream.name] = done
         ordered.append(done)
         return done

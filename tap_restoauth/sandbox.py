@@ -1,6 +1,8 @@
 """A small local REST API behind OAuth 2.0 client credentials, for the demo and tests.
 
-    python -m tap_restoauth.sandbox --port 8765
+    python -m tap_restoauth.sandbox                           # a free port; prints its URL
+    python -m tap_restoauth.sandbox --detach --env-file .env  # in the background, URL in .env
+    python -m tap_restoauth.sandbox --stop
 
 Endpoints (deterministic data):
 - ``POST /oauth/token``: client-credentials grant; client ``sandbox-client`` /
@@ -20,12 +22,16 @@ import contextlib
 import datetime as dt
 import json
 import secrets
+import sys
 import threading
 import time
 import typing as t
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
+
+from tap_restoauth import launcher
 
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a public demo credential
@@ -264,17 +270,43 @@ class _Handler(JsonHandler):
         self.send_json(200, {"data": chunk}, headers)
 
 
-def main() -> None:
+def main(argv: t.Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--users", type=int, default=120)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every API request")
-    args = parser.parse_args()
-    server = SandboxServer(args.port, SandboxData(users=args.users), delay=args.delay)
+    parser.add_argument("--env-file", type=Path, help="write its URLs here as TAP_RESTOAUTH_* lines")
+    parser.add_argument("--detach", action="store_true", help="serve in the background once listening")
+    parser.add_argument("--stop", action="store_true", help="stop the sandbox --detach started here")
+    args = parser.parse_args(argv)
+    if args.stop:
+        print(launcher.stop())
+        return
+    stop_hint = "stop it: python -m tap_restoauth.sandbox --stop"
+    if args.detach and (found := launcher.running()):
+        pid, url = found
+        if args.env_file:
+            launcher.write_env_file(args.env_file, url)
+        print(f"sandbox API already runs on {url} (pid {pid}; {stop_hint})")
+        return
+    try:
+        server = launcher.bind(
+            lambda port: SandboxServer(port, SandboxData(users=args.users), delay=args.delay), args.port
+        )
+    except launcher.LaunchError as error:
+        launcher.fail(str(error))
+    if args.env_file:
+        launcher.write_env_file(args.env_file, server.url)
+    if args.detach:
+        pid = launcher.detach(server)
+        print(f"sandbox API on {server.url} (pid {pid}; {stop_hint})")
+        return
     print(json.dumps({"url": server.url, "counts": server.data.counts()}), flush=True)
-    server.serve_forever()
+    print(f"sandbox API on {server.url} (client {CLIENT_ID}; Ctrl-C stops it)", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -161,6 +161,17 @@ AUTH = th.ObjectType(
         description="oauth2_refresh_token: how long a token lease lasts (default 60); a crashed holder "
         "blocks renewals this long. Must exceed a token request's duration.",
     ),
+    th.Property(
+        "keep_versions",
+        th.IntegerType,
+        description="oauth2_refresh_token in Secret Manager: after adding a version, prune all but the "
+        "newest this many (default 10; 0: never prune).",
+    ),
+    th.Property(
+        "prune",
+        th.StringType,
+        description="oauth2_refresh_token in Secret Manager: `destroy` (default) or `disable` old versions.",
+    ),
 )
 
 RESPONSE_RULES = th.ArrayType(th.ObjectType())
@@ -192,8 +203,9 @@ STREAM = th.ObjectType(
     th.Property(
         "path",
         th.StringType,
-        description="Path below api_url (required, unless the entry patches a stream derived by `openapi`); "
-        "placeholders such as `{parent.id}`, `{partition.NAME}` (see docs/requests.md) are percent-encoded.",
+        description="Path below api_url (required, except with `job` or `graphql`, or in an entry patching "
+        "a stream derived by `openapi`); placeholders such as `{parent.id}`, `{partition.NAME}` (see "
+        "docs/requests.md) are percent-encoded.",
     ),
     th.Property("method", th.StringType, description="GET (default) or POST."),
     th.Property(
@@ -246,6 +258,64 @@ STREAM = th.ObjectType(
         th.CustomType({"type": ["string", "object"]}),
         description="Response format: json (default), jsonl, csv or xml, or an object such as "
         "`{type: csv, delimiter: ';'}` / `{type: xml, records_path: /feed/entry}`; gzip is detected.",
+    ),
+    th.Property(
+        "job",
+        th.ObjectType(
+            th.Property("create", th.ObjectType(), description="`{method, path, params, body, id_path}`."),
+            th.Property(
+                "poll",
+                th.ObjectType(),
+                description="`{path, status_path, done, failed, interval_seconds, max_interval_seconds, "
+                "timeout_minutes, message_path}`; `{job.id}`/`{job.FIELD}` in path, params and body.",
+            ),
+            th.Property(
+                "download",
+                th.ObjectType(),
+                description="`{urls_path | path, format, records_path, pagination}`; URLs on other "
+                "origins are fetched without credentials, https only.",
+            ),
+            th.Property(
+                "max_concurrent_jobs", th.IntegerType, description="Jobs in flight (default: concurrency)."
+            ),
+        ),
+        description="An asynchronous export job per window/partition: create, poll, download "
+        "(docs/responses.md#asynchronous-export-jobs).",
+    ),
+    th.Property(
+        "graphql",
+        th.ObjectType(
+            th.Property("query", th.StringType, description="The query, sent as written."),
+            th.Property(
+                "variables",
+                th.ObjectType(),
+                description="Its variables; strings may hold placeholders (`{bookmark}`, `{parent.id}`).",
+            ),
+            th.Property(
+                "connection_path",
+                th.StringType,
+                description="Where `pageInfo` and `edges`/`nodes` are, e.g. `$.data.orders`.",
+            ),
+            th.Property(
+                "cursor_variable", th.StringType, description="Receives `endCursor` (default `after`)."
+            ),
+            th.Property("allow_partial", th.BooleanType, description="Keep data that comes with errors."),
+        ),
+        description="A GraphQL connection, POSTed to `path` (default /graphql); errors in a 200, "
+        "THROTTLED and query cost handled (docs/responses.md#graphql).",
+    ),
+    th.Property(
+        "deletions",
+        th.ObjectType(),
+        description="A deleted-records endpoint: `{path, records_path, key, deleted_at, params, "
+        "incremental: {param, format}}`; each id becomes a RECORD with `_sdc_deleted_at` "
+        "(docs/deletions.md).",
+    ),
+    th.Property(
+        "deleted_when",
+        th.ObjectType(),
+        description="`{field, equals, deleted_at}`: records whose field equals the value get "
+        "`_sdc_deleted_at` (e.g. `{field: archived, equals: true}`).",
     ),
     th.Property(
         "is_sorted",
@@ -309,7 +379,7 @@ SECRETS = th.ObjectType(
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_url", th.StringType, required=True, description="Base URL of the API."),
-    th.Property("auth", AUTH, description="Authentication; see the README for each type."),
+    th.Property("auth", AUTH, description="Authentication; see docs/configuration.md for each type."),
     th.Property(
         "headers",
         th.ObjectType(),
@@ -449,6 +519,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds between per-stream progress lines (records, pages, rate).",
     ),
     th.Property(
+        "state_interval_seconds",
+        th.NumberType,
+        default=10,
+        description="Streams with per-parent or per-partition bookmarks write STATE at most this often "
+        "(and at the end); 0: after every parent.",
+    ),
+    th.Property(
+        "state_max_partitions",
+        th.IntegerType,
+        default=10000,
+        description="Per-parent bookmarks kept per stream; older ones fold into one stream-level bookmark.",
+    ),
+    th.Property(
         "metrics_log_level",
         th.StringType,
         default="DEBUG",
@@ -461,10 +544,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(
             th.Property("index", th.IntegerType, description="This process's shard, 0 to count-1."),
             th.Property("count", th.IntegerType, description="How many shards split the work."),
+            th.Property(
+                "index_env", th.StringType, description="Environment variable holding the index (any engine)."
+            ),
+            th.Property("count_env", th.StringType, description="Environment variable holding the count."),
         ),
         description="Split the work between processes: each stream without partitions and each "
         "partition (parent record, window, static partition) belongs to one shard by a stable hash. "
-        "Defaults: CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, else 0 of 1. See docs/cloud-run-jobs.md.",
+        "Defaults: the job engine's task index (Cloud Run Jobs, Kubernetes Indexed Jobs "
+        "JOB_COMPLETION_INDEX, AWS Batch array jobs) and count (or TAP_RESTOAUTH_SHARD_COUNT), else 0 of 1. "
+        "See docs/cloud-run-jobs.md.",
     ),
     th.Property(
         "audit",
@@ -472,6 +561,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
         description="Add the `_audit` stream: one record per stream and partition per run (records, pages, "
         "declared total, retries, token renewals, shard, times, outcome).",
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        description="Full-table streams tag records with the run's version and send ACTIVATE_VERSION "
+        "after a complete read, so targets drop rows the API no longer has (see docs/deletions.md); "
+        "never after a failed or interrupted run. Not with shard.count > 1.",
     ),
     th.Property(
         "audit_fail_on_mismatch",

@@ -8,8 +8,10 @@ import functools
 import json
 import logging
 import sys
+import threading
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
+from operator import methodcaller
 
 from singer_sdk.exceptions import (
     AbortedSyncExceptionBase,
@@ -24,9 +26,13 @@ from tap_restoauth.fetch.incremental import OlderThanBookmark, parse_timestamp
 from tap_restoauth.fetch.partitions import iter_partitions
 from tap_restoauth.fetch.windows import Window, in_order, plan
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
+from tap_restoauth.sync.child_state import PartitionStateManager
 from tap_restoauth.sync.fast_path import FastSyncStream
+from tap_restoauth.sync.output import StateLines
+from tap_restoauth.sync.partitions_ahead import PartitionsAhead
 from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
 
@@ -55,6 +61,10 @@ class RestStream(FastSyncStream):
 
     A date-windowed stream's bookmark is the end of the last window fully fetched
     (see `fetch/windows.py`); static partitions are the SDK's `partitions`.
+
+    Partitioned state stays linear (sync/child_state.py): partitions are indexed and
+    folded beyond `state_max_partitions`, and a stream whose STATE carries partitions
+    writes it at most every `state_interval_seconds`, and when its sync ends.
     """
 
     def __init__(
@@ -84,6 +94,14 @@ class RestStream(FastSyncStream):
         self.audit: Audit | None = None
         self._unit: Unit | None = None
         self._schemas_sent: list[dict[str, t.Any]] | None = None
+        self._ahead: PartitionsAhead[Pages] | None = None  # job streams: sync/partitions_ahead.py
+        self.deletions = (
+            Endpoint(endpoint.tap, settings.deletions.endpoint, endpoint.client)
+            if settings.deletions
+            else None
+        )
+        self.complete_pass = True  # every ancestor lists all its records each run (set by the tap)
+        self._closing = False
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -92,6 +110,47 @@ class RestStream(FastSyncStream):
         if settings is not None and settings.partitions:
             return [dict(partition.context) for partition in iter_partitions(settings)]
         return super().partitions
+
+    @property
+    def state_manager(self) -> PartitionStateManager:
+        """The SDK's state manager with indexed and bounded partitions (sync/child_state.py)."""
+        if self._state_manager is None:
+            rk = self.replication_key
+            self._state_manager = PartitionStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+                replication_key=rk,
+                max_partitions=self.endpoint.tap.state_max_partitions,
+                timestamps=bool(rk) and (self.settings.windowed or is_timestamp(self.schema, str(rk))),
+                complete_pass=self.complete_pass,
+            )
+        return t.cast("PartitionStateManager", self._state_manager)
+
+    @functools.cached_property
+    def _state_carries_partitions(self) -> bool:
+        """This stream's STATE holds partition bookmarks (its own or its descendants')."""
+        streams = [self, *self.descendent_streams]
+        return any(stream.state_partitioning_keys for stream in streams) or bool(
+            self.replication_key and self.settings.partitions
+        )
+
+    def _write_state_message(self) -> None:
+        """With partitions: at most every `state_interval_seconds` (see `StateLines.due`) and at the end."""
+        interval = self.endpoint.tap.state_interval_seconds
+        writer = self._tap.state_writer
+        if (
+            interval > 0
+            and not self._closing
+            and isinstance(writer, StateLines)
+            and self._state_carries_partitions
+            and not writer.due(interval)
+        ):
+            return  # not flushed: a later call writes it
+        super()._write_state_message()
 
     @contextlib.contextmanager
     def _sync_unit(self, context: Mapping[str, t.Any] | None) -> Iterator[bool]:
@@ -162,6 +221,7 @@ class RestStream(FastSyncStream):
             if self.settings.windowed:
                 self.progress.stream_started(self.name, f"{detail}, in date windows")
                 yield from self._window_batches(context, start)
+                yield from self._deleted_batches(context)
                 return
             if start is not None:
                 keep = OlderThanBookmark(self.replication_key, start, timestamps=timestamps)
@@ -174,6 +234,29 @@ class RestStream(FastSyncStream):
                 self.name,
                 keep.dropped,
             )
+        yield from self._deleted_batches(context)
+
+    def _deleted_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
+        """The deleted-records endpoint's pages as deletion records (records/deletions.py)."""
+        settings, endpoint = self.settings.deletions, self.deletions
+        if settings is None or endpoint is None:
+            return
+        state = self.get_context_state(context)
+        marker = state.get(deletions.STATE_KEY) or {}
+        since = marker.get("replication_key_value") if settings.incremental else None
+
+        def advance(records: list[dict[str, t.Any]]) -> None:
+            if settings.incremental and records:
+                newest = deletions.latest(
+                    records, state.get(deletions.STATE_KEY, {}).get("replication_key_value")
+                )
+                state[deletions.STATE_KEY] = {"replication_key_value": newest}
+
+        values = endpoint.values(context, bookmark=parse_timestamp(since) if since else None)
+        for _, page_records in endpoint.pages(context, {}, values):
+            records = settings.to_records(self.name, page_records, context)
+            yield deletions.DeletedRecords(records, functools.partial(advance, records))
+            interrupt.check()
 
     @property
     def _descending(self) -> bool:
@@ -189,6 +272,8 @@ class RestStream(FastSyncStream):
             self._check_primary_keys(page, records)
             dropped = keep.dropped if keep else 0
             kept = records if keep is None else [record for record in records if keep.keeps(record)]
+            if self.settings.deleted_when is not None:
+                self.settings.deleted_when.mark(kept)
             if context:
                 # Parent keys and partition values travel with each record (the SDK adds none).
                 for record in kept:
@@ -265,16 +350,62 @@ class RestStream(FastSyncStream):
             return
         keep = OlderThanBookmark(str(self.replication_key), windows[0].start, timestamps=True)
         concurrency = self.endpoint.tap.concurrency
+        abandoned = threading.Event()  # set when the windows are given up: waits in workers end
 
         def fetch(window: Window) -> Pages:
             values = self.endpoint.values(context, bookmark=begin, window=(window.start, window.sent_end))
-            pages = self.endpoint.pages(context, {}, values, concurrent=concurrency < 2)
-            return list(pages) if concurrency > 1 else pages
+            return self.endpoint.window_pages(context, values, concurrency, abandoned)
 
-        for window, pages in in_order(windows, fetch, concurrency):
-            with self._window_unit(context, window):
-                yield from self._batches(pages, keep, context)
-            self._window_done(context, max(window.done_at, begin))
+        ahead = self._partitions_ahead(context)
+        pairs = (
+            ahead.take(_key(context or {}), windows)
+            if ahead is not None
+            else in_order(windows, fetch, concurrency, abandon=abandoned.set)
+        )
+        try:
+            for window, pages in pairs:
+                with self._window_unit(context, window):
+                    yield from self._batches(pages, keep, context)
+                self._window_done(context, max(window.done_at, begin))
+        except BaseException:
+            if ahead is not None:
+                ahead.close()
+            raise
+
+    def _partitions_ahead(self, context: Mapping[str, t.Any] | None) -> PartitionsAhead[Pages] | None:
+        """For a job stream over several static partitions: every partition's jobs in one
+        pipeline (sync/partitions_ahead.py), planned when the first partition starts."""
+        partitions = self.partitions or []
+        concurrency = self.endpoint.tap.concurrency
+        if (
+            self.settings.job is None
+            or len(partitions) < 2
+            or concurrency < 2
+            or (self.shards is not None and self.shards.count > 1)
+        ):
+            return None
+        if self._ahead is None:
+            keys = [_key(partition) for partition in partitions]
+            if _key(context or {}) not in keys:
+                return None
+            begins: dict[str, dt.datetime] = {}
+            planned = []
+            for partition in partitions[keys.index(_key(context or {})) :]:
+                if _key(partition) != _key(context or {}):
+                    self._write_starting_replication_value(partition)  # as its own sync will
+                start = self.get_starting_timestamp(partition)
+                begins[_key(partition)] = t.cast("dt.datetime", parse_timestamp(start))
+                planned += [(_key(partition), partition, window) for window in self.windows(partition, start)]
+
+            def fetch(partition: Mapping[str, t.Any], window: Window, abandoned: threading.Event) -> Pages:
+                begin = begins[_key(partition)]
+                values = self.endpoint.values(
+                    partition, bookmark=begin, window=(window.start, window.sent_end)
+                )
+                return self.endpoint.window_pages(partition, values, concurrency, abandoned)
+
+            self._ahead = PartitionsAhead(planned, fetch, concurrency)
+        return self._ahead
 
     @contextlib.contextmanager
     def _window_unit(self, context: Mapping[str, t.Any] | None, window: Window) -> Iterator[None]:
@@ -312,6 +443,7 @@ class RestStream(FastSyncStream):
     def _audit_page(self, page: Page) -> None:
         unit = t.cast("Unit", self._unit)
         unit.pages += 1
+        unit.job = getattr(page, "job", None) or unit.job
         if unit.pages == 1:
             try:
                 unit.declared_total = self.settings.paginator.declared_total(page)
@@ -321,15 +453,25 @@ class RestStream(FastSyncStream):
             unit.partial = True  # stopped by max_pages: the API may have more
 
     def _check_primary_keys(self, page: Page, records: list[dict[str, t.Any]]) -> None:
-        """Reject a page with a record lacking a primary key before emitting any of it."""
-        for record in records:
-            for key in self.settings.primary_keys:
+        """Reject a page with a record lacking a primary key before emitting any of it (keys
+        from the context, a partition or parent value, are added to every record)."""
+        for key in self.settings.primary_keys:
+            if key in self.settings.context_keys:
+                continue
+            if None not in map(methodcaller("get", key), records):  # one pass in C per key
+                continue
+            for record in records:
                 if record.get(key) is None:
                     fields = ", ".join(list(record)[:12]) or "none"
                     raise ApiError(
                         f"{self.name}: a record in the response of {mask_url(page.url)} has no primary "
                         f"key {key!r} (its fields: {fields}); check primary_keys and records_path"
                     )
+
+    @property
+    def is_timestamp_replication_key(self) -> bool:
+        """A `date` replication key is a timestamp too (the SDK's test knows only `date-time`)."""
+        return bool(self.replication_key) and is_timestamp(self.schema, str(self.replication_key))
 
     @property
     def is_sorted(self) -> bool:
@@ -385,7 +527,12 @@ class RestStream(FastSyncStream):
 
         Any lower value would re-read more; any higher one could skip a parent's
         records. Written only once every parent is done, and never backwards.
+
+        Called with no `state` when the stream's sync is complete: partitions folded in
+        this run settle (sync/child_state.py) and STATE is written whatever the interval.
         """
+        if state is None and self.ABORT_AT_RECORD_COUNT is None:
+            self.state_manager.pass_complete()
         for partition_key, highest in self._parents_highest.items():
             comparable, value = min(highest.values(), key=lambda pair: pair[0])
             partition = json.loads(partition_key)
@@ -399,7 +546,11 @@ class RestStream(FastSyncStream):
             target["replication_key_value"] = value
             self.state_manager.is_flushed = False
         self._parents_highest.clear()
-        super().finalize_state_progress_markers(state)
+        self._closing = state is None
+        try:
+            super().finalize_state_progress_markers(state)
+        finally:
+            self._closing = False
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import functools
 import gc
+import json
 import os
 import sys
 import typing as t
@@ -15,18 +16,24 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_restoauth import hints
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
+from tap_restoauth.auth.version_pruning import attach_pruner
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
+from tap_restoauth.fetch.graphql_endpoint import GraphqlEndpoint
+from tap_restoauth.fetch.job_endpoint import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
+from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
-from tap_restoauth.sync import interrupt, log_levels
+from tap_restoauth.sync import interrupt, log_levels, versions
+from tap_restoauth.sync import plan as sync_plan
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
@@ -45,17 +52,19 @@ class TapRestOAuth(Tap):
     dynamic_catalog = True
     # What `--about` reports and meltano.yml and the Hub file copy (scripts/update_docs.py).
     # Not the SDK's `batch` (and its batch_config settings): child streams would write a batch
-    # file per parent record and no loader here reads BATCH messages; nor `activate-version`
-    # and `structured-logging`, which nothing here tests.
+    # file per parent record and no loader here reads BATCH messages; nor `structured-logging`,
+    # which nothing here tests. `activate-version`: sync/versions.py.
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
     ]
     message_writer_class = BufferedWriter
+    planning: t.ClassVar[bool] = False  # `--plan`: no schema inferred from sample requests
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         try:
@@ -69,6 +78,38 @@ class TapRestOAuth(Tap):
         if isinstance(self.message_writer, BufferedWriter):
             # The SDK's StateWriter deep-copies the whole state per STATE message (see output.py).
             self._state_writer = StateLines(self.message_writer)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--plan"],
+                is_flag=True,
+                help="Print the windows, partitions and first request of each stream for this shard, "
+                "and an estimate of requests, without sending any request.",
+            )
+        )
+        return command
+
+    @classmethod
+    def invoke(cls, *, plan: bool = False, **options: t.Any) -> None:
+        if not plan or options.get("about"):
+            super().invoke(**options)
+            return
+        config, state, catalog = options.get("config"), options.get("state"), options.get("catalog")
+        planner = type(cls.__name__, (cls,), {"planning": True})
+        tap = planner(
+            config=config.config if config else None,
+            state=None if state is None else json.load(state),
+            catalog=None if catalog is None else json.load(catalog),
+            parse_env_config=bool(config and config.parse_env),
+            validate_config=True,
+        )
+        ordered = [tap.streams.get(s.name) for s in tap.settings.streams]  # parents first
+        streams = [s for s in ordered if isinstance(s, RestStream)]
+        for line in sync_plan.describe(streams, tap.shards):
+            print(redaction.redact(line))
 
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
@@ -92,6 +133,7 @@ class TapRestOAuth(Tap):
         check_known_settings(self.config, self.known_settings())
         resolved.attach_token_store(settings.auth)
         share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
+        attach_pruner(settings.auth, resolved)
         log_levels.set_metrics_level(settings.metrics_log_level)
         return settings
 
@@ -145,6 +187,7 @@ class TapRestOAuth(Tap):
         try:
             try:
                 super().sync_all()
+                self._state_writer.write_state(self.state)  # the end: whatever the STATE interval held back
             except QuotaExhausted as exc:
                 stopped = exc
                 self._stop_for_quota(exc)
@@ -196,8 +239,22 @@ class TapRestOAuth(Tap):
         )
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK; we only add a line
-        """`--test`: the first page of every stream, at most one record each, then one line saying so."""
-        passed = super().run_connection_test()
+        """`--test`: the first page of every stream, at most one record each, then one line saying so.
+
+        A job stream (`job`) is skipped with a line: testing it would create an export job
+        (a report the API may count, bill or queue); its create endpoint is not probed.
+        """
+        tested = []
+        for stream in self.streams.values():
+            if isinstance(stream, RestStream) and stream.settings.job is not None:
+                stream.selected = False
+                self.logger.info(
+                    "connection test: %s skipped (a job stream: testing it would create an export job)",
+                    stream.name,
+                )
+            else:
+                tested.append(stream)
+        passed = self.run_sync_dry_run(dry_run_record_limit=1, streams=tested)
         self.logger.info(
             "connection test passed: %s answered (%d requests retried)",
             ", ".join(self.progress.stream_names()) or "no stream",
@@ -209,7 +266,14 @@ class TapRestOAuth(Tap):
         settings = self.settings
         built: dict[str, RestStream] = {}
         for stream_settings in settings.streams:
-            endpoint = Endpoint(settings, stream_settings, self.client)
+            kind = (
+                JobEndpoint
+                if stream_settings.job is not None
+                else GraphqlEndpoint
+                if stream_settings.graphql is not None
+                else Endpoint
+            )
+            endpoint = kind(settings, stream_settings, self.client)
             schema = self._schema(stream_settings, endpoint, built)
             parent = built.get(stream_settings.parent) if stream_settings.parent else None
             cls = type(
@@ -219,11 +283,19 @@ class TapRestOAuth(Tap):
             )
             stream = cls(self, schema, stream_settings, endpoint, self.progress)
             stream.shards, stream.audit = self.shards, self.audit
+            if parent:
+                # A run visits all of this stream's partitions only if every ancestor lists all its records.
+                stream.complete_pass = parent.complete_pass and not (
+                    parent.replication_key or parent.settings.max_pages
+                )
             if stream_settings.windowed and stream.replication_key:
                 self.shards.windowed.add(stream_settings.name)
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream
+        if versions.enabled(self.config, self.shards.count):
+            parents = {s.name: s.parent for s in settings.streams if s.parent}
+            versions.assign(built.values(), parents, self.initialized_at)
         streams: list[t.Any] = list(built.values())
         if self.audit.settings.enabled:
             streams.append(AuditStream(self, self.audit))
@@ -239,8 +311,12 @@ class TapRestOAuth(Tap):
             cataloged = self._catalog_schema(stream.name)
             if cataloged is not None:
                 return cataloged
-            base = infer(self._samples(stream, endpoint, built), stream.primary_keys)
-        return with_properties(base, self._context_properties(stream, built))
+            samples = [] if self.planning else self._samples(stream, endpoint, built)
+            base = infer(samples, stream.primary_keys)
+        extra = self._context_properties(stream, built)
+        if stream.deletions or stream.deleted_when:
+            extra[deletions.DELETED_AT] = deletions.DELETED_AT_SCHEMA
+        return with_properties(base, extra)
 
     def _catalog_schema(self, name: str) -> dict[str, t.Any] | None:
         catalog = self.input_catalog
@@ -295,7 +371,8 @@ class TapRestOAuth(Tap):
             context = dict(stream.partitions[0])
         limit = self.settings.schema_sample_size
         records: list[dict[str, t.Any]] = []
-        for number, (_, page_records) in enumerate(endpoint.pages(context, {}), start=1):
+        # One page at a time: pages fetched ahead (concurrency) would be requests never read.
+        for number, (_, page_records) in enumerate(endpoint.pages(context, {}, concurrent=False), start=1):
             records.extend(page_records[: limit - len(records)])
             if len(records) >= limit or number >= SAMPLE_PAGE_LIMIT:
                 break
@@ -339,7 +416,8 @@ def cli() -> None:
         log_levels.install()
         command()
     except TapRestOAuthError as exc:
-        print(f"tap-restoauth: error: {redaction.redact(str(exc))}", file=sys.stderr, flush=True)
+        message = hints.explain(str(exc))
+        print(f"tap-restoauth: error: {redaction.redact(message)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except interrupt.Interrupted as stop:
         print(

@@ -1,14 +1,55 @@
 from __future__ import annotations
 
 import os
+import shutil
 import typing as t
 
 import pytest
 
 from tap_restoauth.sandbox import CLIENT_ID, CLIENT_SECRET, SandboxServer
+from tests import postgres_server
 from tests.helpers import ISOLATED_ENV
+from tests.meltano_project import PLUGINS, ROOT, MeltanoProject, meltano_binary
+from tests.postgres_server import LocalPostgres
 
 os.environ.update(ISOLATED_ENV)
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """The project's meltano.yml with every plugin installed, once per session (tests/meltano_project.py)."""
+    binary = meltano_binary()
+    if binary is None:
+        message = "Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("meltano-project")
+    for name in ("meltano.yml", "pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, root / name)
+    shutil.copytree(
+        ROOT / "tap_restoauth", root / "tap_restoauth", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    result = MeltanoProject(root, binary)
+    result.meltano("install", *PLUGINS, env=result.env(), timeout=600)
+    return result
+
+
+@pytest.fixture(scope="session")
+def postgres() -> t.Iterator[LocalPostgres]:
+    """One PostgreSQL server per session; each test writes its own schema."""
+    bin_dir = postgres_server.binaries()
+    if bin_dir is None:
+        message = (
+            "PostgreSQL >= 15 is not installed (Debian's postgresql package): "
+            "scripts/test.sh installs it with apt-get where apt is available"
+        )
+        if os.environ.get("CI") and shutil.which("apt-get"):
+            pytest.fail(message)  # CI could have installed it
+        pytest.skip(message)
+    server = LocalPostgres(bin_dir).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

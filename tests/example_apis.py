@@ -1,4 +1,4 @@
-"""The three APIs of the README's worked examples, on one local server, so the examples can be run.
+"""The three APIs of the worked examples (docs/worked-examples.md), on one local server.
 
 - ``/crm``: OAuth 2.0 client credentials (HTTP Basic client auth), cursor pagination
   ``{"results": [...], "paging": {"next": {"after": "100"}}}``, filter ``updatedAfter``.
@@ -8,7 +8,7 @@
   pagination (at most 5 records a page), tasks below each project (``/projects/{id}/tasks``),
   filter ``since``.
 
-Run them for the README's examples (writes each example's config, pointed at this server):
+Run them for the worked examples (writes each example's config, pointed at this server):
 
     python -m tests.example_apis --port 8766 --configs output/examples
 """
@@ -34,8 +34,10 @@ CRM_CLIENT = ("reporting-tap", "crm-client-secret-value")
 PAYROLL_LOGIN = ("48213", "payroll-api-token-value")
 TASKS_CLIENT = ("tasks-export", "tasks-client-secret-value")
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-README = Path(__file__).resolve().parent.parent / "README.md"
-# Which local API each worked example of the README runs against.
+# The pages whose `<!-- example: NAME -->` blocks are checked (tests/test_docs.py).
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = (ROOT / "README.md", ROOT / "docs" / "configuration.md", ROOT / "docs" / "worked-examples.md")
+# Which local API each worked example (docs/worked-examples.md) runs against.
 EXAMPLES = {"oauth-cursor": "crm", "basic-page-numbers": "payroll", "refresh-link-header": "tasks"}
 
 
@@ -176,8 +178,8 @@ class _Handler(JsonHandler):
 
 
 def readme_examples(text: str | None = None) -> dict[str, dict[str, t.Any]]:
-    """Code blocks placed right after `<!-- example: NAME -->` in the README (JSON or YAML)."""
-    text = README.read_text() if text is None else text
+    """Code blocks placed right after `<!-- example: NAME -->` in the README and docs (JSON or YAML)."""
+    text = "\n".join(page.read_text() for page in PAGES) if text is None else text
     found = re.findall(r"<!-- example: ([\w-]+) -->\s*```(?:json|yaml)\n(.*?)```", text, re.S)
     return {name: yaml.safe_load(body) for name, body in found}
 

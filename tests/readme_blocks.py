@@ -1,10 +1,10 @@
-"""Run the README's shell blocks that work offline, as printed.
+"""Run the shell blocks of the README and docs/ that work offline, as printed.
 
-A block placed right after `<!-- runnable: NAME -->` is run by bash (`set -euo pipefail`) in a
-folder holding the project's virtual environments. Only two things change: each fixed
-`--port N` becomes a free port (other test runs may hold N), and a line that starts a server
-in the background is followed by a wait until that port answers. Background jobs are stopped
-when the script ends.
+A block (in README.md or a page of docs/) placed right after `<!-- runnable: NAME -->` is run
+by bash (`set -euo pipefail`) in a folder holding the project's virtual environments. Only two
+things change: each fixed `--port N` becomes a free port (other test runs may hold N), and a
+line that starts a server in the background is followed by a wait until that port answers.
+Background jobs are stopped when the script ends, and so is a sandbox started with `--detach`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,19 @@ import socket
 import subprocess
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 _BLOCK = re.compile(r"<!-- runnable: ([\w-]+) -->\s*```sh\n(.*?)```", re.S)
 _PORT = re.compile(r"--port (\d+)")
 
 
 def blocks() -> dict[str, str]:
-    return {name: body for name, body in _BLOCK.findall(README.read_text())}
+    found: dict[str, str] = {}
+    for page in PAGES:
+        for name, body in _BLOCK.findall(page.read_text()):
+            assert name not in found, f"two runnable blocks are named {name!r}"
+            found[name] = body
+    return found
 
 
 def free_port() -> int:
@@ -32,7 +38,9 @@ def free_port() -> int:
 def script(names: list[str], ports: dict[str, int]) -> str:
     """The blocks `names`, in order, with `ports` ({printed: free}) substituted."""
     found = blocks()
-    lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+    # Background jobs, and a sandbox started with --detach, end with the script.
+    stop = ".venv/bin/python -m tap_restoauth.sandbox --stop >/dev/null 2>&1"
+    lines = ["set -euo pipefail", f"trap 'kill $(jobs -p) 2>/dev/null || true; {stop} || true' EXIT"]
     for name in names:
         for printed_line in found[name].splitlines():
             line = printed_line

@@ -29,7 +29,11 @@ Route = t.Callable[[Request], Reply]
 
 
 class RequestServer(LocalServer):
-    """Answers `routes[path](request)`, else `routes["*"]`, else 404; `delay` is added to every request."""
+    """Answers `routes[path](request)`, else `routes["*"]`, else 404; `delay` is added to every request.
+
+    A route's body is sent as JSON, or as is when it is `bytes` (its Content-Type from the
+    route's headers, else application/octet-stream).
+    """
 
     def __init__(self, routes: dict[str, Route], delay: float = 0.0) -> None:
         super().__init__(_Handler)
@@ -79,6 +83,10 @@ class _Handler(JsonHandler):
             self.send_json(404, {"error": f"no route {request.path}"})
             return
         status, body, headers = route(request)
+        if isinstance(body, bytes):  # a file: sent as is, with the route's Content-Type
+            extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            self.send_bytes(status, body, headers.get("Content-Type", "application/octet-stream"), extra)
+            return
         self.send_json(status, body, headers)
 
     do_GET = _handle

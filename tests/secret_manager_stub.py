@@ -1,10 +1,12 @@
 """A local stand-in for Google Secret Manager's gRPC API, for tests with the real client.
 
 Serves `google.cloud.secretmanager.v1.SecretManagerService` (AccessSecretVersion,
-AddSecretVersion, GetSecret and UpdateSecret of annotations) in plaintext on 127.0.0.1
-with in-memory secrets and versions, counts calls, and injects failures: permission
-denied per secret (read or write), a wrong data_crc32c per secret, and UNAVAILABLE for
-every call. Like the real service, response names carry the project number, not its id,
+AddSecretVersion, GetSecret, UpdateSecret of annotations, ListSecretVersions in pages,
+DestroySecretVersion, DisableSecretVersion) in plaintext on 127.0.0.1 with in-memory
+secrets and versions, counts calls, and injects failures: permission denied per secret
+(read, write or version management), a wrong data_crc32c per secret, and UNAVAILABLE for
+every call. A disabled or destroyed version cannot be read (FAILED_PRECONDITION); a
+destroyed one loses its data. Like the real service, response names carry the project number, not its id,
 and a secret's etag changes on every UpdateSecret (not when a version is added); an
 UpdateSecret carrying another etag fails with FAILED_PRECONDITION.
 """
@@ -36,6 +38,8 @@ class SecretManagerStub:
         self.deny_access: set[str] = set()  # secret ids whose reads are denied
         self.deny_add: set[str] = set()  # secret ids whose new versions are denied
         self.wrong_crc: set[str] = set()  # secret ids answered with a corrupted checksum
+        self.deny_manage: set[str] = set()  # secret ids whose versions cannot be listed, disabled, destroyed
+        self.states: dict[tuple[str, str], list[resources.SecretVersion.State]] = {}
         self.unavailable = False
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
@@ -61,6 +65,21 @@ class SecretManagerStub:
                 request_deserializer=service.UpdateSecretRequest.deserialize,
                 response_serializer=resources.Secret.serialize,
             ),
+            "ListSecretVersions": grpc.unary_unary_rpc_method_handler(
+                self._list_versions,
+                request_deserializer=service.ListSecretVersionsRequest.deserialize,
+                response_serializer=service.ListSecretVersionsResponse.serialize,
+            ),
+            "DestroySecretVersion": grpc.unary_unary_rpc_method_handler(
+                self._destroy,
+                request_deserializer=service.DestroySecretVersionRequest.deserialize,
+                response_serializer=resources.SecretVersion.serialize,
+            ),
+            "DisableSecretVersion": grpc.unary_unary_rpc_method_handler(
+                self._disable,
+                request_deserializer=service.DisableSecretVersionRequest.deserialize,
+                response_serializer=resources.SecretVersion.serialize,
+            ),
         }
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
@@ -83,6 +102,7 @@ class SecretManagerStub:
             versions = self.versions.setdefault((project, secret), [])
             self.etags.setdefault((project, secret), 1)
             versions.append(data)
+            self.states.setdefault((project, secret), []).append(resources.SecretVersion.State.ENABLED)
             return len(versions)
 
     def latest(self, project: str, secret: str) -> str:
@@ -112,6 +132,12 @@ class SecretManagerStub:
             number = len(versions) if version == "latest" else int(version) if version.isdigit() else 0
             if not 1 <= number <= len(versions):
                 context.abort(grpc.StatusCode.NOT_FOUND, f"Secret Version [{request.name}] not found.")
+            state = self.states[(project, secret)][number - 1]
+            if state != resources.SecretVersion.State.ENABLED:
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"Secret Version [{request.name}] is in {state.name} state.",
+                )
             data = versions[number - 1]
         checksum = google_crc32c.value(data) + (1 if secret in self.wrong_crc else 0)
         return service.AccessSecretVersionResponse(
@@ -135,6 +161,7 @@ class SecretManagerStub:
             if (project, secret) not in self.versions:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"Secret [{request.parent}] not found.")
             self.versions[(project, secret)].append(data)
+            self.states[(project, secret)].append(resources.SecretVersion.State.ENABLED)
             number = len(self.versions[(project, secret)])
         return resources.SecretVersion(
             name=f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}",
@@ -187,6 +214,80 @@ class SecretManagerStub:
             self.annotations[key] = dict(request.secret.annotations)
             self.etags[key] += 1
             return self._secret(key)
+
+    def version_states(self, project: str, secret: str) -> list[str]:
+        """The state of each version, oldest first: ENABLED, DISABLED or DESTROYED."""
+        with self._lock:
+            return [state.name for state in self.states[(project, secret)]]
+
+    def _list_versions(
+        self, request: service.ListSecretVersionsRequest, context: grpc.ServicerContext
+    ) -> service.ListSecretVersionsResponse:
+        """Newest first, like the service, `page_size` at a time (default 25)."""
+        self._count("ListSecretVersions", request.parent)
+        match = _SECRET_NAME.fullmatch(request.parent)
+        if not match:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid parent {request.parent}")
+        project, secret = match.groups()
+        self._check(context, secret, self.deny_manage, "secretmanager.versions.list", request.parent)
+        with self._lock:
+            states = list(self.states.get((project, secret), []))
+        numbers = list(range(len(states), 0, -1))
+        start = int(request.page_token or 0)
+        size = request.page_size or 25
+        page = numbers[start : start + size]
+        return service.ListSecretVersionsResponse(
+            versions=[
+                resources.SecretVersion(
+                    name=f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}",
+                    state=states[number - 1],
+                )
+                for number in page
+            ],
+            next_page_token=str(start + size) if start + size < len(numbers) else "",
+            total_size=len(numbers),
+        )
+
+    def _destroy(
+        self, request: service.DestroySecretVersionRequest, context: grpc.ServicerContext
+    ) -> resources.SecretVersion:
+        return self._set_state(
+            request.name, context, "DestroySecretVersion", "secretmanager.versions.destroy"
+        )
+
+    def _disable(
+        self, request: service.DisableSecretVersionRequest, context: grpc.ServicerContext
+    ) -> resources.SecretVersion:
+        return self._set_state(
+            request.name, context, "DisableSecretVersion", "secretmanager.versions.disable"
+        )
+
+    def _set_state(
+        self, name: str, context: grpc.ServicerContext, method: str, permission: str
+    ) -> resources.SecretVersion:
+        self._count(method, name)
+        match = _VERSION_NAME.fullmatch(name)
+        if not match or not match[3].isdigit():
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid resource name {name}")
+        project, secret, version = match.groups()
+        self._check(context, secret, self.deny_manage, permission, name)
+        new = {
+            "DestroySecretVersion": resources.SecretVersion.State.DESTROYED,
+            "DisableSecretVersion": resources.SecretVersion.State.DISABLED,
+        }[method]
+        with self._lock:
+            states = self.states.get((project, secret), [])
+            number = int(version)
+            if not 1 <= number <= len(states):
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Secret Version [{name}] not found.")
+            if states[number - 1] == resources.SecretVersion.State.DESTROYED:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"Secret Version [{name}] is destroyed.")
+            states[number - 1] = new
+            if new == resources.SecretVersion.State.DESTROYED:
+                self.versions[(project, secret)][number - 1] = b""
+        return resources.SecretVersion(
+            name=f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}", state=new
+        )
 
     def _count(self, method: str, name: str) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from tests.bigquery_stub import BigQueryStub
 from tests.conftest import sandbox_config
 from tests.fault_server import EVENT_SCHEMA, NOTE_SCHEMA, USER_SCHEMA
 from tests.helpers import ISOLATED_ENV, discover, run_tap
-from tests.test_meltano import MeltanoProject, assert_no_secrets, meltano_binary, sandbox_env
+from tests.test_meltano import MeltanoProject, assert_no_secrets, sandbox_env
 from tests.test_openapi_real import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 Columns = dict[str, tuple[str, str, t.Any]]
 
 
-@pytest.fixture(scope="module")
-def bq_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    """The project with tap-restoauth and target-bigquery installed by Meltano (uv's cache is warm)."""
-    binary = meltano_binary()
-    if binary is None:
-        pytest.skip("Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)")
-    root = tmp_path_factory.mktemp("bigquery-project")
-    for name in ("meltano.yml", "pyproject.toml", "README.md"):
-        (root / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", str(ROOT / "tap_restoauth"), str(root / "tap_restoauth")], check=True)
-    project = MeltanoProject(root, binary)
-    project.meltano("install", "tap-restoauth", "target-bigquery", env=project.env(), timeout=600)
+@pytest.fixture
+def bq_project(project: MeltanoProject) -> MeltanoProject:
+    """The session's project (conftest.py): tap-restoauth and target-bigquery installed by Meltano."""
     return project
 
 

@@ -21,6 +21,7 @@ from tap_restoauth.errors import ConfigError
 from tap_restoauth.records.decoders import BodyError, CsvDecoder, XmlDecoder, build_decoder, gunzip_if_gzip
 from tests.api_zoo import csv_reports, xml_catalog
 from tests.helpers import ISOLATED_ENV, TapRun, run_tap
+from tests.request_server import Request, RequestServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -248,3 +249,23 @@ def test_hostile_xml_is_refused_not_expanded():
     huge_field = b"id,text\n1," + b"x" * 200_000 + b"\n"
     with pytest.raises(BodyError, match="field larger than field limit"):
         list(CsvDecoder().records([huge_field]))
+
+
+def test_a_json_page_that_is_a_gzip_file_served_as_octet_stream_is_decompressed(tmp_path):
+    rows = [{"id": n, "name": f"row {n}"} for n in range(5)]
+    payload = gzip.compress(json.dumps({"data": rows}).encode())
+
+    def export(request: Request) -> tuple[int, t.Any, dict[str, str]]:
+        return 200, payload, {"Content-Type": "application/octet-stream"}
+
+    server = RequestServer({"/export": export}).start()
+    try:
+        config = {
+            "api_url": server.url,
+            "streams": [{"name": "rows", "path": "/export", "records_path": "$.data[*]", "format": "json"}],
+        }
+        result = run_tap(tmp_path, config)
+        assert result.returncode == 0, result.stderr
+        assert result.records("rows") == rows
+    finally:
+        server.stop()

@@ -7,11 +7,11 @@ leaks between tests or into the developer's `.meltano/`.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
-import os
 import re
 import shutil
+import socket
 import subprocess
 import typing as t
 from collections import Counter
@@ -21,77 +21,11 @@ import pytest
 import yaml
 
 from tap_restoauth.sandbox import CLIENT_SECRET, SandboxData, SandboxServer
-from tests import postgres_server, readme_blocks
-from tests.helpers import ISOLATED_ENV
-from tests.postgres_server import LocalPostgres
+from tests import readme_blocks
+from tests.meltano_project import MeltanoProject
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("users", "user_orders", "order_items", "events")
-PLUGINS = ("tap-restoauth", "target-jsonl", "target-duckdb", "target-bigquery")
-
-
-def meltano_binary() -> str | None:
-    """MELTANO_BIN (exported by scripts/test.sh), else the project's .venv-meltano, else PATH."""
-    for candidate in (os.environ.get("MELTANO_BIN"), ROOT / ".venv-meltano" / "bin" / "meltano"):
-        if candidate and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which("meltano")
-
-
-@dataclasses.dataclass
-class MeltanoProject:
-    root: Path
-    binary: str
-
-    def env(self, db_dir: Path | None = None, **extra: str) -> dict[str, str]:
-        """The caller's environment minus any tap/target/Meltano settings, plus `extra`."""
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TAP_RESTOAUTH", "TARGET_", "MELTANO_"))
-        }
-        env.update(ISOLATED_ENV)
-        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        if db_dir is not None:
-            env["MELTANO_DATABASE_URI"] = f"sqlite:///{db_dir / 'meltano.db'}"
-        env.update(extra)
-        return env
-
-    def meltano(
-        self, *args: str, env: dict[str, str], ok: bool = True, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *args],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if ok:
-            assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stderr[-4000:]}"
-        return done
-
-    def venv_python(self, plugin_type: str, name: str) -> str:
-        return str(self.root / ".meltano" / plugin_type / name / "venv" / "bin" / "python")
-
-
-@pytest.fixture(scope="session")
-def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    binary = meltano_binary()
-    if binary is None:
-        message = "Meltano is not installed: run `bash scripts/test.sh` (it sets MELTANO_BIN)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    root = tmp_path_factory.mktemp("meltano-project")
-    for name in ("meltano.yml", "pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, root / name)
-    shutil.copytree(
-        ROOT / "tap_restoauth", root / "tap_restoauth", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    result = MeltanoProject(root, binary)
-    result.meltano("install", *PLUGINS, env=result.env())
-    return result
 
 
 def sandbox_env(server: SandboxServer, **extra: str) -> dict[str, str]:
@@ -215,22 +149,6 @@ def test_duckdb_keeps_every_row_and_upserts_the_incremental_run(project, serve, 
     assert duckdb_counts(project, database) == second.data.counts()
 
 
-@pytest.fixture
-def postgres() -> t.Iterator[LocalPostgres]:
-    bin_dir = postgres_server.binaries()
-    if bin_dir is None:
-        message = (
-            "PostgreSQL >= 15 is not installed (Debian's postgresql package): "
-            "scripts/test.sh installs it with apt-get where apt is available"
-        )
-        if os.environ.get("CI") and shutil.which("apt-get"):
-            pytest.fail(message)  # CI could have installed it
-        pytest.skip(message)
-    server = LocalPostgres(bin_dir).start()
-    yield server
-    server.stop()
-
-
 def test_postgres_gets_every_row_typed_and_keyed_and_upserts_the_incremental_run(
     project, serve, postgres, tmp_path
 ):
@@ -337,24 +255,32 @@ def test_readme_select_and_config_list_work_without_an_environment(project, serv
 
 
 def test_readme_connection_check_and_after_the_demo_blocks_run_as_printed(project, tmp_path):
-    """The README's commands after the demo, in the project folder, with the sandbox on a free port.
+    """The README's commands after the demo, as printed, in the project folder.
 
-    The port is the only change: the base config's 8765 reaches the tap as TAP_RESTOAUTH_API_URL.
+    The sandbox picks a free port and writes it into the project's .env, where Meltano reads it;
+    the base config's 8765 is held by another server meanwhile, as on a machine where it is taken.
     """
     for name, target in ((".venv", ROOT / ".venv"), (".venv-meltano", Path(project.binary).parent.parent)):
         if not (project.root / name).exists():
             (project.root / name).symlink_to(target)
     shutil.rmtree(project.root / "output", ignore_errors=True)
+    env_file = project.root / ".env"  # the session's project: removed again below
+    env_file.write_text("UNRELATED_SETTING=kept\n")
     names = ["connection-check", "after-the-demo"]
-    ports = {port: readme_blocks.free_port() for port in readme_blocks.printed_ports(names)}
-    (port,) = ports.values()
-    env = project.env(
-        tmp_path,
-        TAP_RESTOAUTH_API_URL=f"http://127.0.0.1:{port}",
-        TAP_RESTOAUTH_AUTH_TOKEN_URL=f"http://127.0.0.1:{port}/oauth/token",
-    )
-    done = readme_blocks.run(names, project.root, env, ports)
+    assert not readme_blocks.printed_ports(names)  # no fixed port
+    with socket.socket() as taken:
+        with contextlib.suppress(OSError):  # 8765 may already be taken: all the better
+            taken.bind(("127.0.0.1", 8765))
+            taken.listen()
+        try:
+            done = readme_blocks.run(names, project.root, project.env(tmp_path), {})
+            written = env_file.read_text()
+        finally:
+            env_file.unlink()
     assert done.returncode == 0, done.stderr[-4000:]
+    assert "UNRELATED_SETTING=kept\n" in written
+    assert "TAP_RESTOAUTH_API_URL=http://127.0.0.1:" in written
+    assert "stopped the sandbox on http://127.0.0.1:" in done.stdout
     assert "connection test passed: events, users, user_orders, order_items answered" in done.stderr
     assert "[selected   ] users.email" in done.stdout  # meltano select --list --all
     output = project.root / "output"

@@ -11,20 +11,16 @@ import jsonschema
 import pytest
 
 from tap_restoauth.openapi.generate import Options, generate
+from tests.meltano_project import MeltanoProject
 from tests.oauth_server import OAuthServer
 from tests.openapi_prism import Prism, prism_binary, trimmed
-from tests.test_meltano import (
-    MeltanoProject,
-    project,  # noqa: F401  # the installed Meltano project (fixture)
-    read_jsonl,
-)
+from tests.test_meltano import read_jsonl
 from tests.test_openapi_real import DOCS, load
 
 
 @pytest.mark.e2e
 def test_meltano_runs_a_stripe_derived_stream_into_target_jsonl(
-    project: MeltanoProject,  # noqa: F811  # the fixture imported above
-    tmp_path: Path,
+    project: MeltanoProject, tmp_path: Path
 ) -> None:
     binary = prism_binary()
     if binary is None:

@@ -60,6 +60,14 @@ def verdict(stream: dict[str, t.Any], found: dict[str, t.Any], default_paginatio
     return misses
 
 
+def is_rest_listing(provider: str) -> bool:
+    """Providers whose example's first stream is a plain request for a page of records: not an
+    async report job (`job`) nor a GraphQL query (`graphql`), which the probe does not read."""
+    module = importlib.import_module(f"tests.api_zoo.{provider}")
+    stream = json.loads((ROOT / module.EXAMPLE).read_text())["streams"][0]
+    return not ({"job", "graphql"} & set(stream))
+
+
 def probe_provider(provider: str) -> tuple[list[str], int]:
     module = importlib.import_module(f"tests.api_zoo.{provider}")
     example = json.loads((ROOT / module.EXAMPLE).read_text())
@@ -79,7 +87,9 @@ def probe_provider(provider: str) -> tuple[list[str], int]:
 
 def test_probe_matches_nine_in_ten_hand_written_examples(sandbox: SandboxServer) -> None:
     misses: dict[str, list[str]] = {}
-    for provider in PROVIDERS:
+    providers = [provider for provider in PROVIDERS if is_rest_listing(provider)]
+    assert len(providers) >= 10
+    for provider in providers:
         found, sent = probe_provider(provider)
         assert sent <= MAX_REQUESTS
         if found:
@@ -90,7 +100,7 @@ def test_probe_matches_nine_in_ten_hand_written_examples(sandbox: SandboxServer)
     found = verdict({**users, "pagination": config["pagination"]}, result.stream, None)
     if found:
         misses["sandbox"] = found
-    total = len(PROVIDERS) + 1
+    total = len(providers) + 1
     print(f"probe matched {total - len(misses)} of {total}; misses: {json.dumps(misses, indent=1)}")
     assert set(misses) <= set(KNOWN_MISSES), misses
     assert (total - len(misses)) / total >= 0.9

@@ -188,3 +188,40 @@ def test_a_step_making_too_many_windows_is_one_error_line(api, tmp_path):
     (line,) = run.error_lines()
     assert "makes more than 100,000 windows; use a larger step" in line
     assert not server.hits("/report")
+
+
+class DayRowsApi:
+    """`GET /report?from=&to=` answering rows whose replication key is a plain date."""
+
+    def __call__(self, request: Request) -> tuple[int, t.Any, dict[str, str]]:
+        start, end = request.query["from"], request.query["to"]
+        return (
+            200,
+            {"rows": [{"id": r["id"], "day": r["at"][:10]} for r in RECORDS if start <= r["at"][:10] <= end]},
+            {},
+        )
+
+
+def test_a_windowed_stream_with_a_date_replication_key_resumes_from_its_bookmark(tmp_path):
+    server = RequestServer({"/report": DayRowsApi()}).start()
+    try:
+        settings = config(server)
+        stream = settings["streams"][0]
+        stream["replication_key"] = "day"
+        stream["schema"] = {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "day": {"type": "string", "format": "date"}},
+        }
+        first = run_tap(tmp_path / "1", settings)
+        assert first.returncode == 0, first.stderr
+        assert "Traceback" not in first.stderr
+        assert [r["id"] for r in first.records("report")] == list(range(32))
+        assert (
+            first.final_state["bookmarks"]["report"]["replication_key_value"] == "2024-01-08T12:00:00+00:00"
+        )
+        server.requests.clear()
+        second = run_tap(tmp_path / "2", settings, state=first.final_state)
+        assert second.returncode == 0, second.stderr
+        assert [r.query["from"] for r in server.hits("/report")] == ["2024-01-08"]
+    finally:
+        server.stop()

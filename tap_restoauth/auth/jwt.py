@@ -18,12 +18,12 @@ import secrets
 import time
 import typing as t
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from tap_restoauth.auth.keys import PrivateKey, load_private_key
+from tap_restoauth.auth.keys import load_private_key
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http import redaction
+
+if t.TYPE_CHECKING:
+    from tap_restoauth.auth.keys import PrivateKey
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -43,6 +43,9 @@ class Signer:
     @classmethod
     def load(cls, private_key: str, key_id: str | None, algorithm: str | None, where: str) -> Signer:
         """Load `private_key` (PEM text or a file) and check `algorithm` fits it (inferred when None)."""
+        # PyJWT and cryptography (~0.1 s of start-up) are imported by the logins that sign only.
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: PLC0415
+
         key = load_private_key(private_key, f"{where}.private_key")
         if isinstance(key, rsa.RSAPrivateKey):
             allowed: tuple[str, ...] = _RSA_ALGORITHMS
@@ -70,6 +73,8 @@ class Signer:
         return cls(secret.encode(), chosen)
 
     def sign(self, claims: t.Mapping[str, t.Any]) -> str:
+        import jwt  # noqa: PLC0415
+
         headers = {"kid": self.key_id} if self.key_id else None
         token = jwt.encode(dict(claims), self.key, algorithm=self.algorithm, headers=headers)
         redaction.register(token)

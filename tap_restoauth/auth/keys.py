@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import base64
 import os
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+import typing as t
 
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.http import redaction
 
-MAX_PEM_BYTES = 1 << 20  # a PEM bundle is a few kilobytes; a larger file is not one
+if t.TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+MAX_PEM_BYTES = 1 << 20  # a PEM bundle is a few kilobytes; a larger file is not one
 
 
 def register_secret(value: str | None) -> None:
@@ -82,6 +83,10 @@ def read_pem(value: str, where: str, *, secret: bool = True) -> str:
 
 def load_private_key(value: str, where: str) -> PrivateKey:
     """An RSA or EC private key from PEM text or a PEM file (unencrypted)."""
+    # cryptography is imported only by the logins that sign (its import is ~0.1 s of start-up).
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: PLC0415
+
     text = read_pem(value, where)
     try:
         key = serialization.load_pem_private_key(text.encode(), password=None)

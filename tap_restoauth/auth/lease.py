@@ -35,12 +35,11 @@ import socket
 import time
 import typing as t
 
-import google_crc32c
-
 from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken, TokenEndpointError, _Token
-from tap_restoauth.auth.secret_manager import CallFailed, ResolvedConfig, SecretManager, SecretRef
+from tap_restoauth.auth.secret_manager import CallFailed, ResolvedConfig, SecretManager, SecretRef, crc32c
 from tap_restoauth.auth.token_store import FileTokenStore, StoredToken
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.sync import interrupt
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -78,7 +77,8 @@ def _wait_seconds(lease_seconds: float) -> float:
 
 
 def _pause() -> None:
-    time.sleep(random.uniform(0.05, 0.25))  # jitter, not cryptography
+    """A short wait before trying the lease again; a signal ends it (and the run) at once."""
+    interrupt.wait(random.uniform(0.05, 0.25))  # jitter, not cryptography
 
 
 class FileLease:
@@ -142,7 +142,7 @@ class SecretManagerLease:
             _, data, checksum = self.manager.access(self.ref)
         except CallFailed as exc:
             raise LeaseError(f"auth.refresh_token: reading {self.ref} failed: {exc.detail}") from None
-        if checksum is not None and checksum != google_crc32c.value(data):
+        if checksum is not None and checksum != crc32c(data):
             raise LeaseError(f"auth.refresh_token: {self.ref} failed its integrity check (data_crc32c)")
         text = data.decode("utf-8", errors="replace").strip()
         return StoredToken.decode(text) if text else None

@@ -473,6 +473,8 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
     refresh_token_file: str | None = None
     share_tokens: bool | None = None  # None: when the run is one shard of several (auth/lease.py)
     lease_seconds: float = 60.0
+    keep_versions: int = 10  # Secret Manager versions kept (auth/version_pruning.py)
+    prune: t.Literal["destroy", "disable"] = "destroy"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -564,7 +566,6 @@ def check_token(value: str, name: str, *, source: str | None = None) -> None:
 def _redirect_target(response: requests.Response) -> str | None:
     """The Location of a 3xx redirect response, else None."""
     return response.headers.get("Location") if response.is_redirect else None
-
 
 
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)

@@ -22,8 +22,6 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import google_crc32c
-
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken
 from tap_restoauth.auth.token_store import StoredToken
@@ -35,6 +33,14 @@ if t.TYPE_CHECKING:
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 
 logger = logging.getLogger("tap_restoauth.auth.secret_manager")
+
+
+def crc32c(data: bytes) -> int:
+    """The CRC32C of `data`, as Secret Manager checksums payloads (imported only when used)."""
+    import google_crc32c  # noqa: PLC0415
+
+    return int(google_crc32c.value(data))
+
 
 PREFIX = "sm://"
 DEFAULT_HOST = "secretmanager.googleapis.com"
@@ -149,7 +155,7 @@ class SecretManager:
         from google.cloud.secretmanager_v1.types import SecretPayload  # noqa: PLC0415
 
         data = value.encode("utf-8")
-        payload = SecretPayload(data=data, data_crc32c=google_crc32c.value(data))
+        payload = SecretPayload(data=data, data_crc32c=crc32c(data))
         # UNAVAILABLE is retried although the call may have landed: a duplicate version holding
         # the same value is harmless, a rotated refresh token that was never saved is not.
         version = self._call(
@@ -182,8 +188,29 @@ class SecretManager:
         )
         return str(updated.etag)
 
-    def _call(self, method: str, retryable: tuple[type[Exception], ...], **request: t.Any) -> t.Any:
-        """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed."""
+    def list_versions(self, ref: SecretRef) -> list[tuple[int, str]]:
+        """(number, state name: ENABLED, DISABLED or DESTROYED) of every version of the secret."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+        from google.cloud.secretmanager_v1.types import ListSecretVersionsRequest  # noqa: PLC0415
+
+        request = ListSecretVersionsRequest(parent=ref.secret_name, page_size=1000)
+        versions = self._call("list_secret_versions", (ServiceUnavailable,), collect=True, request=request)
+        return [(int(str(version.name).rsplit("/", 1)[1]), version.state.name) for version in versions]
+
+    def retire_version(self, ref: SecretRef, number: int, *, destroy: bool) -> None:
+        """Destroy (data gone for good) or disable (restorable) one version of the secret."""
+        from google.api_core.exceptions import ServiceUnavailable  # noqa: PLC0415
+
+        method = "destroy_secret_version" if destroy else "disable_secret_version"
+        self._call(method, (ServiceUnavailable,), name=f"{ref.secret_name}/versions/{number}")
+
+    def _call(
+        self, method: str, retryable: tuple[type[Exception], ...], *, collect: bool = False, **request: t.Any
+    ) -> t.Any:
+        """Call `method` with retries of `retryable` errors until the deadline; raises CallFailed.
+
+        `collect`: the answer is a pager, read whole here (its further pages are calls too).
+        """
         from google.api_core import exceptions, retry  # noqa: PLC0415
 
         deadline = self.settings.timeout_seconds
@@ -195,7 +222,8 @@ class SecretManager:
             timeout=deadline,
         )
         try:
-            return getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+            answer = getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+            return list(answer) if collect else answer
         except (exceptions.RetryError, exceptions.DeadlineExceeded) as exc:
             cause = getattr(exc, "cause", None)
             last = f" (last error: {_status(cause)[1]})" if cause is not None else ""
@@ -256,7 +284,7 @@ class SecretReader:
             name, data, checksum = self.manager.access(ref)
         except CallFailed as exc:
             raise SecretError(f"{where}: {self._explain(ref, exc)}") from None
-        if checksum is not None and checksum != google_crc32c.value(data):
+        if checksum is not None and checksum != crc32c(data):
             raise SecretError(
                 f"{where}: {ref} failed its integrity check (data_crc32c does not match the data "
                 "received); the value was not used"
@@ -299,6 +327,7 @@ class SecretManagerTokenStore:
         self.ref = ref
         self.fallback_file = fallback_file
         self.description = f"Secret Manager secret {ref.secret_name}"
+        self.after_save: t.Callable[[str], None] | None = None  # given the new version's name (pruning)
 
     def save(self, token: str) -> None:
         try:
@@ -306,6 +335,8 @@ class SecretManagerTokenStore:
         except CallFailed as exc:
             raise SecretError(self._failure(exc)) from None
         logger.info("Added the rotated refresh token to Secret Manager as %s", name)
+        if self.after_save is not None:
+            self.after_save(name)
         if self.ref.version != "latest":
             logger.warning(
                 "auth.refresh_token is pinned to version %s of %s: the next run reads that version, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import typing as t
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -173,6 +174,18 @@ class Endpoint:
                     return
             request = self.stream.paginator.next_request(page)
 
+    def window_pages(
+        self,
+        context: Mapping[str, t.Any] | None,
+        values: templates.Values,
+        concurrency: int,
+        abandoned: threading.Event,
+    ) -> Iterable[tuple[Page, list[t.Any]]]:
+        """The pages of one date window; with `concurrency` > 1 (windows fetched in worker
+        threads, `abandoned` set when the others are given up) fetched in full here."""
+        pages = self.pages(context, {}, values, concurrent=concurrency < 2)
+        return list(pages) if concurrency > 1 else pages
+
     def prefetch(
         self, context: Mapping[str, t.Any] | None, extra: Mapping[str, t.Any], pool: Executor
     ) -> None:
@@ -324,7 +337,7 @@ class Endpoint:
             if not container or not isinstance(container[0], list):
                 raise ApiError(
                     f"{self.stream.name}: records_path {self.stream.records_path or ''!s} matched "
-                    f"nothing in the response of {mask_url(response.url)}; {_shape(response.body)}"
+                    f"nothing in the response of {mask_url(response.url)}; {describe_shape(response.body)}"
                 )
         if records and not isinstance(records[0], dict):
             raise ApiError(
@@ -341,7 +354,7 @@ class Endpoint:
             if len(candidates) != 1:
                 raise ConfigError(
                     f"streams[{self.stream.name}].records_path is not set and cannot be guessed: "
-                    f'{_shape(body)}; set records_path (e.g. "$.data[*]")'
+                    f'{describe_shape(body)}; set records_path (e.g. "$.data[*]")'
                 )
             path = f"$.{candidates[0]}[*]"
         else:
@@ -353,11 +366,10 @@ class Endpoint:
 
 def _result(future: Future[Fetched]) -> Fetched:
     """The future's page; a signal ends the wait at once (see sync/interrupt.py)."""
-    with interrupt.interruptible():
-        return future.result()
+    return interrupt.result(future)
 
 
-def _shape(body: t.Any) -> str:
+def describe_shape(body: t.Any) -> str:
     if isinstance(body, dict):
         keys = ", ".join(list(body)[:12]) or "none"
         return f"the response is an object with keys: {keys}"

@@ -63,7 +63,7 @@ class RepeatedPageGuard:
         if self.primary_keys:
             key = itemgetter(*self.primary_keys)
             try:
-                return [key(record) for record in records]
+                return list(map(key, records))
             except (KeyError, TypeError):
                 pass  # a record without its key is reported by the stream; compare content here
         sample = [*records[:: max(1, len(records) // SAMPLE)], records[-1]]

@@ -146,16 +146,19 @@ def page_count(value: t.Any, path: str, page: Page, *, per_page: int = 1, start:
         number = int(value)
     elif isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
-    where = f"{mask_url(page.url)}: {path} is {shown}"
+
+    def where() -> str:  # for an error only: masking the URL is the costly part of this check
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        return f"{mask_url(page.url)}: {path} is {shown}"
+
     if number is None:
-        raise ApiError(f"{where}, not a whole number; check the pagination setting {path}")
+        raise ApiError(f"{where()}, not a whole number; check the pagination setting {path}")
     if number < 0:
-        raise ApiError(f"{where}, a negative count; the API's total cannot be trusted")
+        raise ApiError(f"{where()}, a negative count; the API's total cannot be trusted")
     pages = -(-max(0, number - start) // per_page)
     if pages > MAX_TOTAL_PAGES:
         raise ApiError(
-            f"{where}, more than {MAX_TOTAL_PAGES:,} pages; the API's total cannot be trusted "
+            f"{where()}, more than {MAX_TOTAL_PAGES:,} pages; the API's total cannot be trusted "
             "(remove the total setting to page until an empty page)"
         )
     return number
@@ -369,7 +372,8 @@ class CursorPaginator(Paginator):
 
     Reads ``{"data": [...], "meta": {"next": "c2Vjb25k"}}`` (``cursor_path``) or a
     ``X-Next-Cursor: c2Vjb25k`` header (``cursor_header``). Stops when the cursor is
-    missing, null or empty, the page is empty, or `has_more_path` reads false.
+    missing, null or empty (or `stop_value`, e.g. Salesforce's ``Sforce-Locator: null``),
+    the page is empty, or `has_more_path` reads false.
 
     Config::
 
@@ -378,6 +382,8 @@ class CursorPaginator(Paginator):
                      has_more_path: "$.has_more"}
         pagination: {type: cursor, cursor_path: "$.paging.next.after",
                      cursor_body_path: "$.after"}
+        pagination: {type: cursor, cursor_header: Sforce-Locator, cursor_param: locator,
+                     stop_value: "null"}
     """
 
     type: t.ClassVar[str] = "cursor"
@@ -386,6 +392,7 @@ class CursorPaginator(Paginator):
     cursor_header: str | None = None
     cursor_body_path: str | None = None
     has_more_path: str | None = None
+    stop_value: str | None = None
 
     def __post_init__(self) -> None:
         if self.has_more_path:
@@ -408,7 +415,7 @@ class CursorPaginator(Paginator):
             cursor = first_match(compile_path(self.cursor_path, "pagination.cursor_path"), page.body)
         else:
             cursor = page.headers.get(str(self.cursor_header))
-        if cursor in (None, ""):
+        if cursor in (None, "") or (self.stop_value is not None and str(cursor) == self.stop_value):
             return None
         if self.cursor_body_path:
             return page.request.with_body_value(self.cursor_body_path, cursor)

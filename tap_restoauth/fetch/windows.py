@@ -26,10 +26,11 @@ import dataclasses
 import datetime as dt
 import re
 import typing as t
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.sync import interrupt
 
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -173,11 +174,17 @@ T = t.TypeVar("T")
 R = t.TypeVar("R")
 
 
-def in_order(items: Iterable[T], fetch: Callable[[T], R], concurrency: int) -> Iterator[tuple[T, R]]:
+def in_order(
+    items: Iterable[T],
+    fetch: Callable[[T], R],
+    concurrency: int,
+    abandon: Callable[[], None] | None = None,
+) -> Generator[tuple[T, R], None, None]:
     """`(item, fetch(item))` in the order of `items`, up to `concurrency` fetched at once.
 
     At most 2 x `concurrency` results are held ahead of the one being consumed. On an
-    error (or when the consumer stops), fetches not yet started are cancelled.
+    error (or when the consumer stops), fetches not yet started are cancelled and
+    `abandon` is called first, so that fetches under way (a job being polled) can stop.
     """
     items = list(items)
     if concurrency < 2 or len(items) < 2:
@@ -194,8 +201,11 @@ def in_order(items: Iterable[T], fetch: Callable[[T], R], concurrency: int) -> I
                 pending.append((items[position], pool.submit(fetch, items[position])))
                 position += 1
             item, future = pending.pop(0)
-            yield item, future.result()
+            yield item, interrupt.result(future)
     finally:
+        if pending and abandon is not None:
+            abandon()
         for _, future in pending:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # A stopped run abandons a window whose request still hangs (sync/interrupt.py).
+        pool.shutdown(wait=not interrupt.stopping(), cancel_futures=True)

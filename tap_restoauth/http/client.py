@@ -35,6 +35,7 @@ from tap_restoauth.http.retry import (
 )
 from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
 from tap_restoauth.http.urls import mask_url
+from tap_restoauth.records.decoders import BodyError, gunzip_body
 from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.http.client")
@@ -83,7 +84,7 @@ class RateLimiter:
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            interrupt.sleep(slot - now)
+            interrupt.wait(slot - now)
 
 
 class _TlsAdapter(HTTPAdapter):
@@ -200,7 +201,11 @@ class ApiClient:
             return None
         response, view = answer
         decoded = view.cached_json()
-        document = decoded if decoded is not None else decode_json(stream, method, response)
+        document = (
+            decoded
+            if decoded is not None
+            else decode_json(stream, method, response, self.settings.limits.max_bytes)
+        )
         return ApiResponse(response.url, response.headers, document)
 
     def open(
@@ -214,13 +219,26 @@ class ApiClient:
         headers: t.Mapping[str, str] | None = None,
         rules: ResponseRules = NO_RULES,
         accept: str | None = None,
+        credentials: bool = True,
     ) -> requests.Response | None:
         """A successful response whose body is not read yet (the caller streams and closes it).
 
-        None when a response rule says to ignore it.
+        None when a response rule says to ignore it. With `credentials=False` (a file on
+        another origin, such as a presigned storage URL) nothing of the tap's is sent, on
+        any hop: no auth, configured headers, params or cookies; only https (or loopback)
+        URLs are fetched (`OriginPolicy.check_bare`).
         """
         answer = self._send(
-            stream, method, url, params, body, rules, headers=headers, streamed=True, accept=accept
+            stream,
+            method,
+            url,
+            params,
+            body,
+            rules,
+            headers=headers,
+            streamed=True,
+            accept=accept,
+            credentials=credentials,
         )
         return None if answer is None else answer[0]
 
@@ -260,13 +278,17 @@ class ApiClient:
         headers: t.Mapping[str, str] | None = None,
         streamed: bool = False,
         accept: str | None = None,
+        credentials: bool = True,
     ) -> tuple[requests.Response, ResponseBody] | None:
         """The final, usable response and its body view; None when a rule ignores it.
 
         The response rules are tried first; then a 401 earns one fresh credential and one
         resend (not counted as a retry); a 401 for a freshly issued token is fatal.
         """
-        self.origins.check_request(stream, url)
+        if credentials:
+            self.origins.check_request(stream, url)
+        else:
+            self.origins.check_bare(stream, url)
         renewed = False
         sent_url = url
         matched: ResponseRule | None = None
@@ -284,20 +306,33 @@ class ApiClient:
                 self.gate.acquire()
                 if self.limiter:
                     self.limiter.acquire()
-                response, prepared, credentials = self._follow_redirects(
-                    stream, method, url, params, body, headers=headers, streamed=streamed, sending=sending
+                response, prepared, sent_credentials = self._follow_redirects(
+                    stream,
+                    method,
+                    url,
+                    params,
+                    body,
+                    headers=headers,
+                    streamed=streamed,
+                    sending=sending,
+                    credentials=credentials,
                 )
                 exhausted = self.gate.observe(response.headers)
                 status = response.status_code
                 view = _body_view(response, streamed=streamed)
                 matched = rules.match(status, view) if rules else None
-                if matched is not None and matched.action == "refresh_token" and not renewed and credentials:
+                if (
+                    matched is not None
+                    and matched.action == "refresh_token"
+                    and not renewed
+                    and sent_credentials
+                ):
                     renewed = True
                     if self.auth.renew_after_unauthorized(prepared):
                         logger.info("%s: %s asked for a new access token", stream, matched.label)
                         response.close()
                         continue
-                if matched is not None or status != 401 or not credentials:
+                if matched is not None or status != 401 or not sent_credentials:
                     return response
                 if not renewed and self.auth.renew_after_unauthorized(prepared):
                     renewed = True
@@ -416,6 +451,15 @@ class ApiClient:
         )
         return self.session.prepare_request(request)
 
+    def _bare(
+        self, method: str, url: str, params: t.Mapping[str, t.Any] | None, headers: t.Mapping[str, str]
+    ) -> requests.PreparedRequest:
+        """A request with none of the tap's credentials: only an Accept header and the session's
+        limits (its hooks); no auth, configured headers or params, no cookies."""
+        accept = headers.get("Accept", "application/json")
+        bare = {**requests.utils.default_headers(), "Accept": accept}
+        return requests.Request(method, url, params=params, headers=bare, hooks=self.session.hooks).prepare()
+
     def _follow_redirects(
         self,
         stream: str,
@@ -427,6 +471,7 @@ class ApiClient:
         headers: t.Mapping[str, str],
         streamed: bool,
         sending: t.Callable[[requests.PreparedRequest], None],
+        credentials: bool = True,
     ) -> tuple[requests.Response, requests.PreparedRequest, bool]:
         """The response after following redirects, the request that got it, and whether it
         carried credentials.
@@ -434,10 +479,14 @@ class ApiClient:
         Each hop's origin is checked before it is sent (`OriginPolicy.redirect`): a hop to
         another origin goes without any credential, without cookies and without the
         session's headers. `sending` is told of each request before it is sent (to name
-        it in retry messages).
+        it in retry messages). Without `credentials` every hop is bare, whatever its origin,
+        and each must be https (or loopback).
         """
-        prepared = self._credentialed(method, url, params, body, headers)
-        credentials = True
+        bare_only = not credentials
+        if bare_only:
+            prepared = self._bare(method, url, params, headers)
+        else:
+            prepared = self._credentialed(method, url, params, body, headers)
         for _ in range(MAX_REDIRECTS + 1):
             sending(prepared)
             try:
@@ -465,17 +514,18 @@ class ApiClient:
                 stream,
                 response.status_code,
                 mask_url(hop.url),
-                "credentials kept: trusted origin" if hop.credentials else "sent without credentials",
+                "credentials kept: trusted origin"
+                if hop.credentials and not bare_only
+                else "sent without credentials",
             )
-            if hop.credentials:
+            if hop.credentials and not bare_only:
                 hop_body = body if keeps_body else None
                 prepared = self._credentialed(hop_method, hop.url, None, hop_body, headers)
             else:
-                accept = headers.get("Accept", "application/json")
-                bare = {**requests.utils.default_headers(), "Accept": accept}
-                hop_request = requests.Request(hop_method, hop.url, headers=bare, hooks=self.session.hooks)
-                prepared = hop_request.prepare()  # the session's limits, none of its credentials
-            credentials = hop.credentials
+                if bare_only:
+                    self.origins.check_bare(stream, hop.url)
+                prepared = self._bare(hop_method, hop.url, None, headers)
+            credentials = hop.credentials and not bare_only
         raise ApiError(f"{stream}: more than {MAX_REDIRECTS} redirects from {mask_url(url)}; stopped")
 
 
@@ -500,17 +550,25 @@ def _quota_exhausted(what: str, exc: RetryAfterTooLong) -> Exception:
     return QuotaExhausted(f"{what}, Retry-After {exc.seconds:.0f}s", exc.seconds, exc.limit)
 
 
-def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
-    """The response body as JSON, or an ApiError saying what came instead."""
-    content = response.content
-    where = f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+def decode_json(
+    stream: str, method: str, response: requests.Response, max_bytes: int = limits.ResponseLimits.max_bytes
+) -> t.Any:
+    """The response body as JSON (a gzip file decompressed first), or an ApiError saying what came instead."""
+
+    def where() -> str:  # the URL is masked only for an error message
+        return f"{stream}: {method} {mask_url(response.url)}: expected a JSON document, got"
+
+    try:
+        content = gunzip_body(response.content, max_bytes)
+    except BodyError as exc:
+        raise ApiError(f"{where()} a gzip file that is unreadable: {exc}") from None
     status = response.status_code
     if not content.strip():
-        raise ApiError(f"{where} an empty body (HTTP {status})")
+        raise ApiError(f"{where()} an empty body (HTTP {status})")
     try:
         return limits.decode(content)
     except limits.BadDocument as exc:
-        raise ApiError(f"{where} {exc}") from None
+        raise ApiError(f"{where()} {exc}") from None
     except msgspec.DecodeError as exc:
         content_type = response.headers.get("Content-Type") or "no Content-Type"
         detail = f"HTTP {status}, {len(content)} bytes"
@@ -519,7 +577,7 @@ def decode_json(stream: str, method: str, response: requests.Response) -> t.Any:
             if "json" in content_type
             else f"{content_type} ({detail})"
         )
-        raise ApiError(f"{where} {got}: {redaction.excerpt(response.text)}") from None
+        raise ApiError(f"{where()} {got}: {redaction.excerpt(response.text)}") from None
 
 
 def describe_http_error(stream: str, method: str, response: requests.Response, *, attempts: int = 1) -> str:

@@ -37,6 +37,7 @@ import socket
 import threading
 import time
 import typing as t
+import weakref
 
 import msgspec
 import requests
@@ -113,7 +114,11 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="request-deadlines", daemon=True)
                 self._thread.start()
-            self._condition.notify()
+            if self._alarms[0][2] is alarm:
+                # Only a new earliest alarm changes how long the thread sleeps: requests that
+                # end before their deadline never wake it (and the deadlines of sequential
+                # requests only grow).
+                self._condition.notify()
         return alarm
 
     def _run(self) -> None:
@@ -154,17 +159,49 @@ _WATCHDOG = _Watchdog()
 _EXPIRED = 0.001
 
 
+class _OpenConnections:
+    """Every connection of the tap's sessions, so that a signal can abandon their requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+
+    def add(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def shut_down(self) -> None:
+        """End every request in flight, in any thread: its next (or current) read sees the
+        connection closed."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_OPEN = _OpenConnections()
+interrupt.on_stop(_OPEN.shut_down)
+
+
 class _DeadlineConnection(HTTPConnection):
-    """Cut off (by the watchdog) when the status line and headers are late."""
+    """Cut off (by the watchdog) when the status line and headers are late; abandoned (its
+    socket shut down) when the run is stopped by a signal."""
 
     deadline_seconds: float = ResponseLimits.deadline_seconds
     _started = 0.0
-    _target = ""
+    _target = ("", "")
+
+    def connect(self) -> None:
+        interrupt.check()  # no new connection once the run is stopping
+        super().connect()
+        _OPEN.add(self)
 
     def request(self, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> None:
         self._started = time.monotonic()
-        scheme = "https" if isinstance(self, HTTPSConnection) else "http"
-        self._target = f"{method} {mask_url(f'{scheme}://{self.host}:{self.port}{url}')}"
+        self._target = (method, url)  # named (masked) only in an error
         super().request(method, url, *args, **kwargs)
 
     def getresponse(self) -> t.Any:
@@ -173,8 +210,11 @@ class _DeadlineConnection(HTTPConnection):
             return super().getresponse()
         except Exception:
             if alarm.fired:
+                method, url = self._target
+                scheme = "https" if isinstance(self, HTTPSConnection) else "http"
+                target = f"{method} {mask_url(f'{scheme}://{self.host}:{self.port}{url}')}"
                 raise DeadlineExceeded(
-                    f"{self._target}: no complete response headers within request_deadline_seconds "
+                    f"{target}: no complete response headers within request_deadline_seconds "
                     f"({self.deadline_seconds:g}s): the server is too slow; raise "
                     "request_deadline_seconds if it is only slow"
                 ) from None
@@ -204,7 +244,7 @@ def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits
     read as it arrives) is instead given a bounded reader that `streamed_chunks` uses."""
     if response._content_consumed:  # type: ignore[attr-defined]
         return
-    where = f"{response.request.method if response.request is not None else 'GET'} {mask_url(response.url)}"
+    where = _Where(response)
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         response.close()
@@ -232,6 +272,23 @@ def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits
 Decode = t.Callable[[t.Iterator[bytes]], t.Iterator[bytes]]
 
 
+class _Where:
+    """The request a response answers, as error messages name it (`GET https://...`, masked).
+
+    Masking a URL (parsing it, re-encoding its query, matching every registered secret) costs
+    tens of microseconds per response: it is done only when an error is raised.
+    """
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+
+    def __str__(self) -> str:
+        request = self.response.request
+        return f"{request.method if request is not None else 'GET'} {mask_url(self.response.url)}"
+
+
 def streamed_chunks(response: requests.Response, size: int, decode: Decode) -> t.Iterator[bytes]:
     """The body of a streamed response, `decode`d (e.g. un-gzipped), in chunks: the size cap
     counts what `decode` yields, so a compressed download cannot inflate past it."""
@@ -239,8 +296,24 @@ def streamed_chunks(response: requests.Response, size: int, decode: Decode) -> t
     return bounded(decode) if bounded is not None else decode(response.iter_content(size))
 
 
+def read_streamed(response: requests.Response) -> bytes:
+    """The whole body of a streamed response, read within the same limits as any other
+    (size after decompression, deadline), and kept as `response.content`."""
+    if not response._content_consumed:  # type: ignore[attr-defined]
+        body = bytearray()
+        for chunk in streamed_chunks(response, CHUNK, _as_is):
+            body += chunk
+        response._content = bytes(body)
+        response._content_consumed = True  # type: ignore[attr-defined]
+    return response.content
+
+
+def _as_is(chunks: t.Iterator[bytes]) -> t.Iterator[bytes]:
+    return chunks
+
+
 def _timed_chunks(
-    response: requests.Response, limits: ResponseLimits, deadline: float, where: str
+    response: requests.Response, limits: ResponseLimits, deadline: float, where: _Where
 ) -> t.Iterator[bytes]:
     """The body in chunks (Content-Encoding decoded), failing past the request's deadline:
     the socket timeout is lowered to what is left of it."""
@@ -282,7 +355,7 @@ def _timed_chunks(
 
 
 def _capped(
-    chunks: t.Iterator[bytes], response: requests.Response, limits: ResponseLimits, where: str
+    chunks: t.Iterator[bytes], response: requests.Response, limits: ResponseLimits, where: _Where
 ) -> t.Iterator[bytes]:
     """`chunks`, failing once more than `max_response_mb` has come out of them."""
     total = 0
@@ -299,7 +372,7 @@ def _capped(
         yield chunk
 
 
-def _too_slow(where: str, limits: ResponseLimits, received: int) -> DeadlineExceeded:
+def _too_slow(where: _Where, limits: ResponseLimits, received: int) -> DeadlineExceeded:
     return DeadlineExceeded(
         f"{where}: the response did not arrive in full within request_deadline_seconds "
         f"({limits.deadline_seconds:g}s; {received} bytes of body received): the server is too slow "
@@ -342,12 +415,28 @@ def nesting_exceeds(content: bytes, limit: int) -> bool:
 
 
 def _peel(skeleton: bytes, limit: int) -> bool | None:
-    """True: deeper than `limit`; False: not; None: the skeleton does not pair up."""
-    for _ in range(limit):
+    """True: deeper than `limit`; False: not; None: the skeleton does not pair up.
+
+    A few passes delete the innermost pairs (an ordinary page is then empty); a skeleton
+    still nested after them is measured by its running bracket count instead, in one
+    linear pass (peeling a 100,000-deep line 200 times was quadratic).
+    """
+    for _ in range(min(limit, _PEEL_PASSES)):
         peeled = skeleton.replace(b"[]", b"").replace(b"{}", b"")
         if not peeled:
             return False
         if len(peeled) == len(skeleton):
             return None
         skeleton = peeled
-    return True
+    if limit <= _PEEL_PASSES:
+        return True
+    steps = _BRACKET_STEP.__getitem__
+    if sum(map(steps, skeleton)) != 0 or min(itertools.accumulate(map(steps, skeleton))) < 0:
+        return None
+    return max(itertools.accumulate(map(steps, skeleton))) > limit - _PEEL_PASSES
+
+
+_PEEL_PASSES = 8
+_BRACKET_STEP = [0] * 256
+_BRACKET_STEP[ord("[")] = _BRACKET_STEP[ord("{")] = 1
+_BRACKET_STEP[ord("]")] = _BRACKET_STEP[ord("}")] = -1

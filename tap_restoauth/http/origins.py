@@ -21,6 +21,7 @@ Config::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import typing as t
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -126,6 +127,18 @@ class OriginPolicy:
                 "receive the credentials; if that origin belongs to the API, add it to trusted_origins"
             )
 
+    def check_bare(self, stream: str, url: str) -> None:
+        """Refuse a URL fetched without credentials (a presigned download) unless it is https, or
+        http on a loopback address (local tests): its own query string is its credential."""
+        found = Origin.of(url)
+        if found is None:
+            raise ApiError(f"{stream}: refused to download {describe_origin(url)}: only https URLs are")
+        if found.scheme != "https" and not _loopback(found.host):
+            raise ApiError(
+                f"{stream}: refused to download from {found} (plain http): a download URL must be "
+                "https (its signature and the data would travel in clear)"
+            )
+
     def redirect(self, stream: str, current: str, status: int, location: str, *, has_body: bool) -> Hop:
         """The next hop of a redirect from `current` to `location` (already absolute).
 
@@ -165,6 +178,13 @@ class OriginPolicy:
         if len(kept) == len(pairs):
             return url
         return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def parse_trusted_origins(values: t.Iterable[t.Any], api_url: str) -> list[Origin]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import email.utils
 import logging
 import math
 import re
@@ -32,13 +31,15 @@ import typing as t
 from collections.abc import Mapping
 
 from tap_restoauth.errors import ApiError
+from tap_restoauth.http import delays
+from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.http.ratelimit")
 
 REMAINING_HEADERS = ("X-RateLimit-Remaining", "RateLimit-Remaining", "X-Rate-Limit-Remaining")
 RESET_HEADERS = ("X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset")
 COMBINED_HEADER = "RateLimit"
-_COMBINED_PART = re.compile(r"(?:^|[;,\s])(remaining|reset|r|t)\s*=\s*\"?([0-9.]+)", re.IGNORECASE)
+_COMBINED_PART = re.compile(r"(?:^|[;,\s])(remaining|reset|r|t)\s*=\s*\"?([^\s;,\"]*)", re.IGNORECASE)
 _EPOCH = 1e9  # 2001-09-09: no API asks for a 31-year pause
 _EPOCH_MS = 1e12
 
@@ -51,6 +52,7 @@ class QuotaExhausted(ApiError):
     """
 
     def __init__(self, reason: str, seconds: float | None, limit: float) -> None:
+        seconds = delays.bounded(seconds)
         self.seconds = seconds
         self.resets_at = (
             dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds) if seconds is not None else None
@@ -86,7 +88,11 @@ class RateLimitSettings:
     min_remaining: int = 0
 
     def read(self, headers: Mapping[str, str]) -> tuple[float | None, float | None, str]:
-        """The remaining budget, seconds until it resets, and the header that said so."""
+        """The remaining budget, seconds until it resets, and the header that said so.
+
+        Values that are not finite numbers (or dates) are ignored, as if absent; a reset
+        is never more than ten years away (see http/delays.py).
+        """
         remaining_names = (self.remaining_header,) if self.remaining_header else REMAINING_HEADERS
         reset_names = (self.reset_header,) if self.reset_header else RESET_HEADERS
         remaining, name = _first_number(headers, remaining_names)
@@ -95,47 +101,38 @@ class RateLimitSettings:
         if remaining is None and not self.remaining_header:
             combined = headers.get(COMBINED_HEADER)
             if combined:
-                parts = {k.lower(): float(v) for k, v in _COMBINED_PART.findall(combined)}
+                parts: dict[str, float] = {}
+                for key, text in _COMBINED_PART.findall(combined):
+                    value = delays.number(text)
+                    if value is not None:
+                        parts.setdefault(key.lower(), value)
                 remaining = parts.get("remaining", parts.get("r"))
-                if reset is None and ("reset" in parts or "t" in parts):
-                    reset = parts.get("reset", parts.get("t"))
+                if reset is None:
+                    reset = delays.bounded(parts.get("reset", parts.get("t")))
                 name = COMBINED_HEADER
         return remaining, reset, name
 
     def reset_seconds(self, value: str) -> float | None:
-        """Seconds from now until `value` (a reset header), never negative; None if unreadable."""
-        text = value.strip()
+        """Seconds from now until `value` (a reset header), in [0, ten years]; None if unreadable."""
         kind = self.reset_format
-        try:
-            number = float(text)
-        except ValueError:
-            number = None
+        number = delays.number(value)
         if number is None or kind == "http_date":
-            try:
-                when = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.timezone.utc)
-            return max(0.0, when.timestamp() - time.time())
-        if not math.isfinite(number):
-            return None
+            return delays.until_http_date(value)
         if kind == "epoch_ms" or (kind == "auto" and number >= _EPOCH_MS):
-            number = number / 1000 - time.time()
-        elif kind == "epoch" or (kind == "auto" and number >= _EPOCH):
-            number = number - time.time()
-        return max(0.0, number)
+            return delays.until_epoch(number / 1000)
+        if kind == "epoch" or (kind == "auto" and number >= _EPOCH):
+            return delays.until_epoch(number)
+        return delays.bounded(number)
 
 
 def _first_number(headers: Mapping[str, str], names: t.Iterable[str]) -> tuple[float | None, str]:
     for name in names:
         value = headers.get(name)
         if value:
-            try:
-                # "100, 100;w=60" (some APIs list several windows): the first is the tightest here.
-                return float(value.split(",")[0].split(";")[0]), name
-            except ValueError:
-                continue
+            # "100, 100;w=60" (some APIs list several windows): the first is the tightest here.
+            number = delays.number(value.split(",")[0].split(";")[0])
+            if number is not None:
+                return number, name
     return None, ""
 
 
@@ -190,4 +187,4 @@ class RateLimitGate:
             raise QuotaExhausted(why, wait, self.max_wait)
         if announce:
             logger.info("rate limit reached (%s): waiting %.1fs for the budget to reset", why, wait)
-        time.sleep(wait)
+        interrupt.wait(wait)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import email.utils
 import http.client
 import logging
-import math
 import random
 import socket
-import time
 import typing as t
 
 import requests
 
 from tap_restoauth.errors import ApiError
+from tap_restoauth.http import delays, unreachable
 from tap_restoauth.sync import interrupt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -99,16 +96,21 @@ class RetryPolicy:
         """
         attempt = 0
         while True:
+            tries = self.max_retries
             try:
                 with interrupt.interruptible():
                     response = attempt_once()
             except TRANSIENT_ERRORS as exc:
+                interrupt.check()  # a request abandoned because the run is stopping
                 problem = describe_transport_error(exc)
                 dns = name_resolution_error(exc)
                 if dns is not None and (dns.errno not in DNS_TEMPORARY or attempt >= DNS_MAX_RETRIES):
                     attempts = f" after {attempt + 1} attempts" if attempt else ""
                     raise fail(f"{what()} failed{attempts}: {problem}") from None
-                if attempt >= self.max_retries:
+                refused = unreachable.refused_address(exception_chain(exc))
+                if refused is not None and unreachable.is_loopback(refused):
+                    tries = min(tries, unreachable.LOOPBACK_ATTEMPTS - 1)
+                if attempt >= tries:
                     raise fail(f"{what()} failed after {attempt + 1} attempts: {problem}") from None
                 wait = self.wait_seconds(attempt)
             else:
@@ -129,32 +131,18 @@ class RetryPolicy:
                     raise fail(f"{what()} answered HTTP {status}: {exc}") from None
                 response.close()  # a streamed body would otherwise hold its connection
             logger.warning(
-                "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, self.max_retries, wait
+                "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, tries, wait
             )
             attempt += 1
             if on_retry is not None:
                 on_retry()
-            interrupt.sleep(wait)
+            interrupt.wait(wait)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date (never negative)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # HTTP dates are always GMT
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
+    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date, never negative and
+    never more than ten years (see http/delays.py); None when it is neither."""
+    return delays.retry_after(value)
 
 
 def describe_transport_error(exc: Exception) -> str:
@@ -174,6 +162,9 @@ def describe_transport_error(exc: Exception) -> str:
         return "response body was cut off"
     if any(isinstance(cause, ConnectionResetError) for cause in causes):
         return "connection reset by the server"
+    refused = unreachable.refused_address(causes)
+    if refused is not None:
+        return unreachable.describe(refused)
     if any(isinstance(cause, http.client.RemoteDisconnected) for cause in causes):
         return "the server closed the connection without answering"
     if isinstance(exc, requests.exceptions.ConnectionError):

@@ -62,7 +62,9 @@ class ResponseBody:
     """A response's body as text and JSON, each decoded at most once, on demand.
 
     Not `readable` for a streamed download that is not an error: rules that read the
-    body then do not apply (reading it would load the whole file).
+    body then do not apply (reading it would load the whole file). A streamed body a
+    rule reads is read like any page: at most `max_response_mb` after decompression,
+    within `request_deadline_seconds` (http/limits.py), else one ApiError line.
     """
 
     def __init__(self, response: requests.Response, *, readable: bool = True) -> None:
@@ -75,6 +77,7 @@ class ResponseBody:
     def text(self) -> str:
         if not self.readable:
             return ""
+        limits.read_streamed(self.response)
         return self.response.text
 
     def cached_json(self) -> t.Any:
@@ -88,7 +91,7 @@ class ResponseBody:
             self._decoded = True
             if self.readable:
                 try:
-                    self._json = limits.decode(self.response.content)  # depth-checked, like pages
+                    self._json = limits.decode(limits.read_streamed(self.response))  # as pages are
                 except (msgspec.DecodeError, limits.BadDocument):
                     self._json = None
         return self._json

@@ -29,7 +29,7 @@ import json
 import logging
 import typing as t
 from collections.abc import Callable
-from itertools import repeat
+from itertools import chain, repeat
 
 from singer_sdk.exceptions import EmptySchemaTypeError
 from singer_sdk.helpers._typing import (
@@ -107,6 +107,7 @@ class _Value:
         self.boolean = bool(_is_exclusive_boolean_type(prop))
         self.objects: _Object | None = None
         self.lists: Check | None = None
+        self.item_types: frozenset[type] | None = None  # lists whose items need a type check only
         if recursive:
             if is_object_type(prop) and "properties" in prop:
                 self.objects = _Object(prop, recursive=True)
@@ -117,6 +118,7 @@ class _Value:
             else:
                 if uniform:
                     self.lists = _list_check(prop["items"])
+                    self.item_types = _item_types(prop["items"])
 
     @property
     def only_boolean(self) -> bool:
@@ -151,10 +153,21 @@ class _Object:
         values = {name: _Value(prop, recursive=recursive) for name, prop in properties.items()}
         self.booleans = tuple(name for name, value in values.items() if value.only_boolean)
         self.texts = tuple(name for name, value in values.items() if value.text)
-        self.checks = tuple(
-            (name, check)
+        checked = [
+            (name, value, check)
             for name, value in values.items()
             if not value.only_boolean and not value.text and (check := value.check()) is not None
+        ]
+        self.checks = tuple((name, check) for name, _, check in checked)
+        # Lists of booleans or strings (not a boolean property): their items' types are
+        # checked for a whole batch at once, in C (`all_unchanged`).
+        self.typed_lists = tuple(
+            (name, value.item_types, check)
+            for name, value, check in checked
+            if value.item_types is not None and not value.boolean and value.objects is None
+        )
+        self.other_checks = tuple(
+            (name, check) for name, check in self.checks if name not in {n for n, _, _ in self.typed_lists}
         )
 
     def unchanged(self, record: dict[str, t.Any]) -> bool:
@@ -184,15 +197,34 @@ class _Object:
         for name in self.texts:
             if not set(map(type, map(dict.get, records, repeat(name)))) <= _TEXT_TYPES:
                 return False
-        for name, check in self.checks:
+        for name, item_types, check in self.typed_lists:
+            values = list(map(dict.get, records, repeat(name)))
+            if set(map(type, values)) <= _LIST_TYPES:
+                if not set(map(type, chain.from_iterable(filter(None, values)))) <= item_types:
+                    return False
+            elif not all(check(value) for value in values if value is not None):
+                return False
+        for name, check in self.other_checks:
             for value in map(dict.get, records, repeat(name)):
                 if value is not None and not check(value):
                     return False
         return True
 
 
-_BOOLEAN_TYPES = frozenset({bool, type(None)})
-_TEXT_TYPES = frozenset({str, type(None)})
+_LIST_TYPES: frozenset[type] = frozenset({list, type(None)})
+_BOOLEAN_TYPES: frozenset[type] = frozenset({bool, type(None)})
+_TEXT_TYPES: frozenset[type] = frozenset({str, type(None)})
+
+
+def _item_types(items: t.Any) -> frozenset[type] | None:
+    """The item types a uniform list keeps as they are when that is all there is to check."""
+    if is_object_type(items):
+        return None
+    if _is_exclusive_boolean_type(items):
+        return _BOOLEAN_TYPES
+    if is_text_only(items):
+        return _TEXT_TYPES
+    return None
 
 
 def _list_check(items: t.Any) -> Check | None:

@@ -10,7 +10,8 @@ These decoders stream: they read the body as an iterator of byte chunks and yiel
 records one at a time, so a 1 GB CSV export takes as little memory as a small one.
 The chunks come from `body_chunks(response)`: the body as sent, with its
 Content-Encoding (gzip, deflate) undone and a gzip file (a `.gz` download, found by
-its magic bytes) decompressed. Anything that bounds a body (size, time) can wrap that
+its magic bytes) decompressed; a `json` page that is a gzip file is decompressed too
+(`gunzip_body`), whatever its Content-Type. Anything that bounds a body (size, time) can wrap that
 iterator. `json`, the default, is not a streaming decoder: the page is one JSON
 document, read by the client with `records_path` and pagination as before.
 """
@@ -25,7 +26,6 @@ import typing as t
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from xml.etree import ElementTree
 
 import msgspec
 
@@ -34,9 +34,12 @@ from tap_restoauth.errors import ConfigError
 from tap_restoauth.http import limits
 
 if t.TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     import requests
 
 CHUNK_BYTES = 64 * 1024
+MAX_COLUMNS = 10_000  # CSV columns (a record with more fields is not a record but an attack)
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -122,6 +125,21 @@ def gunzip_if_gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
         raise BodyError("the gzip data ends early (the download was cut off)")
 
 
+def gunzip_body(content: bytes, max_bytes: int) -> bytes:
+    """A whole body, decompressed when it is a gzip file (found by its magic bytes, whatever its
+    Content-Type); BodyError past `max_bytes` decompressed, so a small bomb cannot inflate."""
+    if content[:2] != GZIP_MAGIC:
+        return content
+    out = bytearray()
+    for chunk in gunzip_if_gzip([content]):
+        out += chunk
+        if len(out) > max_bytes:
+            raise BodyError(
+                f"the gzip body inflates past max_response_mb ({max_bytes / limits.MEGABYTE:g} MB)"
+            )
+    return bytes(out)
+
+
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
@@ -197,6 +215,8 @@ class JsonDecoder(Decoder):
 class JsonLinesDecoder(Decoder):
     """One JSON object a line (NDJSON), e.g. ``{"id": 1}\\n{"id": 2}\\n``; blank lines are skipped.
 
+    A line nested deeper than limits.MAX_JSON_DEPTH (200) levels is refused, as JSON pages are.
+
     Config: ``format: jsonl``
     """
 
@@ -205,13 +225,19 @@ class JsonLinesDecoder(Decoder):
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[dict[str, t.Any]]:
         decode = msgspec.json.Decoder().decode
+        depth = limits.MAX_JSON_DEPTH
         for number, line in enumerate(io.BufferedReader(_ChunkReader(chunks), CHUNK_BYTES), start=1):
             if not line.strip():
                 continue
+            # A line with fewer brackets than the limit cannot nest deeper (the usual case: no scan).
+            if line.count(b"[") + line.count(b"{") > depth and limits.nesting_exceeds(line, depth):
+                raise BodyError(f"line {number} is JSON nested deeper than {depth} levels (the tap's limit)")
             try:
                 record = decode(line)
-            except msgspec.DecodeError as exc:
-                raise BodyError(f"line {number} is not JSON ({exc})") from None
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+                raise BodyError(
+                    f"line {number} is not JSON ({type(exc).__name__}: {str(exc)[:200]})"
+                ) from None
             if not isinstance(record, dict):
                 raise BodyError(f"line {number} is a JSON {type(record).__name__}, expected an object")
             yield record
@@ -223,7 +249,8 @@ class CsvDecoder(Decoder):
 
     Reads ``id,name,active,updated_at\\n1,Ada,true,2024-01-01T00:00:00Z\\n``. Without a header
     row (`header: false`) the fields are named by `columns`. Values are typed like JSON
-    (`infer_types`): numbers, true/false, an empty field as null.
+    (`infer_types`): numbers, true/false, an empty field as null. At most MAX_COLUMNS
+    columns and csv's field size limit (128 kB a field), else BodyError.
 
     Config: ``format: {type: csv, delimiter: ";", header: true, encoding: utf-8}``
     """
@@ -257,16 +284,22 @@ class CsvDecoder(Decoder):
                 names = names or [name.strip() for name in first]
             assert names is not None
             width = len(names)
+            if width > MAX_COLUMNS:
+                raise BodyError(f"the header has {width} columns, more than {MAX_COLUMNS} (the tap's limit)")
             for row in rows:
                 if len(row) != width:
                     if not row:
                         continue
-                    raise BodyError(f"row {rows.line_num} has {len(row)} fields, the header has {width}")
+                    raise BodyError(
+                        f"row {rows.line_num} has {min(len(row), MAX_COLUMNS + 1)}"
+                        f"{'+' if len(row) > MAX_COLUMNS else ''} fields, the header has {width}"
+                    )
                 yield dict(zip(names, map(convert, row), strict=True))
         except csv.Error as exc:
             raise BodyError(f"invalid CSV at line {rows.line_num} ({exc})") from None
-        except UnicodeDecodeError as exc:
-            raise BodyError(f"the body is not {self.encoding} text ({exc.reason})") from None
+        except UnicodeError as exc:  # UnicodeDecodeError, or UTF-16 without a byte-order mark
+            reason = getattr(exc, "reason", None) or str(exc)[:200]
+            raise BodyError(f"the body is not {self.encoding} text ({reason})") from None
 
 
 def _keep(value: str) -> str:
@@ -282,6 +315,11 @@ class XmlDecoder(Decoder):
     ["sf", "classic"]}``: attributes and child elements become fields (namespaces
     dropped), repeated elements a list, text next to attributes or children `#text`.
     A path without a leading ``/`` matches at any depth (``book``).
+
+    The body is parsed incrementally and every finished element is dropped once read:
+    a record after it is yielded, anything outside records at once. Memory is that of
+    one record (plus the open ancestors), whatever the file's size; documents nested
+    deeper than MAX_DEPTH levels are refused. Time is linear in the body.
 
     Config: ``format: {type: xml, records_path: /catalog/book}``
     """
@@ -300,32 +338,86 @@ class XmlDecoder(Decoder):
         return tuple(step for step in self.records_path.split("/") if step)
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[dict[str, t.Any]]:
-        steps = self.steps
-        anchored = self.records_path.startswith("/")
-        parser: t.Any = ElementTree.XMLPullParser(events=("start", "end"))
-        path: list[str] = []
-        parents: list[ElementTree.Element] = []
+        from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
         convert = infer_value if self.infer_types else _keep
+        walk = _XmlWalk(self.steps, anchored=self.records_path.startswith("/"))
         try:
-            for chunk in chunks:
-                parser.feed(chunk)
-                for event, element in parser.read_events():
-                    element = t.cast("ElementTree.Element", element)
-                    if event == "start":
-                        path.append(_local(element.tag))
-                        parents.append(element)
-                        continue
-                    matched = (tuple(path) == steps) if anchored else tuple(path[-len(steps) :]) == steps
-                    path.pop()
-                    parents.pop()
-                    if matched:
-                        value = _element_value(element, convert)
-                        yield value if isinstance(value, dict) else {_local(element.tag): value}
-                        if parents:
-                            parents[-1].remove(element)  # keep memory flat: a record is read once
-            parser.close()
+            for events in _xml_events(chunks):
+                for element in walk.records(events):
+                    value = _element_value(element, convert)
+                    yield value if isinstance(value, dict) else {_local(element.tag): value}
         except ElementTree.ParseError as exc:
             raise BodyError(f"invalid XML ({exc})") from None
+        except BodyError:
+            raise
+        except (ValueError, LookupError, RecursionError) as exc:  # e.g. an unknown encoding declared
+            raise BodyError(f"unreadable XML ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+MAX_DEPTH = limits.MAX_JSON_DEPTH
+
+
+def _xml_events(chunks: Iterable[bytes]) -> Iterator[Iterable[tuple[str, t.Any]]]:
+    """The parser's start/end events, a chunk's worth at a time."""
+    from xml.etree import ElementTree  # noqa: PLC0415  (imported by XML streams only)
+
+    parser: t.Any = ElementTree.XMLPullParser(events=("start", "end"))
+    for chunk in chunks:
+        parser.feed(chunk)
+        yield parser.read_events()
+    parser.close()
+    yield parser.read_events()
+
+
+class _XmlWalk:
+    """Follows start/end events: which finished elements are records, and drops the rest.
+
+    Per event it does constant work: whether the open path matches `steps` is kept
+    per level (anchored) or checked on the last len(steps) tags (at any depth).
+    """
+
+    def __init__(self, steps: tuple[str, ...], *, anchored: bool) -> None:
+        self.steps = steps
+        self.anchored = anchored
+        self.path: list[str] = []
+        self.open: list[ElementTree.Element] = []
+        self.prefix: list[bool] = [True]  # anchored: path[:i] == steps[:i]
+        self.is_record: list[bool] = []
+        self.in_records = 0  # open elements that are records
+
+    def records(self, events: Iterable[tuple[str, t.Any]]) -> Iterator[ElementTree.Element]:
+        steps, path, open_ = self.steps, self.path, self.open
+        for event, element in events:
+            if event == "start":
+                if len(path) >= MAX_DEPTH:
+                    raise BodyError(f"XML nested deeper than {MAX_DEPTH} levels (the tap's limit)")
+                tag = _local(element.tag)
+                depth = len(path)
+                path.append(tag)
+                open_.append(element)
+                if self.anchored:
+                    matches = self.prefix[depth] and depth < len(steps) and steps[depth] == tag
+                    self.prefix.append(matches)
+                    record = matches and depth + 1 == len(steps)
+                else:
+                    record = tag == steps[-1] and tuple(path[-len(steps) :]) == steps
+                self.is_record.append(record)
+                self.in_records += record
+                continue
+            path.pop()
+            open_.pop()
+            if self.anchored:
+                self.prefix.pop()
+            record = self.is_record.pop()
+            self.in_records -= record
+            if record:
+                yield element
+            elif self.in_records:
+                continue  # part of a record still open: kept until that record is read
+            element.clear()
+            if open_:
+                del open_[-1][-1]  # the element that ends is always its parent's last child
 
 
 def _local(tag: str) -> str:

@@ -18,8 +18,9 @@ pages count towards the parent). Outcomes: `complete`; `partial` (stopped by
 `max_pages`); `failed` (the run stopped with an error in this unit). A shard records
 only the units it owns. A date-windowed stream is recorded once per window fetched
 (`unit` ends in ``@`` and the window's grid key; `window_start`/`window_end` are the
-bounds requested, end exclusive), not once for the whole stream or partition. The
-records are emitted at the end of the run, also when it fails.
+bounds requested, end exclusive), not once for the whole stream or partition. A unit
+read from an export job names it (`job_id`, `job_status`, `job_files`: files or parts
+downloaded). The records are emitted at the end of the run, also when it fails.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ SCHEMA: dict[str, t.Any] = {
         "error": _nullable("string"),
         "window_start": _nullable("string", format="date-time"),
         "window_end": _nullable("string", format="date-time"),
+        "job_id": _nullable("string"),
+        "job_status": _nullable("string"),
+        "job_files": _nullable("integer"),
     },
     "required": ["run_id", "unit", "stream", "outcome"],
 }
@@ -112,6 +116,7 @@ class Unit:
     partial: bool = False
     window: tuple[str, dt.datetime, dt.datetime] | None = None  # (key, start, end)
     windows: int = 0  # date windows recorded inside this unit
+    job: t.Any = None  # an export job's JobRun (id, status, files): fetch/job_endpoint.py
 
     def add(self, now: tuple[int, int]) -> None:
         self.retries += now[0] - self.counters[0]
@@ -199,6 +204,9 @@ class Audit:
             "error": error,
             "window_start": unit.window[1].isoformat() if unit.window else None,
             "window_end": unit.window[2].isoformat() if unit.window else None,
+            "job_id": unit.job.id if unit.job else None,
+            "job_status": unit.job.status if unit.job else None,
+            "job_files": unit.job.files if unit.job else None,
         }
 
     def check_totals(self) -> None:

@@ -35,6 +35,8 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams.core import Stream
 
 from tap_restoauth.records.conform import Conformer
+from tap_restoauth.records.deletions import DeletedRecords
+from tap_restoauth.sync import versions
 from tap_restoauth.sync.output import BufferedWriter, RecordLines
 
 if t.TYPE_CHECKING:
@@ -101,6 +103,12 @@ class FastSyncStream(Stream):
     _record_path: _RecordPath | None = None
     emits_records = True  # False: records are walked (bookmark, children) but not written (shards.py)
     unit_records = 0  # records written for the unit (stream or partition) being synced
+    table_version: versions.TableVersion | None = None  # full-table versions (sync/versions.py)
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never the SDK's (an opening message on every run, none after): see sync/versions.py."""
+        return False
 
     @contextlib.contextmanager
     def _sync_unit(self, context: types.Context | None) -> Iterator[bool]:
@@ -130,7 +138,19 @@ class FastSyncStream(Stream):
 
     def get_records(self, context: types.Context | None) -> Iterable[dict[str, t.Any]]:
         for batch in self.get_record_batches(context):
+            if isinstance(batch, DeletedRecords):
+                if self.selected:
+                    for record in batch:
+                        self._write_record_message(record)
+                self._deletions_written(batch)
+                continue
             yield from batch
+
+    def _deletions_written(self, batch: DeletedRecords) -> None:
+        """Deletion records are out: their own bookmark moves, in STATE now."""
+        batch.done()
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def _before_child_sync(
         self, batch: list[dict[str, t.Any]], index: int, child_context: types.Context | None
@@ -203,6 +223,26 @@ class FastSyncStream(Stream):
         *,
         write_messages: bool = True,
     ) -> t.Generator[dict, t.Any, t.Any]:
+        """Sync with the stream's full-table version, if any: closed only after a complete read."""
+        table = self.table_version if write_messages else None
+        if table is None:
+            yield from self._sync_contexts(context, write_messages=write_messages)
+            return
+        table.begin(self)
+        try:
+            yield from self._sync_contexts(context, write_messages=write_messages)
+        except BaseException:
+            table.failed = True
+            raise
+        if context is None and self.parent_stream_type is None:
+            versions.close_tree(self)
+
+    def _sync_contexts(
+        self,
+        context: types.Context | None = None,
+        *,
+        write_messages: bool = True,
+    ) -> t.Generator[dict, t.Any, t.Any]:
         path = self._fast_path() if write_messages else None
         context_list = [context] if context is not None else self.partitions
         if path is None:
@@ -266,6 +306,13 @@ class FastSyncStream(Stream):
         incremental = bool(self.replication_key and self.replication_method == REPLICATION_INCREMENTAL)
         state_manager = self.state_manager
         for page in self.get_record_batches(context):
+            if isinstance(page, DeletedRecords):  # no bookmark of the stream's, no children
+                if selected and emits and page:
+                    path.write(page, self._stream_version)
+                    self.unit_records += len(page)
+                    record_counter.increment(len(page))
+                self._deletions_written(page)
+                continue
             limited = abort_at is not None and record_index + len(page) > abort_at
             batch = self._prepare_batch(
                 page[: max(0, t.cast("int", abort_at) - record_index)] if limited else page,

@@ -1,16 +1,37 @@
-"""SIGTERM and SIGINT: stop between pages, write the last consistent STATE, exit 143 / 130.
+"""SIGTERM and SIGINT: one stop event that every wait watches; exit 143 / 130 within seconds.
 
 The SDK's handler writes STATE and calls `sys.exit(0)` from wherever the main
 thread is -- possibly halfway through writing a page, which is then cut or
-written twice -- and reports success for a run cut short. Here the handler only
-records the signal, except while the main thread waits on the network or a
-timer (`interruptible()`): nothing is being written then, so it raises
-`Interrupted` at once. Everywhere else the sync loop calls `check()` between pages,
-after the page's records are written and its bookmark advanced; worker threads
-check between chunks and while sleeping (`sleep()`).
+written twice -- and reports success for a run cut short. Here the handler
+records the signal and sets one stop event; then:
 
-Exit codes follow the shell convention (128 + signal number), so Meltano, Airflow
-and Cloud Run Jobs see a failed run and the next run resumes from the STATE.
+- every wait of the tap watches that event and ends at once, in any thread:
+  retry backoff, Retry-After, rate-limit resets, lease and token waits, polls,
+  waiting for a page another thread fetches. Use the API below for any new wait;
+- in-flight requests are abandoned: a "stopper" thread runs the `on_stop`
+  callbacks (http/limits.py registers one that shuts down the socket of every
+  open API and token connection), so a request that hangs, in any thread, ends;
+- while the main thread waits (`interruptible()`: on the network or a timer),
+  nothing is being written, so the handler raises `Interrupted` there at once.
+  Everywhere else the sync loop calls `check()` between pages, after the page's
+  records are written and its bookmark advanced.
+
+The tap then writes its last consistent STATE and exits with the shell's code
+(128 + signal number), without joining worker threads, so Meltano, Airflow and
+Cloud Run Jobs (SIGTERM, then SIGKILL 10 s later) see a failed run and the next
+run resumes from the STATE.
+
+The API for code that waits (raises `Interrupted`, a BaseException, when stopped)::
+
+    from tap_restoauth.sync import interrupt
+
+    interrupt.wait(30)                 # sleep 30 s, or less if a signal comes
+    page = interrupt.result(future)    # a Future's result, or Interrupted
+    while not done():                  # a poll loop
+        interrupt.wait(poll_seconds)
+    interrupt.check()                  # a point where stopping leaves everything consistent
+    interrupt.stopping()               # True once a signal came (to skip optional work)
+    interrupt.on_stop(abandon)         # called once, from a helper thread, when a signal comes
 """
 
 from __future__ import annotations
@@ -18,16 +39,22 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import time
 import typing as t
+from concurrent import futures
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from types import FrameType
 
-_SLICE = 0.1  # how often a sleeping worker thread looks at the flag
+T = t.TypeVar("T")
+
+_SLICE = 0.25  # a future's result is looked at this often (the stop event ends the wait anyway)
 
 _signal: int | None = None
+_stop = threading.Event()
+_callbacks: list[Callable[[], None]] = []
+_callbacks_lock = threading.Lock()
+_stopper: threading.Thread | None = None
 _interruptible = 0  # > 0 while the main thread is in an interruptible() block
 _shielded = 0  # > 0 while the main thread must not be cut short (e.g. saving a rotated token)
 
@@ -51,22 +78,48 @@ class Interrupted(BaseException):
 
 def install() -> None:
     """Handle SIGTERM and SIGINT as described above (main thread only, like `signal.signal`)."""
+    global _stopper  # noqa: PLW0603 - one process, one stopper
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _handle)
+    if _stopper is None:
+        _stopper = threading.Thread(target=_run_stop_callbacks, name="stopper", daemon=True)
+        _stopper.start()
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
+    """Runs in the main thread between two bytecodes: set the event, take no lock."""
     global _signal  # noqa: PLW0603 - one process, one signal
     if _signal is None:
         _signal = signum
+    _stop.set()
     if _interruptible and not _shielded:
         raise Interrupted(_signal)
 
 
-def requested() -> bool:
+def _run_stop_callbacks() -> None:
+    _stop.wait()
+    with _callbacks_lock:
+        callbacks = list(_callbacks)
+    for callback in callbacks:
+        with contextlib.suppress(Exception):  # abandoning is best effort; the exit comes anyway
+            callback()
+
+
+def on_stop(callback: Callable[[], None]) -> None:
+    """Call `callback` once when a signal comes (from the stopper thread, not the handler):
+    abandon something that would keep a thread waiting, e.g. shut down sockets."""
+    with _callbacks_lock:
+        _callbacks.append(callback)
+
+
+def stopping() -> bool:
+    """Whether a signal came (the run is ending)."""
     return _signal is not None
+
+
+requested = stopping
 
 
 def signal_number() -> int | None:
@@ -79,9 +132,33 @@ def check() -> None:
         raise Interrupted(_signal)
 
 
+def wait(seconds: float) -> None:
+    """Sleep `seconds` in any thread; raise Interrupted as soon as a signal comes."""
+    with interruptible():
+        if _stop.wait(max(0.0, seconds)):
+            check()
+
+
+sleep = wait
+
+
+def result(future: futures.Future[T]) -> T:
+    """`future.result()`, in any thread; raise Interrupted as soon as a signal comes (the
+    future is left running: its thread is abandoned)."""
+    with interruptible():
+        while True:
+            try:
+                return future.result(timeout=_SLICE)
+            except futures.TimeoutError:
+                check()
+
+
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """A block of the main thread that writes nothing (a request, a wait): a signal ends it at once."""
+    """A block of the main thread that writes nothing (a request, a wait): a signal ends it at once.
+
+    In another thread it only checks for a signal on entry (signals reach the main thread).
+    """
     global _interruptible  # noqa: PLW0603
     if threading.current_thread() is not threading.main_thread():
         check()
@@ -97,7 +174,7 @@ def interruptible() -> Iterator[None]:
 
 @contextlib.contextmanager
 def shielded() -> Iterator[None]:
-    """A block a signal must not cut (it may still stop at a `check()` or `sleep()` inside)."""
+    """A block a signal must not cut (it may still stop at a `check()` or `wait()` inside)."""
     global _shielded  # noqa: PLW0603
     if threading.current_thread() is not threading.main_thread():
         yield  # the handler runs in the main thread: only its blocks matter
@@ -109,19 +186,12 @@ def shielded() -> Iterator[None]:
         _shielded -= 1
 
 
-def sleep(seconds: float) -> None:
-    """`time.sleep` that a signal cuts short (raising Interrupted) in any thread."""
-    deadline = time.monotonic() + seconds
-    with interruptible():
-        while True:
-            check()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            time.sleep(min(remaining, _SLICE))
-
-
 def reset() -> None:
-    """Forget a received signal (tests running the tap in-process)."""
-    global _signal  # noqa: PLW0603
+    """Forget a received signal (tests running the tap in-process); the stop callbacks already
+    run are not run again."""
+    global _signal, _stopper  # noqa: PLW0603
     _signal = None
+    _stop.clear()
+    if _stopper is not None and not _stopper.is_alive():
+        _stopper = threading.Thread(target=_run_stop_callbacks, name="stopper", daemon=True)
+        _stopper.start()

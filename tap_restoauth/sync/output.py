@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
@@ -33,6 +34,7 @@ class BufferedWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self.buffer = bytearray()
+        self.bytes_written = 0  # every message so far, in bytes
 
     def write_message(self, message: Message) -> None:
         self.buffer += self.format_message(message)
@@ -56,6 +58,7 @@ class BufferedWriter(MsgSpecWriter):
                     with view[written:] as rest:
                         written += out.write(rest) or 0
             out.flush()
+            self.bytes_written += len(self.buffer)
             self.buffer.clear()
 
 
@@ -66,12 +69,28 @@ class StateLines(StateWriter):
         super().__init__(writer)
         self.writer = writer
         self._last_line: bytes | None = None
+        self._written_at = time.monotonic()  # when the last STATE line was written (or the run began)
+        self._bytes_then = 0  # the writer's count after it
 
     def write_state(self, state: types.TapState) -> None:
         line = encoder.encode({"type": "STATE", "value": state})
         if line != self._last_line:
             self.writer.write_line(line)
             self._last_line = line
+            self._written_at = time.monotonic()
+            self._bytes_then = self.writer.bytes_written
+
+    def due(self, interval: float) -> bool:
+        """Whether a STATE message held back by `state_interval_seconds` may be written now.
+
+        `interval` seconds since the last STATE line, and since then at least as many
+        bytes of other messages as that line had: a large state (one bookmark per
+        parent) is then never more than half of the output, whatever the interval.
+        """
+        if time.monotonic() - self._written_at < interval:
+            return False
+        last = len(self._last_line) if self._last_line is not None else 0
+        return self.writer.bytes_written - self._bytes_then >= last
 
 
 class RecordLines:

@@ -1,7 +1,8 @@
 """Sharding: N processes run one config and together extract each record exactly once.
 
-``shard: {index: 2, count: 4}``; without it, Cloud Run Jobs' `CLOUD_RUN_TASK_INDEX`
-and `CLOUD_RUN_TASK_COUNT` are used, else one shard (index 0 of 1).
+``shard: {index: 2, count: 4}``; without it, the job engine's task index: Cloud Run
+Jobs, Kubernetes Indexed Jobs, AWS Batch array jobs, or any variables named by
+``shard: {index_env: ..., count_env: ...}`` (see `parse_shard`); else one shard (0 of 1).
 
 The work is split into units, each owned by exactly one shard: the shard whose index
 is a stable hash (SHA-256, the same in every process and Python version) of the unit's
@@ -40,8 +41,25 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Stream
 
-INDEX_ENV = "CLOUD_RUN_TASK_INDEX"
-COUNT_ENV = "CLOUD_RUN_TASK_COUNT"
+COUNT_FALLBACK_ENV = "TAP_RESTOAUTH_SHARD_COUNT"
+
+
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """A job engine's task-index variable and, if it sets one, its task-count variable."""
+
+    name: str
+    index_env: str
+    count_env: str | None
+
+
+# Tried in this order when `shard` does not say where the index comes from.
+ENGINES = (
+    Engine("Cloud Run Jobs", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT"),
+    Engine("a Kubernetes Indexed Job", "JOB_COMPLETION_INDEX", None),
+    Engine("an AWS Batch array job", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE"),
+)
+INDEX_ENV, COUNT_ENV = ENGINES[0].index_env, ENGINES[0].count_env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,15 +71,42 @@ class ShardSettings:
 
 
 def parse_shard(config: Mapping[str, t.Any], env: Mapping[str, str] = os.environ) -> ShardSettings:
-    """The `shard` setting, each part defaulting to its Cloud Run Jobs variable, else 0 of 1."""
+    """The `shard` setting; missing parts come from the job engine's variables, else 0 of 1.
+
+    ``shard: {index_env: SHARD_INDEX, count_env: SHARD_COUNT}`` names the variables of
+    any other engine (GitHub Actions matrix, Airflow mapped tasks). Otherwise the first
+    engine whose index variable is set: Cloud Run Jobs (`CLOUD_RUN_TASK_INDEX`,
+    `CLOUD_RUN_TASK_COUNT`), a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`; the count
+    is not in the environment), an AWS Batch array job (`AWS_BATCH_JOB_ARRAY_INDEX`,
+    `AWS_BATCH_JOB_ARRAY_SIZE` when set). A count the engine does not give comes from
+    `shard.count` or `TAP_RESTOAUTH_SHARD_COUNT`.
+    """
     raw = config.get("shard") or {}
     if not isinstance(raw, Mapping):
         raise ConfigError("shard: expected an object {index, count}")
-    unknown = sorted(set(raw) - {"index", "count"})
+    unknown = sorted(set(raw) - {"index", "count", "index_env", "count_env"})
     if unknown:
-        raise ConfigError(f"shard: unknown option(s) {', '.join(unknown)} (allowed: count, index)")
-    index = _integer(raw.get("index"), env.get(INDEX_ENV), "shard.index", INDEX_ENV, 0)
-    count = _integer(raw.get("count"), env.get(COUNT_ENV), "shard.count", COUNT_ENV, 1)
+        raise ConfigError(
+            f"shard: unknown option(s) {', '.join(unknown)} (allowed: count, count_env, index, index_env)"
+        )
+    engine = _engine(raw, env)
+    index_env = engine.index_env if engine else None
+    index = _integer(raw.get("index"), env.get(index_env or ""), "shard.index", index_env, None)
+    # An engine's own count, else (index set in the config) any engine's, else the fallback.
+    engines = [engine] if engine is not None else ENGINES
+    count_vars = [name for name in (*(e.count_env for e in engines), COUNT_FALLBACK_ENV) if name]
+    count_env = next((name for name in count_vars if env.get(name) not in (None, "")), None)
+    count = _integer(raw.get("count"), env.get(count_env or ""), "shard.count", count_env, None)
+    if index is not None and count is None:
+        source = "shard.index"
+        if engine is not None and raw.get("index") is None:
+            source = f"{engine.index_env} ({engine.name})"
+        either = f"shard.count, {engine.count_env} or" if engine and engine.count_env else "shard.count or"
+        raise ConfigError(
+            f"shard: {source} gives this task's index but nothing gives the number of tasks: "
+            f"set {either} {COUNT_FALLBACK_ENV}"
+        )
+    index, count = index or 0, 1 if count is None else count
     if count < 1:
         raise ConfigError(f"shard.count: expected at least 1, got {count}")
     if not 0 <= index < count:
@@ -69,8 +114,25 @@ def parse_shard(config: Mapping[str, t.Any], env: Mapping[str, str] = os.environ
     return ShardSettings(index, count)
 
 
-def _integer(value: t.Any, from_env: str | None, where: str, variable: str, default: int) -> int:
-    if value is None and from_env not in (None, ""):
+def _engine(raw: Mapping[str, t.Any], env: Mapping[str, str]) -> Engine | None:
+    """Where the task index comes from: `shard.index_env`, else the first engine that set one."""
+    index_env, count_env = raw.get("index_env"), raw.get("count_env")
+    for name, value in (("shard.index_env", index_env), ("shard.count_env", count_env)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"{name}: expected the name of an environment variable")
+    if index_env is not None:
+        if raw.get("index") is None and env.get(index_env) in (None, ""):
+            raise ConfigError(f"shard.index_env: the environment variable {index_env} is not set")
+        return Engine(f"shard.index_env {index_env}", index_env, count_env)
+    if count_env is not None:
+        raise ConfigError("shard.count_env: needs shard.index_env (the variable holding this task's index)")
+    return next((engine for engine in ENGINES if env.get(engine.index_env) not in (None, "")), None)
+
+
+def _integer(
+    value: t.Any, from_env: str | None, where: str, variable: str | None, default: int | None
+) -> int | None:
+    if value is None and from_env not in (None, "") and variable:
         value, where = from_env, variable
     if value is None:
         return default

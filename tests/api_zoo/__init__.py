@@ -34,6 +34,10 @@ PROVIDERS = (
     "google",
     "salesforce",
     "jira",
+    "amazon_ads",
+    "salesforce_bulk",
+    "shopify_graphql",
+    "github_graphql",
 )
 
 

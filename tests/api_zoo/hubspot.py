@@ -14,6 +14,12 @@ Response::
      "paging": {"next": {"after": "2", "link": "?after=2"}}}
 
 ``paging`` is absent on the last page. A limit over 200 or a GET is rejected.
+
+Archived contacts (the example's `deletions`): search leaves them out; ``GET
+/crm/v3/objects/contacts?archived=true&limit=100&after=...`` lists them (no time filter)::
+
+    {"results": [{"id": "4", "properties": {...}, "archived": true,
+                  "archivedAt": "2024-01-12T00:00:00.000Z"}], "paging": {"next": {"after": "..."}}}
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Api(ZooApi):
         base = dt.datetime(2024, 1, 2, 10, tzinfo=UTC)
         self.contacts = [contact(n, base + dt.timedelta(hours=7 * n)) for n in range(1, 6)]
         self.since_first: str | None = None
+        self.archived: list[dict[str, t.Any]] = []
 
     def _matching(self, since_ms: int) -> list[dict[str, t.Any]]:
         rows = [
@@ -75,6 +82,8 @@ class Api(ZooApi):
                 },
                 {},
             )
+        if request.path == "/crm/v3/objects/contacts" and request.method == "GET":
+            return self._archived(request)
         if request.path != "/crm/v3/objects/contacts/search" or request.method != "POST":
             return 405 if request.method != "POST" else 404, {"status": "error", "message": "not found"}, {}
         body = request.body or {}
@@ -98,12 +107,25 @@ class Api(ZooApi):
             reply["paging"] = {"next": {"after": str(after + limit), "link": f"?after={after + limit}"}}
         return 200, reply, {}
 
+    def _archived(self, request: Request) -> Reply:
+        if request.query.get("archived") != "true":
+            return 400, {"status": "error", "message": "this copy lists archived contacts only"}, {}
+        after = int(request.query.get("after", 0))
+        limit = int(request.query.get("limit", 10))
+        reply: dict[str, t.Any] = {"results": self.archived[after : after + limit]}
+        if after + limit < len(self.archived):
+            reply["paging"] = {"next": {"after": str(after + limit)}}
+        return 200, reply, {}
+
     def update(self) -> None:
         self.contacts[1] = contact(2, dt.datetime(2024, 1, 10, tzinfo=UTC))
         self.contacts.append(contact(6, dt.datetime(2024, 1, 11, tzinfo=UTC)))
+        gone = self.contacts.pop(3)  # contact 4 is archived: search no longer finds it
+        self.archived.append({**gone, "archived": True, "archivedAt": "2024-01-12T00:00:00.000Z"})
 
     def expected(self, run: int) -> dict[str, Expected]:
         # Run 2 starts at run 1's bookmark, inclusive (GTE): the last contact comes again.
         since = "2024-01-01T00:00:00.000Z" if run == 1 else stamp(dt.datetime(2024, 1, 3, 21, tzinfo=UTC))
         rows = sorted((c for c in self.contacts if c["updatedAt"] >= since), key=lambda c: c["updatedAt"])
-        return {"contacts": Expected(rows, rows[-1]["updatedAt"])}
+        gone = [{"id": "4", "_sdc_deleted_at": "2024-01-12T00:00:00Z"}] if run == 2 else []
+        return {"contacts": Expected(rows + gone, rows[-1]["updatedAt"])}

@@ -10,6 +10,10 @@ Response::
 
 The rest of the result is read from ``nextRecordsUrl`` until ``done``. Batches here hold 2
 records (2,000 in Salesforce).
+
+The example reads ``/queryAll`` (``query`` leaves deleted records out) and selects ``IsDeleted``:
+a record deleted into the Recycle Bin comes back with ``IsDeleted: true`` and a new
+``SystemModstamp``, which `deleted_when` turns into ``_sdc_deleted_at``.
 """
 
 from __future__ import annotations
@@ -27,17 +31,18 @@ CLIENT_ID = "3MVG9-connected-app-key"
 VERSION = "/services/data/v59.0"
 BATCH = 2
 QUERY = re.compile(
-    r"^SELECT Id, Name, SystemModstamp FROM Account WHERE SystemModstamp >= "
+    r"^SELECT Id, Name, IsDeleted, SystemModstamp FROM Account WHERE SystemModstamp >= "
     r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ORDER BY SystemModstamp ASC$"
 )
 
 
-def account(n: int, modstamp: str) -> dict[str, t.Any]:
+def account(n: int, modstamp: str, *, deleted: bool = False) -> dict[str, t.Any]:
     sf_id = f"001D000000Ix{n:04d}"
     return {
         "attributes": {"type": "Account", "url": f"{VERSION}/sobjects/Account/{sf_id}"},
         "Id": sf_id,
         "Name": f"Account {n}",
+        "IsDeleted": deleted,
         "SystemModstamp": modstamp,
     }
 
@@ -76,7 +81,7 @@ class Api(ZooApi):
             )
         if not self.bearer_ok(request):
             return 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], {}
-        if request.path == f"{VERSION}/query":
+        if request.path in (f"{VERSION}/query", f"{VERSION}/queryAll"):
             match = QUERY.match(request.query.get("q", ""))
             if not match:
                 return 400, [{"message": "unexpected query", "errorCode": "MALFORMED_QUERY"}], {}
@@ -84,6 +89,8 @@ class Api(ZooApi):
                 (a for a in self.accounts if iso(a["SystemModstamp"]) >= match[1]),
                 key=lambda a: a["SystemModstamp"],
             )
+            if request.path.endswith("/query"):
+                rows = [a for a in rows if not a["IsDeleted"]]
             return 200, self._batch(rows, 0, len(rows)), {}
         if request.path.startswith(f"{VERSION}/query/"):
             locator, _, offset = request.path.rsplit("/", 1)[1].rpartition("-")
@@ -108,10 +115,14 @@ class Api(ZooApi):
     def update(self) -> None:
         self.accounts[0] = account(1, "2024-01-09T10:00:00.000+0000")
         self.accounts.append(account(6, "2024-01-10T10:00:00.000+0000"))
+        self.accounts[1] = account(2, "2024-01-11T10:00:00.000+0000", deleted=True)
 
     def expected(self, run: int) -> dict[str, Expected]:
         since = "2024-01-01T00:00:00Z" if run == 1 else "2024-01-06T10:00:00Z"
         rows = sorted(
             (a for a in self.accounts if iso(a["SystemModstamp"]) >= since), key=lambda a: a["SystemModstamp"]
         )
-        return {"accounts": Expected(rows, rows[-1]["SystemModstamp"])}
+        emitted = [
+            {**a, "_sdc_deleted_at": iso(a["SystemModstamp"]) if a["IsDeleted"] else None} for a in rows
+        ]
+        return {"accounts": Expected(emitted, rows[-1]["SystemModstamp"])}

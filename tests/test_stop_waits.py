@@ -1,0 +1,241 @@
+"""Every wait ends on SIGTERM / SIGINT: exit 143 / 130 at once, whatever is pending, STATE consistent.
+
+Cloud Run Jobs send SIGTERM and kill 10 s later. Each case leaves the real tap
+waiting on something that would last 20 s or more -- a page request that hangs in
+one of 4 concurrent windows, a token request that hangs, a token lease another
+process holds, a rate-limit reset 200 s away -- and sends the signal. The tap must
+exit long before the hang would have ended (sync/interrupt.py: one stop event that
+every wait watches; the sockets of requests in flight are shut down).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ISOLATED_ENV
+from tests.request_server import Reply, Request, RequestServer
+
+HANG = 20.0  # how long the server's hung answers last
+EXIT_BOUND = 12.0  # the tap must exit before this after the signal (it takes well under 5 s)
+EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
+SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}},
+}
+
+
+class Api:
+    """Routes that hang (until the test ends) or report an exhausted rate limit."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.waiting = threading.Event()  # a hung request has arrived
+        self.server = RequestServer(
+            {"/report": self.report, "/token": self.token, "/limited": self.limited}
+        ).start()
+
+    def hang(self) -> None:
+        self.waiting.set()
+        self.release.wait(HANG)
+
+    def report(self, request: Request) -> Reply:
+        """Daily windows; the one for Jan 3 hangs."""
+        day = request.query["from"]
+        if day == "2024-01-03":
+            self.hang()
+        return 200, {"rows": [{"id": int(day[-2:]), "at": f"{day}T12:00:00Z"}]}, {}
+
+    def token(self, request: Request) -> Reply:
+        self.hang()
+        return 200, {"access_token": "late", "token_type": "Bearer", "expires_in": 3600}, {}
+
+    def limited(self, request: Request) -> Reply:
+        """Daily windows; the answer for Jan 1 says the budget is spent until 200 s from now."""
+        day = request.query.get("from", "2024-01-01")
+        first = day == "2024-01-01"
+        headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "200"} if first else {}
+        return 200, {"rows": [{"id": int(day[-2:]), "at": f"{day}T12:00:00Z"}]}, headers
+
+
+@pytest.fixture
+def api() -> t.Iterator[Api]:
+    running = Api()
+    yield running
+    running.release.set()
+    running.server.stop()
+
+
+def stream(path: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {
+        "name": "metrics",
+        "path": path,
+        "records_path": "$.rows[*]",
+        "primary_keys": ["id"],
+        "replication_key": "at",
+        "schema": SCHEMA,
+        **extra,
+    }
+
+
+def start(tmp_path: Path, config: dict[str, t.Any]) -> subprocess.Popen[bytes]:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tap_restoauth", "--config", str(tmp_path / "config.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ISOLATED_ENV},
+    )
+
+
+def stop(process: subprocess.Popen[bytes], signum: int) -> tuple[int, bytes, bytes]:
+    """Send `signum`; the exit code and output, failing if the tap outlives EXIT_BOUND."""
+    process.send_signal(signum)
+    try:
+        out, err = process.communicate(timeout=EXIT_BOUND)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        name = signal.Signals(signum).name
+        pytest.fail(f"still running {EXIT_BOUND:g}s after {name}: {err.decode()[-2000:]}")
+    return process.returncode, out, err
+
+
+def assert_stopped(code: int, signum: int, out: bytes, err: bytes) -> list[dict[str, t.Any]]:
+    """The signal's exit code, one error line, no traceback, only whole JSON lines on stdout."""
+    text = err.decode()
+    assert code == EXIT_CODES[signum], text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    errors = [line for line in text.splitlines() if "tap-restoauth: error:" in line]
+    assert errors == [
+        f"tap-restoauth: error: interrupted by {signal.Signals(signum).name}: the run stopped early; "
+        "the next run resumes from the last STATE message written"
+    ], text[-3000:]
+    assert not out or out.endswith(b"\n")
+    return [json.loads(line) for line in out.splitlines()]  # every line is whole
+
+
+def assert_state_stops_before(messages: list[dict[str, t.Any]], unfinished: str) -> None:
+    """STATE last, and neither a record nor the bookmark at or past the window `unfinished`
+    (whose request was pending): the next run fetches it again."""
+    assert messages and messages[-1]["type"] == "STATE", messages
+    bookmark = messages[-1]["value"].get("bookmarks", {}).get("metrics", {}).get("replication_key_value")
+    assert bookmark is None or bookmark[:10] <= unfinished, bookmark
+    assert all(m["record"]["at"][:10] < unfinished for m in messages if m["type"] == "RECORD")
+
+
+def windowed(path: str) -> dict[str, t.Any]:
+    """Daily windows from Jan 1 to Jan 12 (12 requests, 4 at a time)."""
+    incremental = {
+        "param": "from",
+        "end_param": "to",
+        "format": "date",
+        "step": "P1D",
+        "granularity": "P1D",
+        "end": "2024-01-12T00:00:00Z",
+    }
+    return stream(path, pagination={"type": "none"}, incremental=incremental)
+
+
+def read_until(process: subprocess.Popen[bytes], marker: bytes) -> bytes:
+    """The tap's stderr up to the line with `marker`."""
+    assert process.stderr is not None
+    seen = bytearray()
+    while marker not in seen:
+        line = process.stderr.readline()
+        assert line, seen.decode()
+        seen += line
+    return bytes(seen)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_ends_a_hung_page_request_among_concurrent_windows(api, tmp_path, signum):
+    config = {
+        "api_url": api.server.url,
+        "start_date": "2024-01-01T00:00:00Z",
+        "concurrency": 4,
+        "timeout": HANG,
+        "streams": [windowed("/report")],
+    }
+    process = start(tmp_path, config)
+    assert api.waiting.wait(HANG)
+    code, out, err = stop(process, signum)
+    messages = assert_stopped(code, signum, out, err)
+    assert_state_stops_before(messages, "2024-01-03")  # the hung window
+
+
+def test_sigterm_ends_a_hung_token_request(api, tmp_path):
+    config = {
+        "api_url": api.server.url,
+        "timeout": HANG,
+        "auth": {
+            "type": "oauth2_client_credentials",
+            "token_url": f"{api.server.url}/token",
+            "client_id": "tap",
+            "client_secret": "s3cr3t-not-shown",
+        },
+        "streams": [stream("/limited", pagination={"type": "none"})],
+    }
+    process = start(tmp_path, config)
+    assert api.waiting.wait(HANG)
+    code, out, err = stop(process, signal.SIGTERM)
+    assert_stopped(code, signal.SIGTERM, out, err)
+    assert not [m for m in map(json.loads, out.splitlines()) if m["type"] == "RECORD"]
+    assert b"s3cr3t-not-shown" not in out + err
+
+
+def test_sigterm_ends_a_token_lease_wait(api, tmp_path):
+    """Another process holds the lock of the shared token file (it would wait 2 x 60 + 30 s)."""
+    token_file = tmp_path / "refresh_token"
+    token_file.write_text("rt-not-shown\n")
+    token_file.chmod(0o600)
+    holder = os.open(str(token_file) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        config = {
+            "api_url": api.server.url,
+            "auth": {
+                "type": "oauth2_refresh_token",
+                "token_url": f"{api.server.url}/token",
+                "client_id": "tap",
+                "client_secret": "s3cr3t-not-shown",
+                "refresh_token_file": str(token_file),
+                "share_tokens": True,
+                "lease_seconds": 60,
+            },
+            "streams": [stream("/limited", pagination={"type": "none"})],
+        }
+        process = start(tmp_path, config)
+        seen = read_until(process, b"Tokens are shared with other processes")
+        time.sleep(1.0)  # the first request asks for a token: the lease wait starts
+        code, out, err = stop(process, signal.SIGTERM)
+        assert_stopped(code, signal.SIGTERM, out, seen + err)
+        assert not api.server.hits("/token")  # it never got the lease
+    finally:
+        os.close(holder)
+
+
+def test_sigterm_ends_a_rate_limit_wait(api, tmp_path):
+    """The Jan 1 window says the budget resets in 200 s (max_retry_after_seconds: 300): the
+    worker threads fetching the next windows wait for it."""
+    config = {
+        "api_url": api.server.url,
+        "start_date": "2024-01-01T00:00:00Z",
+        "concurrency": 4,
+        "streams": [windowed("/limited")],
+    }
+    process = start(tmp_path, config)
+    seen = read_until(process, b"rate limit reached")
+    code, out, err = stop(process, signal.SIGTERM)
+    messages = assert_stopped(code, signal.SIGTERM, out, seen + err)
+    assert_state_stops_before(messages, "2024-01-05")  # windows 1-4 were sent before the wait
