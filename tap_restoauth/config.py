@@ -99,6 +99,7 @@ class TapSettings:
     metrics_log_level: str = "DEBUG"
     state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
     state_max_partitions: int = 10_000
+    config_keys: frozenset[str] = frozenset()  # top-level keys `{config.NAME}` placeholders use
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +222,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
         state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
         state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
+        config_keys=frozenset(
+            name[len("config.") :] for name in _placeholders(config) if name.startswith("config.")
+        ),
     )
 
 

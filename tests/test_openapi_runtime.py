@@ -15,7 +15,7 @@ import yaml
 from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.sandbox import CLIENT_ID, CLIENT_SECRET, SandboxServer
-from tests.helpers import run_tap
+from tests.helpers import discover, run_tap
 
 Json = dict[str, t.Any]
 
@@ -173,3 +173,27 @@ def test_a_bad_document_is_a_config_error_naming_the_setting(tmp_path: Path) -> 
     document.write_text("openapi: 3.0.0\npaths: {/x: {$ref: '#/nowhere'}}\n")
     with pytest.raises(ConfigError, match=r"^openapi.document: \$ref '#/nowhere' points nowhere"):
         parse_settings({"api_url": "http://127.0.0.1:9", "openapi": {"document": str(document)}})
+
+
+def test_values_for_placeholders_of_derived_streams_are_known_settings(tmp_path: Path) -> None:
+    document = tmp_path / "repos.yaml"
+    issues = {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}}}}
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {
+            "/repos/{owner}/issues": {
+                "get": {
+                    "parameters": [
+                        {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {"description": "", "content": {"application/json": {"schema": issues}}}
+                    },
+                }
+            }
+        },
+    }
+    document.write_text(yaml.safe_dump(doc))
+    config = {"api_url": "http://127.0.0.1:9", "openapi": {"document": str(document)}, "owner": "acme"}
+    catalog = discover(tmp_path, config)  # `owner` is not refused as an unknown setting
+    assert [entry["tap_stream_id"] for entry in catalog["streams"]] == ["owner_issues"]
