@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import secrets
 import typing as t
 from pathlib import Path
 
@@ -137,3 +138,28 @@ def test_probe_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         capsys.readouterr().err
         == "tap-restoauth-probe: error: expected an http(s) URL, got 'ftp://example.com/x'\n"
     )
+
+
+def test_probe_output_keeps_credentials_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "k-" + secrets.token_hex(8)
+
+    def listing(request: t.Any) -> t.Any:
+        if request.query.get("api_key") != secret:
+            return 401, {"error": "bad key"}, {}
+        page = int(request.query.get("page", 1))
+        following = f"/items?page={page + 1}&api_key={secret}"
+        return 200, {"data": [{"id": page * 10 + n} for n in range(3)], "next": following}, {}
+
+    server = RequestServer({"*": listing}).start()
+    config = tmp_path / "probe.json"
+    config.write_text(
+        json.dumps({"auth": {"type": "api_key", "name": "api_key", "location": "query", "value": secret}})
+    )
+    try:
+        code = main([server.url + "/items", "--config", str(config)])
+    finally:
+        server.stop()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["pagination"] == {"type": "next_url", "next_url_path": "$.next"}
+    assert secret not in out + err

@@ -21,7 +21,9 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
+from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
+from tap_restoauth.http.urls import is_sensitive_param
 from tap_restoauth.openapi.naming import candidates as names
 from tap_restoauth.probe.page import find_records, ids, primary_key, replication_key
 from tap_restoauth.probe.pages import FirstPage, Request, candidates
@@ -84,8 +86,9 @@ def probe(url: str, config: Mapping[str, t.Any], *, method: str = "GET", body: t
     stream: dict[str, t.Any] = {"name": names(parts.path or "/")[0], "path": parts.path or "/"}
     if method.upper() != "GET":
         stream.update({"method": method.upper(), "body": body})
-    if params:
-        stream["params"] = params
+    shown = {name: value for name, value in params.items() if not is_sensitive_param(name)}
+    if shown:  # credentials in the query stay in the config, not in the stream block
+        stream["params"] = shown
     stream["records_path"] = records.path
     if key:
         stream["primary_keys"] = key
@@ -155,13 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         print("tap-restoauth-probe: error: --body: not valid JSON", file=sys.stderr)
         return 1
     except TapRestOAuthError as exc:
-        print(f"tap-restoauth-probe: error: {exc}", file=sys.stderr)
+        print(f"tap-restoauth-probe: error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 1
-    for line in result.evidence:
-        print(line, file=sys.stderr)
+    for line in result.evidence:  # URLs in the evidence may carry credentials: masked
+        print(redaction.redact(line), file=sys.stderr)
     print(f"{result.requests} requests sent", file=sys.stderr)
-    json.dump(result.stream, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    sys.stdout.write(redaction.redact(json.dumps(result.stream, indent=2)) + "\n")
     return 0
 
 
