@@ -59,8 +59,6 @@ def expand(config: Mapping[str, t.Any]) -> Mapping[str, t.Any]:
     merged += [patch for patch in patches if str(patch.get("name")) in by_name]
     expanded = {key: value for key, value in config.items() if key != "openapi"}
     expanded["streams"] = merged
-    if not config.get("api_url"):
-        expanded["api_url"] = generated.config["api_url"]
     return expanded
 
 
