@@ -76,6 +76,7 @@ def test_auth_and_root_streams_guessed_from_real_documents() -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.xdist_group("prism")  # with --dist loadgroup one worker starts the Prism processes once
 @pytest.mark.parametrize("name", list(SYNCED))
 def test_generated_config_syncs_through_prism_with_valid_records(
     name: str, prisms: dict[str, tuple[Prism, dict[str, t.Any]]], tmp_path: Path
