@@ -20,12 +20,18 @@ from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
 from tap_restoauth.fetch.jobs import JobSettings
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.fetch.partitions import check_partitions
-from tap_restoauth.fetch.templates import Known, RequestTemplates, parse_tree, placeholder_names
+from tap_restoauth.fetch.templates import (
+    Known,
+    RequestTemplates,
+    parse_tree,
+    placeholder_names,
+    secret_placeholders,
+)
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import HttpSettings
 from tap_restoauth.http.limits import MEGABYTE, ResponseLimits
 from tap_restoauth.http.mtls import load_client_certificate
-from tap_restoauth.http.origins import OriginPolicy
+from tap_restoauth.http.origins import Origin, OriginPolicy
 from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
@@ -598,9 +604,35 @@ def _strings(value: t.Any) -> list[str]:
     return []
 
 
+def _token_fields(config: Mapping[str, t.Any]) -> tuple[str, ...]:
+    """`auth.token_response_extras`: what `{token.FIELD}` may name (validated with the auth)."""
+    auth = config.get("auth")
+    extras = auth.get("token_response_extras") if isinstance(auth, Mapping) else None
+    return tuple(str(name) for name in extras) if isinstance(extras, (list, tuple)) else ()
+
+
+def _check_secrets_stay_at_api(stream: StreamSettings, scope: _Scope, label: str) -> None:
+    """A credential placed by a template goes only to the API's origin (`api_url`'s)."""
+    if not stream.path.startswith(("http://", "https://")):
+        return
+    target = Origin.of(stream.path)
+    if target is not None and target == Origin.of(str(scope.config.get("api_url", ""))):
+        return
+    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    placed = sorted({name for text in texts for name in secret_placeholders(text, scope.config)})
+    if placed:
+        names = ", ".join("{" + name + "}" for name in placed)
+        raise ConfigError(
+            f"{label}: the path is on another origin than api_url ({target or 'not http(s)'}), and the "
+            f"request would carry the credential of {names}; credentials "
+            "in templates go only to api_url's origin"
+        )
+
+
 def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | None) -> StreamSettings:
     """The stream with its request templates parsed and checked against what they may name."""
     label = f"streams[{stream.name}]"
+    _check_secrets_stay_at_api(stream, scope, label)
     parent_fields = _parent_fields(stream) if parent else {}
     parent_keys = {**stream.parent_keys, **{key: field for field, key in parent_fields.items()}}
     partitions = stream.partitions or (scope.partitions if not parent else ())
@@ -618,6 +650,7 @@ def _request(stream: StreamSettings, scope: _Scope, parent: StreamSettings | Non
         parent_fields={field: key for field, key in parent_fields.items()},
         partition_keys=partition_keys,
         config=scope.config,
+        token_fields=_token_fields(scope.config),
         bookmark=bool(stream.replication_key),
         window=bool(stream.replication_key),
     )

@@ -53,7 +53,8 @@ def coerce(value: t.Any, hint: t.Any, where: str) -> t.Any:
     if origin is t.Literal:
         allowed = t.get_args(hint)
         if value not in allowed:
-            raise ConfigError(f"{where}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
+            shown = repr(value) if isinstance(value, str) and len(value) <= 40 else type(value).__name__
+            raise ConfigError(f"{where}: expected one of {', '.join(map(str, allowed))}, got {shown}")
         return value
     if origin in (list, tuple):
         if isinstance(value, str):

@@ -11,7 +11,6 @@ import sys
 import threading
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
-from operator import methodcaller
 
 from singer_sdk.exceptions import (
     AbortedSyncExceptionBase,
@@ -29,6 +28,7 @@ from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records import deletions
 from tap_restoauth.records.schema import is_timestamp
 from tap_restoauth.sync import interrupt
+from tap_restoauth.sync.bookmarks import starting_value
 from tap_restoauth.sync.child_state import PartitionStateManager
 from tap_restoauth.sync.fast_path import FastSyncStream
 from tap_restoauth.sync.output import StateLines
@@ -210,11 +210,7 @@ class RestStream(FastSyncStream):
             detail += f", once per {self.settings.parent} record"
         if self.replication_key:
             timestamps = is_timestamp(self.schema, self.replication_key)
-            start = (
-                self.get_starting_timestamp(context)
-                if timestamps
-                else self.get_starting_replication_key_value(context)
-            )
+            start = starting_value(self, context, timestamp=timestamps)
             if start is not None and not self.settings.parent:
                 shown = start.isoformat().replace("+00:00", "Z") if hasattr(start, "isoformat") else start
                 detail += f" >= {shown}"
@@ -239,8 +235,8 @@ class RestStream(FastSyncStream):
     def _deleted_batches(self, context: Mapping[str, t.Any] | None) -> Iterator[list[dict[str, t.Any]]]:
         """The deleted-records endpoint's pages as deletion records (records/deletions.py)."""
         settings, endpoint = self.settings.deletions, self.deletions
-        if settings is None or endpoint is None:
-            return
+        if settings is None or endpoint is None or not self.emits_records:
+            return  # none configured, or another shard's stream walked only for its children
         state = self.get_context_state(context)
         marker = state.get(deletions.STATE_KEY) or {}
         since = marker.get("replication_key_value") if settings.incremental else None
@@ -457,8 +453,6 @@ class RestStream(FastSyncStream):
         from the context, a partition or parent value, are added to every record)."""
         for key in self.settings.primary_keys:
             if key in self.settings.context_keys:
-                continue
-            if None not in map(methodcaller("get", key), records):  # one pass in C per key
                 continue
             for record in records:
                 if record.get(key) is None:

@@ -13,10 +13,10 @@ import typing as t
 
 import click
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+from singer_sdk.plugin_base import JSONSchemaValidator
 
-from tap_restoauth import hints
+from tap_restoauth import hints, schema_errors
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.auth.version_pruning import attach_pruner
@@ -67,10 +67,15 @@ class TapRestOAuth(Tap):
     planning: t.ClassVar[bool] = False  # `--plan`: no schema inferred from sample requests
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            return super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
+        """The SDK's check against the settings schema, reported without the values (schema_errors.py)."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = sorted(
+            schema_errors.describe(e) for e in JSONSchemaValidator(schema).iter_errors(self._config)
+        )
+        if errors and raise_errors:
+            raise ConfigError("invalid config: " + "; ".join(errors))
+        return errors
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -230,7 +235,7 @@ class TapRestOAuth(Tap):
         With `on_quota_exhausted: fail` the run then fails with the same line.
         """
         self._state_writer.write_state(self.state)
-        message = redaction.redact(str(exc))
+        message = redaction.clean(exc)
         if self.settings.on_quota_exhausted == "fail":
             raise ApiError(f"{message} (on_quota_exhausted: fail)") from None
         print(
@@ -296,7 +301,8 @@ class TapRestOAuth(Tap):
             built[stream_settings.name] = stream
         if versions.enabled(self.config, self.shards.count):
             parents = {s.name: s.parent for s in settings.streams if s.parent}
-            versions.assign(built.values(), parents, self.initialized_at)
+            limited = {s.name for s in settings.streams if s.max_pages}
+            versions.assign(built.values(), parents, self.initialized_at, limited)
         streams: list[t.Any] = list(built.values())
         if self.audit.settings.enabled:
             streams.append(AuditStream(self, self.audit))
@@ -417,8 +423,8 @@ def cli() -> None:
         log_levels.install()
         command()
     except TapRestOAuthError as exc:
-        message = hints.explain(str(exc))
-        print(f"tap-restoauth: error: {redaction.redact(message)}", file=sys.stderr, flush=True)
+        message = hints.explain(redaction.clean(exc))  # the hint is the tap's own text
+        print(f"tap-restoauth: error: {message}", file=sys.stderr, flush=True)
         sys.exit(1)
     except interrupt.Interrupted as stop:
         print(

@@ -12,8 +12,11 @@ import typing as t
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
+from tap_restoauth.sync.child_state import PartitionStateManager
 from tests.helpers import run_tap
 
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -165,3 +168,67 @@ def test_state_is_written_at_most_every_interval_and_at_the_end(tmp_path: t.Any,
     assert len(every.states) >= 60  # one per parent
     assert held.final_state == every.final_state
     assert len(_bookmark(held.final_state)["partitions"]) == 60  # under the cap: nothing folded
+
+
+# Folding as a property: over any sequence of parents, caps and a cut, every parent resumes at
+# or before its own bookmark (a parent without a bookmark from the beginning).
+
+Run = list[tuple[int, int | None]]  # (parent, its highest value this run, None: no record)
+
+
+def _sync(state: dict[str, t.Any], run: Run, cap: int, *, complete: bool) -> None:
+    manager = PartitionStateManager(
+        tap_name="tap",
+        stream_name="events",
+        tap_state=state,
+        state_partitioning_keys=None,
+        replication_key="n",
+        max_partitions=cap,
+        timestamps=False,
+        complete_pass=complete,
+    )
+    for parent, value in run:
+        entry = manager.get_context_state({"parent": parent})
+        if value is not None:
+            entry["replication_key"], entry["replication_key_value"] = "n", value
+    if complete:
+        manager.pass_complete()
+
+
+def _resumes_from(state: dict[str, t.Any], parent: int) -> int | None:
+    bookmark = state["bookmarks"]["events"]
+    for entry in bookmark.get("partitions", []):
+        if entry["context"] == {"parent": parent}:
+            return t.cast("int | None", entry.get("replication_key_value"))
+    return t.cast("int | None", bookmark.get("replication_key_value"))
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    first=st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=1, max_size=40),
+    growth=st.lists(st.integers(0, 5), min_size=40, max_size=40),
+    cap=st.integers(1, 12),
+    cut=st.integers(0, 40),
+)
+def test_folded_state_never_resumes_a_parent_past_its_bookmark(
+    first: list[int | None], growth: list[int], cap: int, cut: int
+) -> None:
+    state: dict[str, t.Any] = {}
+    _sync(state, list(enumerate(first)), cap, complete=True)  # run 1: every parent, to the end
+    truth = dict(enumerate(first))
+    for parent, value in truth.items():
+        start = _resumes_from(state, parent)
+        assert start is None or (value is not None and start <= value)
+    # Run 2 resumes from it and is cut after `cut` parents: each visited parent read from its
+    # start on and reached a new highest value.
+    second: Run = []
+    for parent in range(min(cut, len(first))):
+        start = _resumes_from(state, parent)
+        old = truth[parent]
+        reached = max(v for v in (start, old, 0) if v is not None) + growth[parent]
+        second.append((parent, reached))
+        truth[parent] = reached
+    _sync(state, second, cap, complete=False)
+    for parent, value in truth.items():
+        start = _resumes_from(state, parent)
+        assert start is None or (value is not None and start <= value), (parent, start, value)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import typing as t
 
 import pytest
@@ -10,7 +14,8 @@ from hypothesis import strategies as st
 
 from tap_restoauth.records.deletions import DeletedWhen, as_timestamp
 from tests.deletions_api import DeletionsApi, stamp
-from tests.helpers import discover, run_tap
+from tests.helpers import ISOLATED_ENV, TapRun, discover, run_tap
+from tests.test_versions import SDK_WRITER_TAP
 
 
 @pytest.fixture
@@ -119,3 +124,27 @@ def test_deletions_config_errors_name_the_setting(api, tmp_path, deletions, erro
 def test_deletion_times_from_the_api_are_timestamps_or_the_time_of_reading(value):
     result = as_timestamp(value, "READ")
     assert result == "READ" or (result.endswith("Z") and "T" in result)
+
+
+def test_the_sdk_record_loop_writes_deletion_records_and_their_bookmark_too(api, tmp_path):
+    """With another message writer the SDK's own record loop runs: the same records and state."""
+    api.deleted = [{"id": 2, "deleted_at": stamp(20)}]
+    api.contacts[3] = (True, stamp(9))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(only(api, "tickets", "contacts")))
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_WRITER_TAP, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ISOLATED_ENV},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    messages = [json.loads(line) for line in done.stdout.splitlines() if line]
+    run = TapRun(done.returncode, done.stdout, done.stderr, messages)
+    assert run.records("tickets")[-1] == {"id": 2, "_sdc_deleted_at": stamp(20)}
+    assert [r["id"] for r in run.records("contacts") if r["_sdc_deleted_at"]] == [3]
+    tickets = run.final_state["bookmarks"]["tickets"]
+    assert tickets["deletions"] == {"replication_key_value": stamp(20)}
+    assert tickets["replication_key_value"] == stamp(6)

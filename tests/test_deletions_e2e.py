@@ -213,13 +213,15 @@ def test_duckdb_removes_signalled_rows_and_ignores_activate_version(project, his
         "add_metadata_columns": True,
     }
     counts = []
-    for number, output in enumerate(history.outputs[:2], start=1):
+    for number, output in enumerate(history.outputs, start=1):
         load(project, "target-duckdb", dict(config), output, tmp_path / str(number))
         counts.append({table: [row[0] for row in duckdb_rows(project, database, table)] for table in TABLES})
     assert counts[0]["plans"] == list(range(1, 13)) and len(counts[0]["prices"]) == 24
     assert counts[1]["plans"] == list(range(1, 13))  # ACTIVATE_VERSION not applied: plan 3 stays
     assert counts[1]["tickets"] == [1, 3, 4, 5, 6]  # the deleted-records endpoint's id is removed
     assert counts[1]["contacts"] == [1, 2, 4, 5, 6]  # archived: removed
+    assert counts[2] == counts[1]  # the interrupted run: nothing removed
+    assert counts[3]["plans"] == list(range(1, 13))  # dropped plans 3 and 4 stay: versions are ignored
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ carry no credential, STATE moves only past downloaded windows, `_audit` names ea
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tap_restoauth.config import parse_settings
+from tap_restoauth.errors import ConfigError
 from tests.api_zoo import amazon_ads, salesforce_bulk
 from tests.helpers import ISOLATED_ENV, run_tap
 from tests.test_api_zoo import merged
@@ -57,7 +60,8 @@ def test_a_job_that_never_finishes_stops_at_its_timeout_with_one_line(ads, tmp_p
 @pytest.mark.parametrize("concurrency", [1, 8])
 def test_a_failed_job_stops_at_its_window_and_a_rerun_creates_that_job_again(ads, tmp_path, concurrency):
     ads.fail_day = "2024-03-04"
-    config = {**ads_config(ads), "concurrency": concurrency}
+    # STATE after every window (partitioned streams otherwise write it every 10 s and at the end).
+    config = {**ads_config(ads), "concurrency": concurrency, "state_interval_seconds": 0}
     first = run_tap(tmp_path / "1", config)
     assert first.returncode == 1
     (line,) = first.error_lines()
@@ -189,15 +193,13 @@ def test_each_downloaded_file_is_bounded_by_max_response_mb_after_decompression(
         ({"retry": 1}, "unknown option(s) retry"),
     ],
 )
-def test_job_settings_are_checked_at_start_up_with_one_line(ads, tmp_path, job, message):
+def test_job_settings_are_checked_at_start_up(ads, job, message):
     config = ads_config(ads, **job)
     if job.get("poll", {}).get("done") == []:
         config["streams"][0]["job"]["poll"]["done"] = []
-    run = run_tap(tmp_path, config)
-    assert run.returncode == 1
-    (line,) = run.error_lines()
-    assert message in line
-    assert not ads.reports
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(config)
+    assert message in str(caught.value)
 
 
 def test_jobs_of_later_partitions_run_while_the_first_partitions_are_polled(ads, tmp_path):
@@ -208,3 +210,56 @@ def test_jobs_of_later_partitions_run_while_the_first_partitions_are_polled(ads,
     second = [r["created"] for r in ads.reports.values() if r["profile"] == amazon_ads.PROFILES[1]]
     assert min(second) < max(first) + ads.ready_seconds  # not one partition after the other
     assert run.records("sp_campaigns") == ads.expected(1)["sp_campaigns"].records  # still in order
+
+
+def test_polls_back_off_from_interval_to_max_interval_and_honour_retry_after(ads, tmp_path):
+    ads.ready_seconds = 1.2
+    config = {
+        **ads_config(ads, poll={"interval_seconds": 0.1, "max_interval_seconds": 0.4}),
+        "partitions": [],
+    }
+    config["partitions"] = [{"profile_id": amazon_ads.PROFILES[0]}]
+    config["end_date"] = "2024-03-02T00:00:00Z"  # one job
+    run = run_tap(tmp_path / "backoff", config)
+    assert run.returncode == 0, run.stderr
+    (report,) = ads.reports.values()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(report["polls"])]
+    assert gaps[0] < 0.35 and max(gaps) >= 0.35  # 0.2, then 0.4, 0.4 ...
+
+    ads.reports.clear()
+    ads.retry_after = "1"
+    run = run_tap(tmp_path / "retry-after", config)
+    assert run.returncode == 0, run.stderr
+    (report,) = ads.reports.values()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(report["polls"])]
+    assert gaps and min(gaps) >= 0.9  # each wait as long as the API asked, not 0.2
+
+
+def test_a_download_redirected_back_to_the_api_origin_still_carries_no_credential(ads, tmp_path):
+    ads.redirect_to_api = True
+    run = run_tap(tmp_path, ads_config(ads))
+    assert run.returncode == 0, run.stderr
+    assert ads.mirrored
+    for request in ads.mirrored:
+        assert "authorization" not in request.headers
+        assert "amazon-advertising-api-clientid" not in request.headers
+    assert run.counts()["sp_campaigns"] == 28
+
+
+@pytest.mark.parametrize(
+    ("odd", "message"),
+    [
+        (
+            "status_object",
+            "no status at $.status in the poll answer; the response is an object with keys: reportId, status",
+        ),
+        ("no_url", "is COMPLETED but its answer has no download URL at $.url"),
+    ],
+)
+def test_a_status_answer_of_another_shape_is_one_line(ads, tmp_path, odd, message):
+    ads.odd_answer = odd
+    run = run_tap(tmp_path, {**ads_config(ads), "concurrency": 1})
+    assert run.returncode == 1
+    (line,) = run.error_lines()
+    assert message in line
+    assert "Traceback" not in run.stderr

@@ -146,3 +146,18 @@ def test_excerpt_of_a_body_full_of_secrets_shows_no_part_of_any():
     shown = redaction.excerpt(body)
     assert shown.startswith("*** ***") and shown.endswith("...")
     assert "short-" not in shown and "xxxx" not in shown and "LS%2B" not in shown
+
+
+SPACED_SECRET = "CS with space/secret=="  # form-encoded (`quote_plus`) it is CS+with+space%2Fsecret%3D%3D
+
+
+def test_a_secret_with_a_space_is_masked_in_its_form_encoding(api, tmp_path):
+    api.route("/oauth/token", lambda seen: Reply(400, seen.body))  # echoes the form body as text
+    config = tap_config(api, "oauth2_refresh_token", {})
+    config["auth"]["client_secret"] = SPACED_SECRET
+    run = debug_run(tmp_path, config)
+
+    line = only_error(run)
+    assert "client_secret=***" in line
+    assert b"client_secret=CS+with+space" in api.hits("/oauth/token")[0].body  # it went out form-encoded
+    assert_no_leak(run, SPACED_SECRET)

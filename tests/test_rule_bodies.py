@@ -98,8 +98,8 @@ RULE_SET = parse_rules(
 
 @settings(
     derandomize=True,
-    max_examples=150,
-    deadline=2000,
+    max_examples=100,
+    deadline=5000,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(

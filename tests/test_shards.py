@@ -162,7 +162,8 @@ def test_four_shards_share_one_rotating_refresh_token(stub, tmp_path, store):
         else:
             (tmp_path / "rt").write_text(first_token + "\n")
             where = {"refresh_token_file": str(tmp_path / "rt")}
-        config = _accounts_config(server, server.refresh_token_auth(expiry_skew_seconds=0.5, **where))
+        auth = server.refresh_token_auth(expiry_skew_seconds=0.5, keep_versions=2, **where)
+        config = _accounts_config(server, auth)
         config["secrets"] = {"endpoint": stub.endpoint}
         started = time.monotonic()
         shards = _run_shards(tmp_path, config, 4)
@@ -177,6 +178,10 @@ def test_four_shards_share_one_rotating_refresh_token(stub, tmp_path, store):
         issued = server.tokens_issued("refresh_token")
         assert 2 <= issued <= wall / 1.5 + 2, f"{issued} token requests over {wall:.1f}s"
         assert sum(s.log().count("Using the access token another process obtained") for s in shards) >= 3
+        if store == "secret_manager":  # each writer pruned under the lease: the newest two are left
+            states = stub.version_states(PROJECT, "rt")
+            assert states[-2:] == ["ENABLED", "ENABLED"] and set(states[:-2]) == {"DESTROYED"}, states
+            assert sum(s.log().count("old version(s) of secret rt") for s in shards) >= 1
         output = "".join(shard.log() + json.dumps(shard.messages()) for shard in shards)
         assert not [value for value in server.secret_values() if value in output]  # no token, no secret
 

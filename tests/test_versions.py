@@ -193,3 +193,13 @@ def test_static_partitions_share_one_version_closed_after_the_last_partition(api
     assert sequence(run, "plans") == [("A", version), [f"R{version}", 24], ("A", version)]
     regions = [m["record"]["region"] for m in run.messages if m["type"] == "RECORD"]
     assert regions == ["eu"] * 12 + ["us"] * 12
+
+
+def test_a_stream_with_max_pages_gets_no_version(api, tmp_path):
+    config = full_table(api)
+    config["streams"][0]["max_pages"] = 1
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"] == []  # prices: part of the plans
+    assert all("version" not in m for m in run.messages if m["type"] == "RECORD")
+    assert "plans: no ACTIVATE_VERSION: a run may read only part of it" in run.stderr

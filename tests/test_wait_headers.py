@@ -149,13 +149,13 @@ def _is_delay(value: float | None) -> bool:
     return value is None or (math.isfinite(value) and 0.0 <= value <= TEN_YEARS)
 
 
-@settings(derandomize=True, max_examples=200, deadline=200)
+@settings(derandomize=True, max_examples=200, deadline=1000)
 @given(HEADER_TEXT)
 def test_retry_after_parses_any_text(text):
     assert _is_delay(parse_retry_after(text))
 
 
-@settings(derandomize=True, max_examples=200, deadline=200)
+@settings(derandomize=True, max_examples=200, deadline=1000)
 @given(
     remaining=HEADER_TEXT,
     reset=HEADER_TEXT,

@@ -77,7 +77,7 @@ class Signer:
 
         headers = {"kid": self.key_id} if self.key_id else None
         token = jwt.encode(dict(claims), self.key, algorithm=self.algorithm, headers=headers)
-        redaction.register(token)
+        redaction.register_token(token)  # one per token request: kept masked in bounded space
         return token
 
 

@@ -37,6 +37,7 @@ import typing as t
 
 from tap_restoauth.auth.methods import Auth, OAuth2RefreshToken, TokenEndpointError, _Token
 from tap_restoauth.auth.secret_manager import CallFailed, ResolvedConfig, SecretManager, SecretRef, crc32c
+from tap_restoauth.auth.token_response import finite_number
 from tap_restoauth.auth.token_store import FileTokenStore, StoredToken
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.sync import interrupt
@@ -49,6 +50,7 @@ logger = logging.getLogger("tap_restoauth.auth.lease")
 HOLDER_KEY = "tap-restoauth-lease-holder"
 EXPIRES_KEY = "tap-restoauth-lease-expires"
 LEASE_PERMISSIONS = "secretmanager.secrets.get and secretmanager.secrets.update"
+_CLOCK_SKEW_SECONDS = 30.0  # another machine's clock may run this far ahead of ours
 _CONFLICT = {"FAILED_PRECONDITION", "ABORTED"}  # the etag moved: another process wrote first
 
 
@@ -145,7 +147,7 @@ class SecretManagerLease:
         if checksum is not None and checksum != crc32c(data):
             raise LeaseError(f"auth.refresh_token: {self.ref} failed its integrity check (data_crc32c)")
         text = data.decode("utf-8", errors="replace").strip()
-        return StoredToken.decode(text) if text else None
+        return StoredToken.decode(text, f"auth.refresh_token {self.ref}") if text else None
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[StoredToken | None]:
@@ -163,8 +165,8 @@ class SecretManagerLease:
             etag, annotations = self._get()
             others = {k: v for k, v in annotations.items() if k not in (HOLDER_KEY, EXPIRES_KEY)}
             holder = annotations.get(HOLDER_KEY, "")
-            expires = _float(annotations.get(EXPIRES_KEY))
             now = time.time()
+            expires = self.lease_end(annotations.get(EXPIRES_KEY), now)
             if not holder or holder == self.holder or expires is None or expires <= now:
                 if holder and holder != self.holder:
                     logger.warning(
@@ -183,6 +185,17 @@ class SecretManagerLease:
                     "if token requests take that long"
                 )
             _pause()
+
+    def lease_end(self, annotation: str | None, now: float) -> float | None:
+        """When the lease of `annotation` ends; None (expired) unless a number within the lease.
+
+        A holder writes now + `lease_seconds`: a later end (or NaN, or text) was not written
+        by a live holder of this config, and would block every run forever.
+        """
+        end = finite_number(annotation[:64] if isinstance(annotation, str) else None)
+        if end is None or end > now + self.seconds + _CLOCK_SKEW_SECONDS:
+            return None
+        return end
 
     def _release(self, etag: str, others: dict[str, str]) -> None:
         try:
@@ -287,10 +300,3 @@ def share_tokens(auth: Auth, resolved: ResolvedConfig, *, by_default: bool) -> N
         return
     auth.shared = SharedTokens(lease)
     logger.info("Tokens are shared with other processes through %s", lease.description)
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

@@ -24,6 +24,7 @@ import requests
 
 from tap_restoauth import options
 from tap_restoauth.auth.client_auth import SECRET_METHODS, ClientAuthMethod, ClientKeyOptions
+from tap_restoauth.auth.credential import credential_problem
 from tap_restoauth.auth.keys import register_secret
 from tap_restoauth.auth.token_response import TokenShape
 from tap_restoauth.auth.token_store import FileTokenStore, RefreshTokenStore
@@ -371,8 +372,8 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
         if fields is None:
             raise TokenEndpointError(self._describe_failure(response, payload, attempts))
         access_token = fields.access_token
-        redaction.register(access_token)
         check_token(access_token, "access_token", source=f"the token endpoint {origin(self.token_url)}")
+        redaction.register_token(access_token)
         self.token_requests += 1
         assert payload is not None
         self.on_token_response(payload)
@@ -441,6 +442,13 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
             hint = self.error_hints.get(error) or _OAUTH_HINTS.get(error, "see the provider's OAuth docs")
             detail = f"{error}" + (f" ({redaction.redact(description)[:200]})" if description else "")
             return f"{where} {detail}: {hint}"
+        if response.ok and payload is None:
+            # A successful token response carries credentials the tap has not registered yet
+            # (it could not read them): no part of it is shown.
+            return (
+                f"{where} but the body is not a JSON object the tap can read ({_undecodable(response)}); "
+                "its content is not shown (it may carry a token)"
+            )
         if payload is not None and not response.ok:
             return f"{where}: {redaction.excerpt(response.text)}"
         if payload is not None:
@@ -489,8 +497,8 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
             self.stores.append(file_store)
         if not self.refresh_token:
             raise ConfigError("auth.refresh_token is required (or a non-empty auth.refresh_token_file)")
-        redaction.register(self.refresh_token)
         check_token(self.refresh_token, "auth.refresh_token")
+        redaction.register(self.refresh_token)
 
     def add_store(self, store: RefreshTokenStore, *, authoritative: bool = False) -> None:
         """Also save rotated tokens to `store` (after those already added).
@@ -515,8 +523,8 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
         if not rotated or rotated == self.refresh_token:
             return
         rotated = str(rotated)
-        redaction.register(rotated)
         check_token(rotated, "refresh_token", source=f"the token endpoint {origin(self.token_url)}")
+        redaction.register_token(rotated)
         self.refresh_token = rotated
         if self.shared is not None:
             return  # saved with the new access token, under the shared lease
@@ -543,22 +551,15 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
             raise AuthError("; ".join(failures))  # each store's message names itself and the fix
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def check_token(value: str, name: str, *, source: str | None = None) -> None:
-    """Refuse a credential with control characters (CR, LF, NUL, ...) without printing it.
-
-    Such a value would split or corrupt the header it is put in; requests would reject
-    it with the value in its message.
-    """
-    if not _CONTROL.search(value):
+    """Refuse a credential that cannot go into a header (auth/credential.py) without printing it."""
+    problem = credential_problem(value)
+    if problem is None:
         return
-    what = "control characters (such as CR or LF), which no valid credential has"
     if source is not None:
-        raise TokenEndpointError(f"{source} returned {name} with {what}; refused (its value is not shown)")
+        raise TokenEndpointError(f"{source} returned {name} with {problem}; refused (its value is not shown)")
     raise ConfigError(
-        f"{name} contains {what} (its value is not shown): check how it was stored, e.g. a "
+        f"{name} contains {problem} (its value is not shown): check how it was stored, e.g. a "
         "trailing newline added by `echo` when the secret was created"
     )
 
@@ -574,6 +575,17 @@ _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNO
 def _visible_text(page: str) -> str:
     """The text a browser would show of an HTML error page (tags, scripts and comments dropped)."""
     return html.unescape(_MARKUP.sub(" ", page))
+
+
+def _undecodable(response: requests.Response) -> str:
+    """Why `response`'s body is not a JSON object, in words that quote none of it."""
+    try:
+        payload = limits.decode(response.content)
+    except limits.BadDocument as exc:
+        return str(exc)
+    except msgspec.DecodeError as exc:
+        return "malformed JSON" if "malformed" in str(exc) else "a number out of range"
+    return f"a JSON {type(payload).__name__.replace('dict', 'object').replace('list', 'array')}"
 
 
 def _json_object(response: requests.Response) -> dict[str, t.Any] | None:

@@ -46,6 +46,7 @@ PREFIX = "sm://"
 DEFAULT_HOST = "secretmanager.googleapis.com"
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 VERSION_ADDER_ROLE = "roles/secretmanager.secretVersionAdder"
+MAX_PAYLOAD_BYTES = 64 * 1024  # the service refuses larger secret versions
 ADC_HINT = (
     "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a "
     "service account key file, or run on Google Cloud with an attached service account"
@@ -288,6 +289,11 @@ class SecretReader:
             raise SecretError(
                 f"{where}: {ref} failed its integrity check (data_crc32c does not match the data "
                 "received); the value was not used"
+            )
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise SecretError(
+                f"{where}: {ref} holds {len(data)} bytes, more than Secret Manager's "
+                f"{MAX_PAYLOAD_BYTES}-byte limit; the value was not used"
             )
         try:
             text = _strip_one_newline(data.decode("utf-8"))

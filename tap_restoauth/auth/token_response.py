@@ -35,6 +35,7 @@ logger = logging.getLogger("tap_restoauth.auth.token_response")
 _HEADER = "header:"
 _REQUEST_ARGUMENT = {"form": "data", "json": "json", "query": "params"}
 _MILLISECONDS_FROM = 1e11  # an epoch above this (year 5138 in seconds) is in milliseconds
+MAX_LIFETIME_SECONDS = 10 * 365 * 86400  # a longer expiry is read as 10 years
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,25 +56,42 @@ def _first(expression: str, payload: t.Any) -> t.Any:
     return found[0] if found else None
 
 
+def finite_number(value: t.Any) -> float | None:
+    """`value` (a number or numeric text) as a finite float; None for anything else.
+
+    Never raises: ``10**400`` (OverflowError in float()), ``1e400``, NaN and infinity
+    are all None, as are booleans and text that is not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, str) and (len(value) > 64 or not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def bounded_lifetime(seconds: float | None) -> float | None:
+    """A lifetime in seconds, capped at `MAX_LIFETIME_SECONDS` (None stays None)."""
+    return None if seconds is None else min(seconds, MAX_LIFETIME_SECONDS)
+
+
 def seconds_until(value: t.Any) -> float | None:
     """Seconds from now until an absolute expiry: ISO 8601 text or epoch seconds/milliseconds."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
+    number = finite_number(value)
+    if number is None and isinstance(value, str) and len(value) <= 64:
         try:
-            value = float(text)
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            try:
-                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.timezone.utc)
-            return moment.timestamp() - time.time()
-    if not isinstance(value, (int, float)):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment.timestamp() - time.time()
+    if number is None:
         return None
-    epoch = float(value) / 1000 if value > _MILLISECONDS_FROM else float(value)
+    epoch = number / 1000 if number > _MILLISECONDS_FROM else number
     return epoch - time.time()
 
 
@@ -133,17 +151,11 @@ class TokenShape:
         lifetime: float | None = None
         if self.expires_at_path:
             raw = _first(self.expires_at_path, payload)
-            lifetime = seconds_until(raw)
+            lifetime = bounded_lifetime(seconds_until(raw))
             if raw is not None and lifetime is None:
-                logger.warning("%s: cannot read %r as a date-time or epoch", self.expires_at_path, raw)
+                logger.warning("%s: cannot read the value as a date-time or epoch", self.expires_at_path)
         if lifetime is None:
-            raw = _first(self.expires_in_path, payload)
-            try:
-                lifetime = float(raw) if raw is not None and not isinstance(raw, bool) else None
-            except (TypeError, ValueError):
-                lifetime = None
-        if lifetime is not None and not math.isfinite(lifetime):
-            lifetime = None
+            lifetime = bounded_lifetime(finite_number(_first(self.expires_in_path, payload)))
         if lifetime is not None and lifetime <= 0:
             logger.warning(
                 "The token response gives an expiry already past (clock skew?); relying on the "

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import stat
 import tempfile
+import time
 import typing as t
 from pathlib import Path
 
+from tap_restoauth.auth.credential import credential_problem
+from tap_restoauth.auth.token_response import MAX_LIFETIME_SECONDS, bounded_lifetime, finite_number
 from tap_restoauth.errors import ConfigError, SecretError
 from tap_restoauth.http import redaction
+from tap_restoauth.http.redaction import MAX_SECRET_CHARS
+
+logger = logging.getLogger("tap_restoauth.auth.token_store")
+
+# Refresh and access token (each checked against MAX_SECRET_CHARS) in JSON, with room for escapes.
+_MAX_STORED_CHARS = 4 * MAX_SECRET_CHARS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,26 +46,42 @@ class StoredToken:
     expires_in: float | None = None
 
     @classmethod
-    def decode(cls, text: str) -> StoredToken:
-        """Either form; every token found is registered for redaction before it is returned."""
+    def decode(cls, text: str, where: str = "the token store") -> StoredToken:
+        """Either form, checked as a fresh token is; every token kept is registered for redaction.
+
+        A refresh token that could not go into a request is a `SecretError` (one line, the
+        value not shown); a stored access token that could not is dropped (the next
+        holder of the lease renews it). Expiries that are not finite numbers are absent;
+        an `expires_at` more than 10 years ahead is read as 10 years.
+        """
+        if len(text) > _MAX_STORED_CHARS:
+            raise SecretError(
+                f"{where} holds {len(text)} characters, more than a token store's "
+                f"{_MAX_STORED_CHARS}; refused (its content is not shown)"
+            )
         text = text.strip()
         parsed: t.Any = None
         if text.startswith("{"):
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("refresh_token"), str):
+            _check(text, "refresh token", where)
             redaction.register(text)
             return cls(text)
-        stored = cls(
-            parsed["refresh_token"],
-            parsed.get("access_token") if isinstance(parsed.get("access_token"), str) else None,
-            _number(parsed.get("expires_at")),
-            _number(parsed.get("expires_in")),
-        )
-        redaction.register(stored.refresh_token)
-        redaction.register(stored.access_token)
+        refresh_token = parsed["refresh_token"]
+        _check(refresh_token, "refresh_token", where)
+        access_token = parsed.get("access_token")
+        if not isinstance(access_token, str) or credential_problem(access_token) is not None:
+            access_token = None
+        expires_at = finite_number(parsed.get("expires_at"))
+        if expires_at is not None:
+            expires_at = min(expires_at, time.time() + MAX_LIFETIME_SECONDS)
+        expires_in = bounded_lifetime(finite_number(parsed.get("expires_in")))
+        stored = cls(refresh_token, access_token, expires_at, expires_in)
+        redaction.register_token(stored.refresh_token)
+        redaction.register_token(stored.access_token)
         return stored
 
     def encode(self) -> str:
@@ -63,8 +90,10 @@ class StoredToken:
         return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
 
 
-def _number(value: t.Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _check(value: str, name: str, where: str) -> None:
+    problem = credential_problem(value)
+    if problem is not None:
+        raise SecretError(f"{where} holds a {name} with {problem}; refused (its value is not shown)")
 
 
 class RefreshTokenStore(t.Protocol):
@@ -89,14 +118,59 @@ class FileTokenStore:
         return stored.refresh_token if stored else None
 
     def load_stored(self) -> StoredToken | None:
-        """The file's content (a plain refresh token or shared JSON), or None if absent or empty."""
+        """The file's content (a plain refresh token or shared JSON), or None if absent or empty.
+
+        Only a regular file is read (a FIFO or device would hang or never end), at most
+        `_MAX_STORED_CHARS` bytes; a file others may read is made private (0600) first.
+        """
         try:
-            text = self.path.read_text(encoding="utf-8").strip()
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise ConfigError(f"auth.refresh_token_file: cannot read {self.path}: {exc.strerror}") from None
-        return StoredToken.decode(text) if text else None
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                raise ConfigError(
+                    f"auth.refresh_token_file: {self.path} is not a regular file; point it at a file "
+                    "the tap can read and replace"
+                )
+            self._make_private(descriptor, status.st_mode)
+            data = os.read(descriptor, _MAX_STORED_CHARS + 1)
+        except OSError as exc:
+            raise ConfigError(f"auth.refresh_token_file: cannot read {self.path}: {exc.strerror}") from None
+        finally:
+            os.close(descriptor)
+        if len(data) > _MAX_STORED_CHARS:
+            raise SecretError(
+                f"auth.refresh_token_file: {self.path} is larger than a token store "
+                f"({_MAX_STORED_CHARS} bytes); refused"
+            )
+        try:
+            text = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise SecretError(f"auth.refresh_token_file: {self.path} is not UTF-8 text") from None
+        return StoredToken.decode(text, f"auth.refresh_token_file {self.path}") if text else None
+
+    def _make_private(self, descriptor: int, mode: int) -> None:
+        if not mode & 0o077:
+            return
+        try:
+            os.fchmod(descriptor, 0o600)
+        except OSError as exc:
+            logger.warning(
+                "%s can be read by other users (mode %o) and could not be made private: %s",
+                self.path,
+                stat.S_IMODE(mode),
+                exc.strerror,
+            )
+        else:
+            logger.warning(
+                "%s could be read by other users (mode %o): it now has mode 600, as the tap writes it",
+                self.path,
+                stat.S_IMODE(mode),
+            )
 
     def _failure(self, exc: OSError) -> str:
         return f"the provider's new refresh token could not be saved to {self.path}: {exc.strerror}"

@@ -92,6 +92,7 @@ class Endpoint:
             start=window[0] if window else None,
             end=window[1] if window else None,
             format=incremental.format if incremental else "iso8601",
+            token=self.client.auth.token_extras() if self.stream.templates.uses("token") else {},
         )
 
     def window_end(self) -> dt.datetime:
@@ -110,7 +111,7 @@ class Endpoint:
         values = values or self.values(context)
         request = self.stream.templates
         params = {**templates.render(request.params, values), **extra}
-        headers = {str(k): str(v) for k, v in templates.render(request.headers, values).items()}
+        headers = templates.render_headers(request.headers, values, self.stream.name)
         body = templates.render(request.body, values)
         return self.stream.paginator.first_request(
             PageRequest(

@@ -36,7 +36,7 @@ if t.TYPE_CHECKING:
     from tap_restoauth.fetch.jobs import JobSettings
     from tap_restoauth.http.client import ApiClient
 
-WAIT_SLICE = 0.1  # how often a waiting poll looks for a signal or abandoned windows
+WAIT_SLICE = 0.1  # how often a waiting poll looks for abandoned windows (a signal ends it at once)
 
 Pages = Iterator[tuple[Page, list[t.Any]]]
 
@@ -197,7 +197,9 @@ class JobEndpoint(Endpoint):
                     "(job.poll.timeout_minutes); stopped waiting for it"
                 )
             asked = parse_retry_after(response.headers.get("Retry-After"))
-            wait = max(interval, min(asked, poll.max_interval_seconds)) if asked is not None else interval
+            if asked is not None:  # honoured, within max_retry_after_seconds (and the timeout)
+                asked = min(asked, self.tap.http.retry.max_retry_after_seconds)
+            wait = max(interval, asked) if asked is not None else interval
             interval = min(interval * 2, poll.max_interval_seconds)
 
     def _poll(self, job: JobRun) -> ApiResponse:
@@ -219,16 +221,16 @@ class JobEndpoint(Endpoint):
 
     @staticmethod
     def _pause(seconds: float, abandoned: threading.Event) -> None:
-        """Wait `seconds`; a signal (Interrupted) or abandoned windows (Abandoned) end it at once."""
+        """Wait `seconds`: a signal ends it at once (Interrupted, from the run's stop event in
+        sync/interrupt.py), abandoned windows within `WAIT_SLICE` (Abandoned)."""
         end = time.monotonic() + seconds
         while True:
-            interrupt.check()
             if abandoned.is_set():
                 raise Abandoned
             left = end - time.monotonic()
             if left <= 0:
                 return
-            abandoned.wait(min(left, WAIT_SLICE))
+            interrupt.wait(min(left, WAIT_SLICE))
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

@@ -12,13 +12,20 @@ Config::
 - ``{parent.FIELD}``: a field of the parent record (child streams);
 - ``{KEY}``: a `parent_keys` key of this stream or an ancestor;
 - ``{partition.NAME}``: a value of the static partition being fetched;
-- ``{config.NAME}``: a top-level config value, filled in once at start-up (masked in
-  logs and errors when NAME looks like a credential: key, token, secret, password...).
+- ``{token.FIELD}``: a field of the token response listed in `auth.token_response_extras`
+  (``{token.instance_id}``), from the current token (a renewal may change it);
+- ``{config.NAME}``: a top-level config value (text, number or true/false; an object
+  or list is refused), filled in once at start-up (masked in logs and errors when NAME
+  looks like a credential: key, token, secret, password..., or holds a secret); a
+  stream whose path is a URL on another origin than `api_url` may not place one.
 
 Timestamps are written with `incremental.format`, or the format after a colon
-(``{start:date}``, ``{end:%Y%m%d}``). A value that is a single placeholder keeps
-its JSON type in params and bodies (``"{bookmark:epoch}"`` sends a number). A
-param or header whose placeholder has no value (no bookmark yet) is left out.
+(``{start:date}``, ``{end:%Y%m%d}``); ``{parent.name:url}`` percent-encodes any value.
+Header values are checked after substitution (no CR, LF or NUL, Latin-1 only, at most
+8192 characters): a value that fails is refused with one line, not sent. A value
+that is a single placeholder keeps its JSON type in params and bodies
+(``"{bookmark:epoch}"`` sends a number). A param or header whose placeholder has no
+value (no bookmark yet) is left out.
 Values placed in a path are percent-encoded. ``{{NAME}}`` is a literal ``{NAME}``;
 other braces (GraphQL queries) are left alone.
 """
@@ -41,6 +48,9 @@ _PLACEHOLDER = re.compile(
     r"|\{(?P<name>[A-Za-z_][\w-]*(?:\.[\w-]+)*)(?::(?P<spec>[^{}]*))?\}"
 )
 WINDOW = ("start", "end")
+URL_ENCODED = "url"  # ``{parent.name:url}``: the value percent-encoded (for a header, say)
+MAX_HEADER_VALUE = 8192  # characters of one header value; servers refuse longer header lines
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f]")
 SECRET_WORDS = ("secret", "token", "password", "key", "auth", "signature")
 
 
@@ -61,6 +71,7 @@ class Known:
     parent_fields: Mapping[str, str] = dataclasses.field(default_factory=dict)  # field -> context key
     partition_keys: tuple[str, ...] = ()
     config: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    token_fields: tuple[str, ...] = ()  # auth.token_response_extras
     bookmark: bool = False
     window: bool = False
 
@@ -70,6 +81,7 @@ class Known:
         names += [f"partition.{name}" for name in self.partition_keys]
         names += list(self.context_keys)
         names += ["config.NAME"] if self.config else []
+        names += [f"token.{name}" for name in self.token_fields]
         return names
 
 
@@ -96,13 +108,35 @@ class Values:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     format: str = "iso8601"
+    token: Mapping[str, t.Any] = dataclasses.field(default_factory=dict)  # the current token's extras
 
     def lookup(self, placeholder: Placeholder) -> t.Any:
         if placeholder.source == "context":
             value = (self.context or {}).get(placeholder.name)
+        elif placeholder.source == "token":
+            value = self.token.get(placeholder.name)
+            value = None if isinstance(value, (Mapping, list)) else value
         else:
             value = getattr(self, placeholder.source)
+        if placeholder.spec == URL_ENCODED:
+            return None if value is None else quote(str(render_value(value, self.format)), safe="")
         return render_value(value, placeholder.spec or self.format)
+
+
+def is_secret_setting(key: str, value: t.Any) -> bool:
+    """Whether top-level setting `key` holds a credential: by its name, or a registered secret."""
+    return any(word in key.lower() for word in SECRET_WORDS) or redaction.is_secret(str(value))
+
+
+def secret_placeholders(text: str, config: Mapping[str, t.Any]) -> list[str]:
+    """The ``{config.NAME}`` placeholders of `text` that place a credential."""
+    return [
+        name
+        for name in placeholder_names(text)
+        if name.startswith("config.")
+        and name[len("config.") :] in config
+        and is_secret_setting(name[len("config.") :], config[name[len("config.") :]])
+    ]
 
 
 def placeholder_names(text: str) -> list[str]:
@@ -125,7 +159,7 @@ def parse(text: str, where: str, known: Known, *, path: bool = False) -> Templat
             parts.append("{" + match["literal"] + "}")
             continue
         name, spec = match["name"], match["spec"] or ""
-        if spec:
+        if spec and spec != URL_ENCODED:
             check_format(spec, f"{where}: the format of {{{name}}}")
         if name.startswith("config."):
             key = name[len("config.") :]
@@ -135,11 +169,17 @@ def parse(text: str, where: str, known: Known, *, path: bool = False) -> Templat
                     f"(settings: {', '.join(sorted(known.config))})"
                 )
             value = known.config[key]
-            if any(word in key.lower() for word in SECRET_WORDS):
+            if isinstance(value, (Mapping, list, tuple)) or value is None:
+                kind = "null" if value is None else "an object" if isinstance(value, Mapping) else "a list"
+                raise ConfigError(
+                    f"{where}: {{{name}}} is {kind}; only a text, number or true/false setting can be "
+                    "placed in a request (its value is not shown)"
+                )
+            if is_secret_setting(key, value):
                 redaction.register(str(value))  # masked wherever the request is logged
-            if text == match.group(0) and not path:
+            if text == match.group(0) and not path and spec != URL_ENCODED:
                 return value
-            parts.append(quote(str(value), safe="") if path else str(value))
+            parts.append(quote(str(value), safe="") if path or spec == URL_ENCODED else str(value))
             continue
         parts.append(_placeholder(name, spec, where, known))
     parts.append(text[position:])
@@ -160,11 +200,15 @@ def _placeholder(name: str, spec: str, where: str, known: Known) -> Placeholder:
         return Placeholder("context", name[len("partition.") :], spec)
     if name in known.context_keys:
         return Placeholder("context", name, spec)
+    if name.startswith("token.") and name[len("token.") :] in known.token_fields:
+        return Placeholder("token", name[len("token.") :], spec)
     hint = ""
     if name in (*WINDOW, "bookmark"):
         hint = " ({start}/{end} need incremental.step or end_param; {bookmark} needs replication_key)"
     elif name.startswith("parent."):
         hint = " ({parent.FIELD} needs a parent stream)"
+    elif name.startswith("token."):
+        hint = " ({token.FIELD} names a field listed in auth.token_response_extras)"
     raise ConfigError(
         f"{where}: unknown placeholder {{{name}}}{hint}; known: "
         + (", ".join("{" + known_name + "}" for known_name in known.names()) or "none")
@@ -219,6 +263,38 @@ def render(value: t.Any, values: Values) -> t.Any:
     if isinstance(value, list):
         return [item for item in (render(item, values) for item in value) if item is not MISSING]
     return value
+
+
+def render_headers(headers: Mapping[str, t.Any], values: Values, stream: str) -> dict[str, str]:
+    """The headers with their placeholders filled in, each value checked before it is sent.
+
+    A value from a parent record, a bookmark or a partition is untrusted: CR/LF would add
+    headers, NUL corrupts the request, and HTTP/1.1 header values are Latin-1. Such a
+    value is refused (`ApiError`, without showing it): write ``{parent.name:url}`` to send
+    it percent-encoded instead.
+    """
+    rendered = {str(name): str(value) for name, value in render(headers, values).items()}
+    for name, value in rendered.items():
+        problem = header_value_problem(value)
+        if problem is not None:
+            raise ApiError(
+                f"{stream}: the value of header {name} has {problem}; refused (its value is not shown). "
+                "A placeholder written {NAME:url} is sent percent-encoded"
+            )
+    return rendered
+
+
+def header_value_problem(value: str) -> str | None:
+    """What keeps `value` out of an HTTP header (never quoting it), or None."""
+    if len(value) > MAX_HEADER_VALUE:
+        return f"{len(value)} characters, more than the {MAX_HEADER_VALUE} a header value may have"
+    if _NOT_IN_HEADERS.search(value):
+        return "control characters (CR, LF, NUL...)"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "characters outside Latin-1"
+    return None
 
 
 def render_path(path: t.Any, values: Values, stream: str) -> str:

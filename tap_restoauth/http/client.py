@@ -340,7 +340,7 @@ class ApiClient:
                 if renewed:
                     raise AuthError(
                         f"{stream}: the API rejected a freshly issued token on {method} "
-                        f"{mask_url(response.url)} (HTTP 401: {redaction.excerpt(response.text, 120)}): "
+                        f"{mask_url(response.url)} (HTTP 401: {redaction.excerpt(view.text, 120)}): "
                         "check auth.scopes and auth.audience"
                     )
                 return response

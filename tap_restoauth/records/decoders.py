@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import msgspec
 
 from tap_restoauth import options
-from tap_restoauth.errors import ConfigError
+from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.http import limits
 
 if t.TYPE_CHECKING:
@@ -43,8 +43,9 @@ MAX_COLUMNS = 10_000  # CSV columns (a record with more fields is not a record b
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-class BodyError(ValueError):
-    """The body is not what its format says; the message says where."""
+class BodyError(ApiError, ValueError):
+    """The body is not what its format says; the message says where. The only error a
+    decoder raises for any body (tests/test_decoder_bounds.py)."""
 
 
 class Decoder(ABC):

@@ -166,9 +166,7 @@ class Audit:
             yield unit
         except BaseException as exc:
             outcome = "failed"
-            error = (
-                redaction.redact(str(exc))[:500] if isinstance(exc, TapRestOAuthError) else type(exc).__name__
-            )
+            error = redaction.clean(exc) if isinstance(exc, TapRestOAuthError) else type(exc).__name__
             raise
         finally:
             now = self.counters()

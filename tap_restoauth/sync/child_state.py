@@ -10,14 +10,14 @@ record. Over 10,000 parents that is gigabytes of STATE. Here:
   more is created, the oldest ones fold into one stream-level bookmark;
 - such streams (and parents carrying them) write STATE at most every
   `state_interval_seconds` (default 10), only once the output since the last STATE
-  is at least as large as it was (`StateLines.due`: STATE stays under half of the
+  is four times its size (`StateLines.due`: STATE stays under a fifth of the
   output), and at the end of the run (`RestStream._write_state_message`).
 
 Wire shape of a folded stream (a STATE message is always the whole state)::
 
     {"bookmarks": {"orders": {
         "replication_key": "updated_at", "replication_key_value": "2024-03-01T00:00:00Z",
-        "folded_partitions": 90000,
+        "folded_partitions": 90000,  # parents whose bookmark is folded (an estimate after partial runs)
         "partitions": [{"context": {"user_id": 99001}, "replication_key": "updated_at",
                         "replication_key_value": "2024-05-02T10:00:00Z"}, ...]}}}
 
@@ -75,6 +75,8 @@ class PartitionStateManager(StreamStateManager):
         self._started_fold: t.Any = None  # the input's stream-level bookmark, read on first use
         self._fold_read = False
         self._folded_low: t.Any = None  # lowest bookmark folded in this run (None: nothing folded yet)
+        self._folded_count = 0  # partitions folded in this run
+        self._started_count = 0  # folded_partitions in the input state
 
     def get_context_state(self, context: types.Context | None) -> dict:
         partition = self.get_state_partition_context(context)
@@ -100,13 +102,18 @@ class PartitionStateManager(StreamStateManager):
         """The run visited every partition: the stream-level bookmark is the lowest folded one."""
         if self.complete_pass and self._folded_low is not None:
             self._write_fold(self._folded_low)
+            self.stream_state[FOLDED_KEY] = self._folded_count
 
     def _partitions(self) -> list[dict[str, t.Any]]:
         stream = self.stream_state
         partitions = stream.setdefault("partitions", [])
         if partitions is not self._list:
             self._list = partitions
-            self._index = {_key(entry.get("context") or {}): entry for entry in partitions}
+            self._index = {
+                _key(entry["context"]): entry
+                for entry in partitions
+                if isinstance(entry, dict) and isinstance(entry.get("context"), dict)
+            }
         return partitions
 
     def _input_fold(self) -> t.Any:
@@ -115,6 +122,8 @@ class PartitionStateManager(StreamStateManager):
             stream = self.stream_state
             value = stream.get("replication_key_value")
             self._started_fold = _ABSENT if value is None or FOLDED_KEY not in stream else value
+            count = stream.get(FOLDED_KEY)
+            self._started_count = count if isinstance(count, int) and not isinstance(count, bool) else 0
         return self._started_fold
 
     def _fold(self, count: int) -> None:
@@ -133,8 +142,9 @@ class PartitionStateManager(StreamStateManager):
         partitions[:] = kept
         self._list = None  # rebuild the index from what is left
         self._partitions()
-        stream = self.stream_state
-        stream[FOLDED_KEY] = int(stream.get(FOLDED_KEY, 0)) + len(folded)
+        self._folded_count += len(folded)
+        # Parents folded in an earlier run may be folded again: the larger count, not the sum.
+        self.stream_state[FOLDED_KEY] = max(self._started_count, self._folded_count)
         # Until the run is known to have visited every partition, the partitions not
         # visited yet need what they started from.
         self._write_fold(self._lower(low, start))

@@ -62,6 +62,10 @@ class BufferedWriter(MsgSpecWriter):
             self.buffer.clear()
 
 
+# A held-back STATE waits for this many times its last line's size in other output.
+STATE_OUTPUT_RATIO = 4
+
+
 class StateLines(StateWriter):
     """The SDK's StateWriter (a STATE message only when the state changed), without deep copies."""
 
@@ -83,14 +87,15 @@ class StateLines(StateWriter):
     def due(self, interval: float) -> bool:
         """Whether a STATE message held back by `state_interval_seconds` may be written now.
 
-        `interval` seconds since the last STATE line, and since then at least as many
-        bytes of other messages as that line had: a large state (one bookmark per
-        parent) is then never more than half of the output, whatever the interval.
+        `interval` seconds since the last STATE line, and since then at least
+        `STATE_OUTPUT_RATIO` times as many bytes of other messages as that line had: a
+        large state (one bookmark per parent) then stays under a fifth of the output,
+        however long the run.
         """
         if time.monotonic() - self._written_at < interval:
             return False
         last = len(self._last_line) if self._last_line is not None else 0
-        return self.writer.bytes_written - self._bytes_then >= last
+        return self.writer.bytes_written - self._bytes_then >= STATE_OUTPUT_RATIO * last
 
 
 class RecordLines:

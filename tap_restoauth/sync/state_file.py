@@ -67,6 +67,13 @@ def _shape_problem(state: t.Any) -> str | None:
         partitions = bookmark.get("partitions", [])
         if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
             return f'"bookmarks"."{stream}"."partitions" should be a list of objects'
+        for where in (bookmark, *partitions):
+            value = where.get("replication_key_value")
+            if isinstance(value, (dict, list, bool)):
+                got = _kind(value)
+                return (
+                    f'"bookmarks"."{stream}": a replication_key_value should be text or a number, got {got}'
+                )
     current = state.get("currently_syncing")
     if current is not None and not isinstance(current, str):
         return f'"currently_syncing" should be a stream name or null, got {_kind(current)}'

@@ -27,7 +27,8 @@ One version per stream per run. Static partitions are one read: the version
 closes once every partition is done. A child stream closes with its root stream,
 after every parent record's children are read, and only when every ancestor is
 full-table too (below an incremental parent a run reads the children of changed
-parents only: a version would delete the others). Sharded runs refuse the
+parents only: a version would delete the others). A stream with `max_pages`
+gets no version either (a run may stop before the end). Sharded runs refuse the
 setting: one shard's closing message would delete the rows other shards wrote.
 
 Config example:
@@ -98,24 +99,32 @@ class TableVersion:
         stream._write_state_message()
 
 
-def assign(streams: t.Iterable[FastSyncStream], parents: Mapping[str, str], run_version: int) -> None:
+def assign(
+    streams: t.Iterable[FastSyncStream],
+    parents: Mapping[str, str],
+    run_version: int,
+    page_limited: t.Collection[str] = (),
+) -> None:
     """Give a version to each full-table stream whose ancestors are all full-table too.
 
-    `parents` maps a child stream's name to its parent's name.
+    `parents` maps a child stream's name to its parent's name; `page_limited` names the
+    streams with `max_pages`.
     """
     by_name = {stream.name: stream for stream in streams}
 
-    def full_table(name: str) -> bool:
-        stream = by_name[name]
+    def whole(name: str) -> bool:
+        """Every run reads the whole stream: full-table, no max_pages, and so is every ancestor."""
         parent = parents.get(name)
-        return not stream.replication_key and (parent is None or full_table(parent))
+        complete = not by_name[name].replication_key and name not in page_limited
+        return complete and (parent is None or whole(parent))
 
     for name, stream in by_name.items():
-        if full_table(name):
+        if whole(name):
             stream.table_version = TableVersion(run_version)
         elif not stream.replication_key:
             stream.logger.info(
-                "%s: no ACTIVATE_VERSION: an incremental ancestor means a run reads only some of its records",
+                "%s: no ACTIVATE_VERSION: a run may read only part of it (an incremental ancestor, "
+                "or max_pages)",
                 name,
             )
 

@@ -13,9 +13,11 @@
   request that carries an ``Authorization`` header (400 InvalidArgument: "Only one auth
   mechanism allowed") and one without the URL's signature (403).
 
-Hostile switches: `never_done` (always ``PROCESSING``), `fail_day` (that day's report ends
-``FAILED`` with a ``failureReason``), `redirect_to_http` (the storage answers 307 to a plain
-http URL).
+Status answers carry ``Retry-After: <retry_after>`` when it is set. Hostile switches:
+`never_done` (always ``PROCESSING``), `fail_day` (that day's report ends ``FAILED`` with a
+``failureReason``), `redirect_to_http` (the storage answers 307 to a plain http URL),
+`redirect_to_api` (the storage answers 307 to ``/mirror/...`` on the API's own origin,
+which serves the file only to a request without credentials).
 
 Config: examples/amazon_ads.json.
 """
@@ -64,12 +66,15 @@ class Storage(RequestServer):
     def serve(self, request: Request) -> Reply:
         if "authorization" in request.headers:
             return 400, {"Code": "InvalidArgument", "Message": "Only one auth mechanism allowed"}, {}
-        report_id = request.path.removeprefix("/reports/").removesuffix(".json.gz")
+        report_id = request.path.rsplit("/", 1)[-1].removesuffix(".json.gz")
         report = self.api.reports.get(report_id)
         if report is None or request.query.get("X-Amz-Signature") != report["signature"]:
             return 403, {"Code": "SignatureDoesNotMatch"}, {}
         if self.api.redirect_to_http:
             return 307, {}, {"Location": f"http://reports.example.invalid{request.raw_path}"}
+        if self.api.redirect_to_api and not request.path.startswith("/mirror/"):
+            query = f"X-Amz-Signature={report['signature']}"
+            return 307, {}, {"Location": f"{self.api.url}/mirror/{report_id}.json.gz?{query}"}
         campaigns = range(1, self.api.campaigns + 1)
         rows = [row(report["profile"], day, campaign) for day in report["days"] for campaign in campaigns]
         return 200, gzip.compress(json.dumps(rows).encode()), {"Content-Type": "application/octet-stream"}
@@ -85,6 +90,10 @@ class Api(ZooApi):
         self.fail_day: str | None = None
         self.redirect_to_http = False
         self.campaigns = 2  # rows per day in a report file
+        self.retry_after: str | None = None  # a Retry-After header on status answers
+        self.redirect_to_api = False  # the storage redirects to /mirror/ on the API's origin
+        self.mirrored: list[Request] = []
+        self.odd_answer: str | None = None  # "status_object" or "no_url": a status answer of another shape
         self.jobs_lock = threading.Lock()
 
     def start(self) -> Api:
@@ -110,6 +119,9 @@ class Api(ZooApi):
         return stream
 
     def handle(self, request: Request) -> Reply:
+        if request.path.startswith("/mirror/"):  # the API's origin serving a file, as a redirect target
+            self.mirrored.append(request)
+            return self.storage.serve(request)
         if not self.bearer_ok(request):
             return 401, {"code": "UNAUTHORIZED", "details": "Not authorized"}, {}
         if request.headers.get("amazon-advertising-api-clientid") != CLIENT_ID:
@@ -144,6 +156,7 @@ class Api(ZooApi):
                 "days": [low + dt.timedelta(days=n) for n in range((high - low).days + 1)],
                 "created": time.monotonic(),
                 "signature": secrets.token_hex(16),
+                "polls": [],
             }
         return 200, {"reportId": report_id, "status": "PENDING", "name": body.get("name")}, {}
 
@@ -151,6 +164,7 @@ class Api(ZooApi):
         report = self.reports.get(report_id)
         if report is None or report["profile"] != profile:
             return 404, {"code": "NOT_FOUND", "details": f"report {report_id}"}, {}
+        report["polls"].append(time.monotonic())
         age = time.monotonic() - report["created"]
         answer: dict[str, t.Any] = {"reportId": report_id, "status": "PENDING"}
         if age >= self.ready_seconds / 2 or self.never_done:
@@ -160,7 +174,11 @@ class Api(ZooApi):
                 return 200, {**answer, "status": "FAILED", "failureReason": "Report generation failed"}, {}
             url = f"{self.storage.url}/reports/{report_id}.json.gz?X-Amz-Signature={report['signature']}"
             answer.update(status="COMPLETED", url=url, fileSize=1234)
-        return 200, answer, {}
+            if self.odd_answer == "no_url":
+                del answer["url"]
+        if self.odd_answer == "status_object":
+            answer["status"] = {"code": answer["status"]}
+        return 200, answer, {"Retry-After": self.retry_after} if self.retry_after else {}
 
     def update(self) -> None:
         """Nothing changes at the API: run 2 reads the days up to its later end_date."""
