@@ -8,6 +8,7 @@ source scripts/env.sh
 ensure_tap_venv '.[test]'
 ensure_meltano  # exports MELTANO_BIN for tests/test_meltano.py
 ensure_postgres
+ensure_prism  # tests/test_openapi_real.py
 step ruff "ruff check" .venv/bin/ruff check tap_restoauth tests benchmarks scripts
 step mypy "mypy" .venv/bin/mypy
 if [ "${COVERAGE:-1}" = 0 ]; then

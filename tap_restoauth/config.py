@@ -36,6 +36,7 @@ from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
+from tap_restoauth.openapi import runtime as openapi_runtime
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.deletions import DeletedWhen, Deletions, DeletionsOptions
 from tap_restoauth.records.jsonpath import compile_path
@@ -104,6 +105,7 @@ class TapSettings:
     metrics_log_level: str = "DEBUG"
     state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
     state_max_partitions: int = 10_000
+    config_keys: frozenset[str] = frozenset()  # top-level keys `{config.NAME}` placeholders use
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +173,7 @@ def _placeholders(value: t.Any) -> t.Iterator[str]:
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     """Validate `config` and return typed settings; raises ConfigError on the first problem."""
+    config = openapi_runtime.expand(config)  # streams derived from `openapi.document`, if set
     api_url = config.get("api_url")
     if not api_url:
         raise ConfigError("api_url is required (the base URL of the API, e.g. https://api.example.com)")
@@ -225,6 +228,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
         state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
         state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
+        config_keys=frozenset(
+            name[len("config.") :] for name in _placeholders(config) if name.startswith("config.")
+        ),
     )
 
 
