@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from tap_restoauth import options
 from tap_restoauth.auth.methods import Auth, build_auth, check_token
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.fetch import templates
 from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH
 from tap_restoauth.fetch.graphql import GraphqlSettings
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
@@ -583,7 +584,7 @@ class _Scope:
 
 def _parent_fields(stream: StreamSettings) -> dict[str, str]:
     """`{parent.FIELD}` placeholders as context keys: an existing parent_keys key, else `parent_FIELD`."""
-    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    texts = _request_texts(stream)
     by_field = {field: key for key, field in stream.parent_keys.items()}
     fields: dict[str, str] = {}
     for text in texts:
@@ -592,16 +593,6 @@ def _parent_fields(stream: StreamSettings) -> dict[str, str]:
                 field = name[len("parent.") :]
                 fields[field] = by_field.get(field, "parent_" + field.replace(".", "_"))
     return fields
-
-
-def _strings(value: t.Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, (list, tuple)):
-        return [text for item in value for text in _strings(item)]
-    return []
 
 
 def _token_fields(config: Mapping[str, t.Any]) -> tuple[str, ...]:
@@ -618,7 +609,7 @@ def _check_secrets_stay_at_api(stream: StreamSettings, scope: _Scope, label: str
     target = Origin.of(stream.path)
     if target is not None and target == Origin.of(str(scope.config.get("api_url", ""))):
         return
-    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    texts = _request_texts(stream)
     placed = sorted({name for text in texts for name in secret_placeholders(text, scope.config)})
     if placed:
         names = ", ".join("{" + name + "}" for name in placed)
@@ -728,3 +719,8 @@ def _order_by_parent(streams: list[StreamSettings], scope: _Scope) -> tuple[Stre
     for stream in streams:
         resolve(stream, ())
     return tuple(ordered)
+
+
+def _request_texts(stream: StreamSettings) -> list[str]:
+    """The path and every string of params, headers and body: where a stream's placeholders stand."""
+    return [stream.path, *templates.strings_in([stream.params, stream.headers, stream.body])]
