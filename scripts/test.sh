@@ -20,6 +20,7 @@ ensure_tap_venv '.[test]'
 if [ "$quick" = 0 ]; then
   ensure_meltano  # exports MELTANO_BIN for tests/test_meltano.py
   ensure_postgres
+  ensure_prism  # tests/test_openapi_real.py
 fi
 step ruff "ruff check" .venv/bin/ruff check tap_restoauth tests benchmarks scripts
 step mypy "mypy" .venv/bin/mypy

@@ -135,7 +135,8 @@ class TapRestOAuth(Tap):
         """The validated settings (secrets resolved), parsed once."""
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)  # its errors name the setting at fault
-        check_known_settings(self.config, self.known_settings())
+        # Keys that `{config.NAME}` placeholders use are known (also in streams derived by `openapi`).
+        check_known_settings(self.config, self.known_settings() | settings.config_keys)
         resolved.attach_token_store(settings.auth)
         share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
         attach_pruner(settings.auth, resolved)
@@ -199,6 +200,13 @@ class TapRestOAuth(Tap):
             except interrupt.Interrupted:
                 # Stopped between pages: the state covers exactly the records written.
                 self._state_writer.write_state(self.state)
+                raise
+            except Exception:
+                # Failed: the state covers the records written; what state_interval_seconds held
+                # back is written now, as a stop would.
+                with contextlib.suppress(Exception):
+                    if any(not s.state_manager.is_flushed for s in self.streams.values()):
+                        self._state_writer.write_state(self.state)
                 raise
         except BaseException:
             if emit_audit:

@@ -148,9 +148,12 @@ def test_resume_after_a_cut_in_the_middle_loses_no_record(tmp_path: t.Any, api: 
     assert first.returncode == 0, first.stderr
     api.rounds = 2  # every parent gets one event just after its own bookmark
     api.fail_at = 30
-    cut = run_tap(tmp_path / "cut", config, state=first.final_state)
+    # STATE held back all along (interval of an hour) is written when the run fails.
+    held = {**config, "state_interval_seconds": 3600}
+    cut = run_tap(tmp_path / "cut", held, state=first.final_state)
     assert cut.returncode != 0
-    assert cut.states, "the cut run wrote no STATE"
+    assert len(cut.states) == 2  # the input state echoed at the start, then the state at the failure
+    assert cut.final_state != first.final_state
     assert len(_bookmark(cut.final_state)["partitions"]) <= 10
     api.fail_at = None
     resumed = run_tap(tmp_path / "resumed", config, state=cut.final_state)

@@ -11,7 +11,8 @@ record. Over 10,000 parents that is gigabytes of STATE. Here:
 - such streams (and parents carrying them) write STATE at most every
   `state_interval_seconds` (default 10), only once the output since the last STATE
   is four times its size (`StateLines.due`: STATE stays under a fifth of the
-  output), and at the end of the run (`RestStream._write_state_message`).
+  output), and at the end of the run, failed or not (`RestStream._write_state_message`,
+  `TapRestOAuth.sync_all`).
 
 Wire shape of a folded stream (a STATE message is always the whole state)::
 
