@@ -23,6 +23,7 @@ from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
+from tap_restoauth.http.request import ApiRequest
 from tap_restoauth.http.urls import is_sensitive_param
 from tap_restoauth.openapi.naming import candidates as names
 from tap_restoauth.probe.page import find_records, ids, primary_key, replication_key
@@ -63,7 +64,7 @@ class Session:
     def fetch(self, request: Request) -> t.Any:
         self.sent += 1
         return self.client.get_json(
-            "probe", request.method, request.url, params=request.params, body=request.body
+            ApiRequest("probe", request.method, request.url, params=request.params, body=request.body)
         )
 
 
