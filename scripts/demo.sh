@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's demo: install the tap and Meltano, start the local sandbox API (OAuth 2.0 client
 # credentials, four streams), run `meltano run tap-restoauth target-jsonl`, print the records
-# per stream next to the API's own counts, and stop the sandbox. Needs only python3 (>= 3.10).
+# per stream next to the API's own counts, and stop the sandbox. Needs python3 (>= 3.10, with venv) and pip.
 #   DEMO_PORT=8765 bash scripts/demo.sh   # a fixed port instead of a free one
 set -euo pipefail
 cd "$(dirname "$0")/.."

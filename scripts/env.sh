@@ -97,6 +97,23 @@ ensure_meltano() {
   fi
 }
 
+PRISM_VERSION=5.14
+# ensure_prism: Stoplight Prism (npm @stoplight/prism-cli, 5.14.x: later versions need Node 24) in
+# .prism/ for tests/test_openapi_real.py; skipped when installed, or when npm is absent (the tests
+# then skip with a message saying so).
+ensure_prism() {
+  if [ -x .prism/node_modules/.bin/prism ]; then
+    echo "==> Prism in .prism is current"
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "==> npm not found: the Prism tests will be skipped"
+    return 0
+  fi
+  step prism "installing Stoplight Prism $PRISM_VERSION into .prism (npm)" \
+    npm install --no-audit --no-fund --prefix .prism "@stoplight/prism-cli@$PRISM_VERSION"
+}
+
 # ensure_plugins PLUGIN...: `meltano install PLUGIN...`, skipped when meltano.yml and
 # pyproject.toml are unchanged since the last install of the same plugins.
 ensure_plugins() {

@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tap_restoauth import options
-from tap_restoauth.auth.methods import Auth, build_auth, check_token
+from tap_restoauth.auth.methods import Auth, check_token
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.fetch import templates
 from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH
 from tap_restoauth.fetch.graphql import GraphqlSettings
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
@@ -36,6 +38,7 @@ from tap_restoauth.http.ratelimit import RateLimitSettings
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.rules import NO_RULES, ResponseRules, ignore_statuses_rule, parse_rules
 from tap_restoauth.http.urls import is_sensitive_param, treat_as_sensitive
+from tap_restoauth.openapi import runtime as openapi_runtime
 from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.deletions import DeletedWhen, Deletions, DeletionsOptions
 from tap_restoauth.records.jsonpath import compile_path
@@ -104,6 +107,7 @@ class TapSettings:
     metrics_log_level: str = "DEBUG"
     state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
     state_max_partitions: int = 10_000
+    config_keys: frozenset[str] = frozenset()  # top-level keys `{config.NAME}` placeholders use
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +175,7 @@ def _placeholders(value: t.Any) -> t.Iterator[str]:
 
 def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     """Validate `config` and return typed settings; raises ConfigError on the first problem."""
+    config = openapi_runtime.expand(config)  # streams derived from `openapi.document`, if set
     api_url = config.get("api_url")
     if not api_url:
         raise ConfigError("api_url is required (the base URL of the API, e.g. https://api.example.com)")
@@ -225,6 +230,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
         state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
         state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
+        config_keys=frozenset(
+            name[len("config.") :] for name in _placeholders(config) if name.startswith("config.")
+        ),
     )
 
 
@@ -577,7 +585,7 @@ class _Scope:
 
 def _parent_fields(stream: StreamSettings) -> dict[str, str]:
     """`{parent.FIELD}` placeholders as context keys: an existing parent_keys key, else `parent_FIELD`."""
-    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    texts = _request_texts(stream)
     by_field = {field: key for key, field in stream.parent_keys.items()}
     fields: dict[str, str] = {}
     for text in texts:
@@ -586,16 +594,6 @@ def _parent_fields(stream: StreamSettings) -> dict[str, str]:
                 field = name[len("parent.") :]
                 fields[field] = by_field.get(field, "parent_" + field.replace(".", "_"))
     return fields
-
-
-def _strings(value: t.Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, (list, tuple)):
-        return [text for item in value for text in _strings(item)]
-    return []
 
 
 def _token_fields(config: Mapping[str, t.Any]) -> tuple[str, ...]:
@@ -612,7 +610,7 @@ def _check_secrets_stay_at_api(stream: StreamSettings, scope: _Scope, label: str
     target = Origin.of(stream.path)
     if target is not None and target == Origin.of(str(scope.config.get("api_url", ""))):
         return
-    texts = [stream.path, *_strings(stream.params), *_strings(stream.headers), *_strings(stream.body)]
+    texts = _request_texts(stream)
     placed = sorted({name for text in texts for name in secret_placeholders(text, scope.config)})
     if placed:
         names = ", ".join("{" + name + "}" for name in placed)
@@ -722,3 +720,8 @@ def _order_by_parent(streams: list[StreamSettings], scope: _Scope) -> tuple[Stre
     for stream in streams:
         resolve(stream, ())
     return tuple(ordered)
+
+
+def _request_texts(stream: StreamSettings) -> list[str]:
+    """The path and every string of params, headers and body: where a stream's placeholders stand."""
+    return [stream.path, *templates.strings_in([stream.params, stream.headers, stream.body])]

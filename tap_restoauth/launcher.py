@@ -64,7 +64,11 @@ def env_lines(url: str) -> dict[str, str]:
 
 def write_env_file(path: Path, url: str) -> None:
     """Set the lines of `env_lines(url)` in `path`, keeping every other line as it was."""
-    wanted = env_lines(url)
+    write_lines(path, env_lines(url))
+
+
+def write_lines(path: Path, wanted: t.Mapping[str, str]) -> None:
+    """Set `NAME=value` lines in the env file `path`, keeping every other line as it was."""
     lines = path.read_text().splitlines() if path.exists() else []
     kept = [line for line in lines if line.split("=", 1)[0].strip() not in wanted]
     path.write_text("".join(f"{line}\n" for line in [*kept, *(f"{k}={v}" for k, v in wanted.items())]))

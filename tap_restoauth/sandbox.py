@@ -96,8 +96,17 @@ class LocalServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck handler must not keep the process alive
     scheme = "http"  # "https" once the socket is wrapped in TLS
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0, *, listen: bool = True) -> None:
+        """Bound to `port`; `listen=False` defers accepting until `server_activate()` (clients
+        that wait for the port then find everything the server prepares first)."""
+        super().__init__(("127.0.0.1", port), handler, bind_and_activate=False)
+        try:
+            self.server_bind()
+            if listen:
+                self.server_activate()
+        except BaseException:
+            self.server_close()
+            raise
 
     @property
     def url(self) -> str:

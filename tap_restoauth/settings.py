@@ -180,13 +180,32 @@ RESPONSE_RULES_DOC = (
     "built-in handling; action: retry, ignore, fail, refresh_token or stop (see docs/responses.md)."
 )
 
+OPENAPI = th.ObjectType(
+    th.Property(
+        "document",
+        th.StringType,
+        required=True,
+        description="The OpenAPI 3.x (or Swagger 2.0) document, YAML or JSON: a file path, an http(s) URL "
+        "(fetched without credentials, within max_response_mb) or sm://.",
+    ),
+    th.Property(
+        "include", th.ArrayType(th.StringType), description="Keep paths or operationIds matching these globs."
+    ),
+    th.Property(
+        "exclude", th.ArrayType(th.StringType), description="Drop paths or operationIds matching these globs."
+    ),
+    th.Property("tags", th.ArrayType(th.StringType), description="Keep operations with one of these tags."),
+    th.Property("max_depth", th.IntegerType, default=8, description="Nesting kept in declared schemas."),
+)
+
 STREAM = th.ObjectType(
     th.Property("name", th.StringType, required=True, description="Stream name."),
     th.Property(
         "path",
         th.StringType,
-        description="Path below api_url (required, except with `job` or `graphql`); placeholders "
-        "such as `{parent.id}`, `{partition.NAME}` (see docs/requests.md) are percent-encoded.",
+        description="Path below api_url (required, except with `job` or `graphql`, or in an entry patching "
+        "a stream derived by `openapi`); placeholders such as `{parent.id}`, `{partition.NAME}` (see "
+        "docs/requests.md) are percent-encoded.",
     ),
     th.Property("method", th.StringType, description="GET (default) or POST."),
     th.Property(
@@ -416,7 +435,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "pagination", PAGINATION, description="Default pagination for streams (a stream's own overrides it)."
     ),
-    th.Property("streams", th.ArrayType(STREAM), description="The endpoints to extract."),
+    th.Property(
+        "streams",
+        th.ArrayType(STREAM),
+        description="The endpoints to extract. With `openapi`, entries patch the derived stream of the "
+        "same name (only the keys they set) or add streams.",
+    ),
+    th.Property("openapi", OPENAPI, description="Derive streams from an OpenAPI document at start-up."),
     th.Property(
         "schema_sample_size", th.IntegerType, default=100, description="Records sampled to infer a schema."
     ),

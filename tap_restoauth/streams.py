@@ -108,7 +108,7 @@ class RestStream(FastSyncStream):
         """The static partitions (`partitions` setting), else the SDK's (those found in state)."""
         settings = getattr(self, "settings", None)
         if settings is not None and settings.partitions:
-            return [dict(partition.context) for partition in iter_partitions(settings)]
+            return [dict(partition.context) for partition in iter_partitions(settings.partitions)]
         return super().partitions
 
     @property

@@ -135,7 +135,8 @@ class TapRestOAuth(Tap):
         """The validated settings (secrets resolved), parsed once."""
         resolved = resolve_config(self.config)  # self.config keeps the sm:// references
         settings = parse_settings(resolved.config)  # its errors name the setting at fault
-        check_known_settings(self.config, self.known_settings())
+        # Keys that `{config.NAME}` placeholders use are known (also in streams derived by `openapi`).
+        check_known_settings(self.config, self.known_settings() | settings.config_keys)
         resolved.attach_token_store(settings.auth)
         share_tokens(settings.auth, resolved, by_default=self.shards.count > 1)
         attach_pruner(settings.auth, resolved)

@@ -15,6 +15,16 @@ from tests.postgres_server import LocalPostgres
 os.environ.update(ISOLATED_ENV)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests using the Meltano project or the PostgreSQL server are end-to-end, and run on the
+    worker that started them (one install, one server per run)."""
+    for item in items:
+        if {"project", "postgres"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.xdist_group("meltano"))
+
+
 @pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     """The project's meltano.yml with every plugin installed, once per session (tests/meltano_project.py)."""

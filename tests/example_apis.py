@@ -46,8 +46,8 @@ def _iso(hours: int) -> str:
 
 
 class ExampleApis(LocalServer):
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(_Handler, port)
+    def __init__(self, port: int = 0, *, listen: bool = True) -> None:
+        super().__init__(_Handler, port, listen=listen)
         self.lock = threading.Lock()
         self.access_tokens: set[str] = set()
         self.refresh_token = secrets.token_urlsafe(16)  # the one live refresh token
@@ -218,13 +218,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--configs", type=Path, default=Path("output/examples"), help="folder for NAME.json")
     args = parser.parse_args()
-    server = ExampleApis(args.port)
+    server = ExampleApis(args.port, listen=False)  # accepts once the configs are written
     args.configs.mkdir(parents=True, exist_ok=True)
     for name in EXAMPLES:
         path = args.configs / f"{name}.json"
         path.write_text(json.dumps(local_config(name, server, args.configs / f"{name}.token"), indent=2))
         path.chmod(0o600)
         print(f"{name}: .venv/bin/tap-restoauth --config {path}", flush=True)
+    server.server_activate()
     print(f"serving the examples' APIs on {server.url} (Ctrl-C stops)", flush=True)
     server.serve_forever()
 

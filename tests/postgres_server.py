@@ -1,5 +1,10 @@
 """A throw-away PostgreSQL server (Debian's postgresql package), started by the test that needs it.
 
+Also for the docs' PostgreSQL block (docs/meltano.md), from the project folder:
+
+    .venv/bin/python -m tests.postgres_server --env-file .env   # start; TARGET_POSTGRES_* into .env
+    .venv/bin/python -m tests.postgres_server --stop            # stop it and delete its data
+
 initdb + pg_ctl in a temporary folder, on a free loopback port, trust authentication, UTC,
 fsync off. PostgreSQL refuses to run as root: as root the server runs as the `postgres`
 system user (the package creates it), which then owns the folder.
@@ -38,13 +43,13 @@ def _free_port() -> int:
 
 
 class LocalPostgres:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path | None = None, port: int | None = None) -> None:
         # Its own folder: pytest's are private to the user running the tests (postgres could not enter).
-        self.root = Path(tempfile.mkdtemp(prefix="tap-restoauth-pg-"))
+        self.root = root or Path(tempfile.mkdtemp(prefix="tap-restoauth-pg-"))
         root = self.root
         self.bin_dir = bin_dir
         self.data = root / "data"
-        self.port = _free_port()
+        self.port = port or _free_port()
         self._run_as: list[str] = []
         if os.geteuid() == 0:
             account = pwd.getpwnam("postgres")
@@ -106,3 +111,48 @@ class LocalPostgres:
     def scalar(self, sql: str) -> t.Any:
         ((value,),) = self.query(sql)
         return value
+
+
+RUNNING = Path("output") / "postgres.json"  # the server --env-file started from this folder
+MISSING = (
+    "PostgreSQL >= 15 is not installed: `sudo apt-get install postgresql` (Debian, Ubuntu), or set "
+    "TARGET_POSTGRES_HOST, _PORT, _USER and _PASSWORD for a server you have"
+)
+
+
+def main(argv: t.Sequence[str] | None = None) -> int:
+    import argparse  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from tap_restoauth.launcher import write_lines  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="where TARGET_POSTGRES_* go")
+    parser.add_argument("--stop", action="store_true", help="stop the server started from this folder")
+    args = parser.parse_args(argv)
+    bin_dir = binaries()
+    if bin_dir is None:
+        print(f"postgres: {MISSING}", file=sys.stderr)
+        return 1
+    if args.stop:
+        if not RUNNING.exists():
+            print("postgres: no server started from this folder")
+            return 0
+        found = json.loads(RUNNING.read_text())
+        LocalPostgres(bin_dir, Path(found["root"]), int(found["port"])).stop()
+        RUNNING.unlink()
+        print(f"stopped PostgreSQL on 127.0.0.1:{found['port']}")
+        return 0
+    server = LocalPostgres(bin_dir).start()
+    RUNNING.parent.mkdir(parents=True, exist_ok=True)
+    RUNNING.write_text(json.dumps({"root": str(server.root), "port": server.port}))
+    write_lines(args.env_file, server.env())
+    print(f"PostgreSQL on 127.0.0.1:{server.port}, user {USER}; TARGET_POSTGRES_* written to {args.env_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

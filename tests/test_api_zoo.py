@@ -13,6 +13,10 @@ import pytest
 from tests.api_zoo import PROVIDERS, Expected
 from tests.helpers import run_tap
 
+# End-to-end (two runs per provider): scripts/test.sh --quick skips them; tests/test_recipes.py
+# still runs each recipe once in the quick tier.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from tap_restoauth.openapi.generate import Options, generate
 from tap_restoauth.records.schema import infer
 from tap_restoauth.sandbox import JsonHandler, LocalServer, SandboxData, SandboxServer
 from tests.bigquery_stub import BigQueryStub
@@ -26,6 +27,7 @@ from tests.conftest import sandbox_config
 from tests.fault_server import EVENT_SCHEMA, NOTE_SCHEMA, USER_SCHEMA
 from tests.helpers import ISOLATED_ENV, discover, run_tap
 from tests.test_meltano import MeltanoProject, assert_no_secrets, sandbox_env
+from tests.test_openapi_real import load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -436,3 +438,45 @@ def test_storage_write_api_loads_flat_streams_and_silently_drops_nested_ones(
     assert final_state["bookmarks"]["users"]["replication_key_value"] == max(
         u["updated_at"] for u in sandbox.data.users
     )
+
+
+def test_schemas_generated_from_openapi_documents_become_typed_bigquery_columns(bq_project):
+    """tap-restoauth-openapi's declared schemas (PokeAPI's, four Stripe and two GitHub streams): every typed
+    property gets its BigQuery type (date-time -> TIMESTAMP, objects -> RECORD, arrays -> REPEATED);
+    STRING only where the schema is text (or JSON text for untyped values)."""
+
+    schemas = {}
+    for name, keep in (
+        ("pokeapi.yml", None),
+        ("stripe_spec3.json", {"products", "prices", "events", "plans"}),
+        ("github_api.json", {"issues", "gists"}),
+    ):
+        for stream in generate(load(name), Options()).config["streams"]:
+            if keep is None or stream["name"] in keep:
+                schemas[f"{name}:{stream['name']}"] = stream["schema"]
+    expected = {"integer": {"INTEGER"}, "number": {"FLOAT"}, "boolean": {"BOOLEAN"}, "string": {"STRING"}}
+    seen: set[str] = set()
+
+    def check(schema: dict[str, t.Any], fields: Columns, where: str) -> None:
+        for name, declared in schema["properties"].items():
+            kind, mode, nested = fields[name]
+            prop = declared["items"] if "array" in declared["type"] else declared
+            types = [x for x in prop["type"] if x != "null"]
+            if "array" in declared["type"]:
+                assert mode == "REPEATED", where + name
+            wanted = expected.get(types[0], set())
+            if types == ["string"] and prop.get("format") == "date-time":
+                wanted = {"TIMESTAMP"}
+            elif types == ["string"] and prop.get("format") == "date":
+                wanted = {"DATE"}
+            elif types == ["object"]:
+                wanted = {"RECORD"} if prop.get("properties") else {"JSON"}
+            assert kind in wanted, f"{where}{name}: {prop} -> {kind}"
+            seen.add(kind)
+            if kind == "RECORD":
+                check(prop, nested, f"{where}{name}.")
+
+    for version, streams in translate(bq_project, schemas).items():
+        for stream, fields in streams.items():
+            check(schemas[stream], fields, f"v{version} {stream}: ")
+    assert {"TIMESTAMP", "RECORD", "INTEGER", "BOOLEAN", "STRING"} <= seen

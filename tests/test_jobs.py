@@ -263,3 +263,16 @@ def test_a_status_answer_of_another_shape_is_one_line(ads, tmp_path, odd, messag
     (line,) = run.error_lines()
     assert message in line
     assert "Traceback" not in run.stderr
+
+
+def test_plan_shows_each_window_s_create_request_and_creates_no_job(ads, tmp_path):
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(ads_config(ads)))
+    command = [sys.executable, "-m", "tap_restoauth", "--config", str(config_file), "--plan"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **ISOLATED_ENV}, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"POST {ads.url}/reporting/reports body" in done.stdout
+    assert "'startDate': '2024-03-07', 'endDate': '2024-03-07'" in done.stdout
+    assert not ads.reports and not ads.requests

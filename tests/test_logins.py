@@ -16,7 +16,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tap_restoauth.auth.methods import HttpContext, build_auth
+from tap_restoauth.auth.methods import HttpContext
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.auth.token_response import seconds_until
 from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError

@@ -10,7 +10,8 @@ import typing as t
 import pytest
 import requests
 
-from tap_restoauth.auth.methods import HttpContext, OAuth2ClientCredentials, OAuth2RefreshToken, build_auth
+from tap_restoauth.auth.methods import HttpContext, OAuth2ClientCredentials, OAuth2RefreshToken
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.auth.token_store import FileTokenStore
 from tap_restoauth.errors import AuthError
 from tap_restoauth.http.retry import RetryPolicy

@@ -28,6 +28,9 @@ from tests.helpers import ISOLATED_ENV
 from tests.oauth_server import Fault, OAuthServer
 from tests.secret_manager_stub import SecretManagerStub
 
+# End-to-end (several tap processes sharing a lease): scripts/test.sh --quick skips them.
+pytestmark = pytest.mark.e2e
+
 PROJECT = "acme-data"
 
 

@@ -23,6 +23,9 @@ import pytest
 from tests.helpers import ISOLATED_ENV
 from tests.hostile_server import HostileServer
 
+# End-to-end (signals sent to tap processes mid-write): scripts/test.sh --quick skips them.
+pytestmark = pytest.mark.e2e
+
 HANG_GUARD = 60
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
 

@@ -10,6 +10,7 @@ every wait watches; the sockets of requests in flight are shut down).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -19,10 +20,13 @@ import sys
 import threading
 import time
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tap_restoauth.sandbox import JsonHandler, LocalServer
+from tap_restoauth.sync import interrupt
 from tests.helpers import ISOLATED_ENV
 from tests.request_server import Reply, Request, RequestServer
 
@@ -239,3 +243,110 @@ def test_sigterm_ends_a_rate_limit_wait(api, tmp_path):
     code, out, err = stop(process, signal.SIGTERM)
     messages = assert_stopped(code, signal.SIGTERM, out, seen + err)
     assert_state_stops_before(messages, "2024-01-05")  # windows 1-4 were sent before the wait
+
+
+class _SlowCsv(JsonHandler):
+    """An endless CSV export: 1,500 rows at once (a batch of records is written), then each row
+    in two halves 20 ms apart; chunked, or ended only by closing the connection (`/close`)."""
+
+    server: SlowCsvServer
+
+    def do_GET(self) -> None:
+        chunked = self.path == "/chunked"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Transfer-Encoding" if chunked else "Connection", "chunked" if chunked else "close")
+        self.end_headers()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._send(b"id,name\n" + b"".join(b"%d,name-%d\n" % (n, n) for n in range(1500)), chunked)
+            self.server.trickling.set()
+            for number in range(1500, 100_000):
+                row = b"%d,name-%d\n" % (number, number)
+                self._send(row[:6], chunked)
+                time.sleep(0.02)
+                self._send(row[6:], chunked)
+
+    def _send(self, data: bytes, chunked: bool) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        self.wfile.flush()
+
+
+class SlowCsvServer(LocalServer):
+    def __init__(self) -> None:
+        super().__init__(_SlowCsv)
+        self.trickling = threading.Event()
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_sigterm_ends_a_streamed_download_without_a_cut_record(tmp_path, framing):
+    """The main thread reads an endless CSV download: the signal shuts its socket down; the
+    read that fails (or the end of body that the shutdown causes) is the stop, not an error and
+    never the end of the file: no half row becomes a record."""
+    server = SlowCsvServer().start()
+    try:
+        config = {
+            "api_url": server.url,
+            "streams": [
+                {
+                    "name": "export",
+                    "path": f"/{framing}",
+                    "format": "csv",
+                    "primary_keys": ["id"],
+                    "schema": {"properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+                }
+            ],
+        }
+        process = start(tmp_path, config)
+        assert process.stdout is not None and process.stderr is not None
+        out, err = bytearray(), bytearray()
+        readers = [
+            threading.Thread(target=lambda: out.extend(process.stdout.read()), daemon=True),  # type: ignore[union-attr]
+            threading.Thread(target=lambda: err.extend(process.stderr.read()), daemon=True),  # type: ignore[union-attr]
+        ]
+        for reader in readers:
+            reader.start()
+        assert server.trickling.wait(HANG)
+        time.sleep(1.0)  # the first 1,000 records are written; the main thread waits for more rows
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(EXIT_BOUND)
+        for reader in readers:
+            reader.join(EXIT_BOUND)
+        messages = assert_stopped(code, signal.SIGTERM, bytes(out), bytes(err))
+        records = [m["record"] for m in messages if m["type"] == "RECORD"]
+        assert records and all(record["name"] == f"name-{record['id']}" for record in records)
+    finally:
+        server.stop()
+
+
+def test_the_wait_api_ends_every_wait_at_once_in_any_thread():
+    """`interrupt.wait` and `interrupt.result` (the API other modules' waits use) end as soon as
+    the stop event is set, in worker threads; the handler is called as the signal would."""
+    ended: list[int] = []
+    release = threading.Event()
+
+    def waits(wait: t.Callable[[], object]) -> None:
+        try:
+            wait()
+        except interrupt.Interrupted as stop:
+            ended.append(stop.exit_code)
+
+    with ThreadPoolExecutor(1) as pool:
+        never = pool.submit(release.wait, HANG)
+        threads = [
+            threading.Thread(target=waits, args=(lambda: interrupt.wait(HANG),)),
+            threading.Thread(target=waits, args=(lambda: interrupt.result(never),)),
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            time.sleep(0.2)
+            interrupt._handle(signal.SIGTERM, None)  # outside an interruptible block: sets the event
+            for thread in threads:
+                thread.join(EXIT_BOUND)
+            assert ended == [143, 143]
+            with pytest.raises(interrupt.Interrupted):
+                interrupt.wait(0)
+        finally:
+            interrupt.reset()
+            release.set()

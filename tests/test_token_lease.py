@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from tap_restoauth.auth.lease import EXPIRES_KEY, HOLDER_KEY, share_tokens
-from tap_restoauth.auth.methods import HttpContext, OAuth2RefreshToken, build_auth
+from tap_restoauth.auth.methods import HttpContext, OAuth2RefreshToken
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.auth.secret_manager import (
     CallFailed,
     SecretManager,

@@ -21,6 +21,9 @@ from tap_restoauth.sync.shards import Shards, ShardSettings, unit_key
 from tests.helpers import TapRun, run_tap
 from tests.request_server import Reply, Request, RequestServer
 
+# End-to-end (several tap processes over a window grid): scripts/test.sh --quick skips them.
+pytestmark = pytest.mark.e2e
+
 UTC = dt.timezone.utc
 FIRST = dt.datetime(2024, 1, 1, tzinfo=UTC)
 RECORDS = [

@@ -22,7 +22,6 @@ from urllib.parse import quote_plus, urljoin, urlsplit
 import msgspec
 import requests
 
-from tap_restoauth import options
 from tap_restoauth.auth.client_auth import SECRET_METHODS, ClientAuthMethod, ClientKeyOptions
 from tap_restoauth.auth.credential import credential_problem
 from tap_restoauth.auth.keys import register_secret
@@ -37,6 +36,8 @@ from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.auth.methods")
 
+# Every subclass with a `type` registers here; auth/registry.py imports the modules defining
+# them and builds the one a config names.
 AUTH_TYPES: dict[str, type[Auth]] = {}
 
 
@@ -93,20 +94,6 @@ class Auth(requests.auth.AuthBase):
     def query_params(self) -> tuple[str, ...]:
         """Names of the query parameters this auth puts credentials in."""
         return ()
-
-
-def build_auth(settings: Mapping[str, t.Any] | None) -> Auth:
-    """The auth a validated `auth` setting describes (`type: none` when absent)."""
-    settings = settings or {"type": "none"}
-    if not isinstance(settings, Mapping):
-        raise ConfigError("auth: expected an object with a 'type'")
-    kind = settings.get("type", "none")
-    cls = AUTH_TYPES.get(str(kind))
-    if cls is None:
-        raise ConfigError(f"auth.type: unknown auth type {kind!r} (known: {', '.join(sorted(AUTH_TYPES))})")
-    auth = options.build(cls, cls.normalize_settings(settings), "auth", ignore={"type"})
-    auth.register_secrets()
-    return auth
 
 
 @dataclasses.dataclass
@@ -594,7 +581,3 @@ def _json_object(response: requests.Response) -> dict[str, t.Any] | None:
     except (msgspec.DecodeError, limits.BadDocument):
         return None
     return payload if isinstance(payload, dict) else None
-
-
-# Auth types defined in their own modules register themselves on import.
-from tap_restoauth.auth import grants, session  # noqa: E402, F401

@@ -22,6 +22,7 @@ from tap_restoauth.fetch.loops import RepeatedPageGuard
 from tap_restoauth.fetch.pagination import MAX_TOTAL_PAGES, Page, PageRequest
 from tap_restoauth.fetch.windows import plan
 from tap_restoauth.http.client import ApiClient, ApiResponse
+from tap_restoauth.http.request import ApiRequest
 from tap_restoauth.http.retry import describe_transport_error
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.decoders import BodyError, body_chunks
@@ -245,9 +246,9 @@ class Endpoint:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def fetch(self, request: PageRequest) -> Fetched:
-        """One page and its records; None when its status is ignored."""
-        response = self.client.get_json(
+    def api_request(self, request: PageRequest, accept: str | None = None) -> ApiRequest:
+        """What the client sends for the page `request`, with the stream's response rules."""
+        return ApiRequest(
             self.stream.name,
             self.stream.method,
             request.url,
@@ -255,7 +256,12 @@ class Endpoint:
             body=request.body,
             headers=request.headers,
             rules=self.stream.response_rules,
+            accept=accept,
         )
+
+    def fetch(self, request: PageRequest) -> Fetched:
+        """One page and its records; None when its status is ignored."""
+        response = self.client.get_json(self.api_request(request))
         if response is None:
             return None
         records = self.extract(response)
@@ -284,16 +290,7 @@ class Endpoint:
                     f"({mask_url(request.full_url())}); check the stream's pagination settings"
                 )
             seen.add(request.identity())
-            response = self.client.open(
-                self.stream.name,
-                self.stream.method,
-                request.url,
-                params=request.params,
-                body=request.body,
-                headers=request.headers,
-                rules=self.stream.response_rules,
-                accept=decoder.accept,
-            )
+            response = self.client.open(self.api_request(request, accept=decoder.accept))
             if response is None:
                 return
             total = 0

@@ -31,6 +31,7 @@ from tap_restoauth.fetch.incremental import parse_timestamp
 from tap_restoauth.fetch.pagination import Page, PageRequest
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiResponse
+from tap_restoauth.http.request import ApiRequest
 from tap_restoauth.http.retry import parse_retry_after
 from tap_restoauth.records.jsonpath import compile_path, first_match
 from tap_restoauth.sync import interrupt
@@ -62,13 +63,15 @@ class GraphqlEndpoint(Endpoint):
         for attempt in range(retry.max_retries + 1):
             self._wait_for_cost()
             response = self.client.get_json(
-                name,
-                "POST",
-                request.url,
-                params=request.params,
-                body={"query": self.graphql.query, **(request.body or {})},
-                headers=request.headers,
-                rules=self.stream.response_rules,
+                ApiRequest(
+                    name,
+                    "POST",
+                    request.url,
+                    params=request.params,
+                    body={"query": self.graphql.query, **(request.body or {})},
+                    headers=request.headers,
+                    rules=self.stream.response_rules,
+                )
             )
             if response is None:
                 return None

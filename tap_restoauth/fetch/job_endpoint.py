@@ -25,6 +25,7 @@ from tap_restoauth.fetch.endpoint import STREAM_BATCH, Endpoint, describe_shape
 from tap_restoauth.fetch.pagination import Page, PageRequest
 from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.client import ApiResponse
+from tap_restoauth.http.request import ApiRequest
 from tap_restoauth.http.retry import describe_transport_error, parse_retry_after
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.decoders import BodyError, body_chunks
@@ -116,13 +117,15 @@ class JobEndpoint(Endpoint):
         with self._slot(abandoned):
             request = self._create_request(context, values)
             created = self.client.get_json(
-                self.stream.name,
-                self.stream.method,
-                request.url,
-                params=request.params,
-                body=request.body,
-                headers=request.headers,
-                rules=self.stream.response_rules,
+                ApiRequest(
+                    self.stream.name,
+                    self.stream.method,
+                    request.url,
+                    params=request.params,
+                    body=request.body,
+                    headers=request.headers,
+                    rules=self.stream.response_rules,
+                )
             )
             where = f"{self.stream.name}: {self.stream.method} {mask_url(request.url)}"
             if created is None:
@@ -207,13 +210,15 @@ class JobEndpoint(Endpoint):
         url = self._url(templates.render_path(request.path, job.values, self.stream.name))
         body = templates.render(request.body, job.values)
         response = self.client.get_json(
-            self.stream.name,
-            self.job.poll.method.upper(),
-            url,
-            params=templates.render(request.params, job.values),
-            body=None if body is templates.MISSING else body,
-            headers={str(k): str(v) for k, v in templates.render(request.headers, job.values).items()},
-            rules=self.stream.response_rules,
+            ApiRequest(
+                self.stream.name,
+                self.job.poll.method.upper(),
+                url,
+                params=templates.render(request.params, job.values),
+                body=None if body is templates.MISSING else body,
+                headers={str(k): str(v) for k, v in templates.render(request.headers, job.values).items()},
+                rules=self.stream.response_rules,
+            )
         )
         if response is None:
             raise ApiError(f"{self.stream.name}: job {job.id}: a response rule ignored its status; stopped")
@@ -288,14 +293,16 @@ class JobEndpoint(Endpoint):
         decoder = self.stream.decoder
         credentials = self.client.origins.trusts(request.url)
         response = self.client.open(
-            self.stream.name,
-            "GET",
-            request.url,
-            params=request.params,
-            headers=request.headers,
-            rules=self.stream.response_rules,
-            accept=decoder.accept,
-            credentials=credentials,
+            ApiRequest(
+                self.stream.name,
+                "GET",
+                request.url,
+                params=request.params,
+                headers=request.headers,
+                rules=self.stream.response_rules,
+                accept=decoder.accept,
+                credentials=credentials,
+            )
         )
         if response is None:
             return JobPage(request, request.url, {}, None, 0, job)

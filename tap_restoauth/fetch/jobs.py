@@ -162,9 +162,9 @@ class JobSettings:
     def compiled(self, where: str, known: templates.Known) -> JobSettings:
         """Poll and download templates parsed against what they may name: the stream's
         placeholders plus ``{job.id}`` and the ``{job.FIELD}`` names they use."""
-        texts = [self.poll.path, self.download.path or "", *_strings(self.poll.params)]
-        texts += [*_strings(self.poll.headers), *_strings(self.poll.body)]
-        texts += [*_strings(self.download.params), *_strings(self.download.headers)]
+        texts = [self.poll.path, self.download.path or "", *templates.strings_in(self.poll.params)]
+        texts += [*templates.strings_in(self.poll.headers), *templates.strings_in(self.poll.body)]
+        texts += [*templates.strings_in(self.download.params), *templates.strings_in(self.download.headers)]
         names = {name for text in texts for name in templates.placeholder_names(text)}
         jobs = tuple(sorted(name for name in names if name.startswith("job.")))
         with_job = dataclasses.replace(known, context_keys=(*known.context_keys, *jobs))
@@ -187,11 +187,3 @@ class JobSettings:
         return dataclasses.replace(self, poll_templates=poll, download_templates=download)
 
 
-def _strings(value: t.Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, (list, tuple)):
-        return [text for item in value for text in _strings(item)]
-    return []

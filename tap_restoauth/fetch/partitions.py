@@ -21,12 +21,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing as t
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from tap_restoauth.errors import ConfigError
-
-if t.TYPE_CHECKING:
-    from tap_restoauth.config import StreamSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +37,9 @@ class Partition:
         return json.dumps(dict(self.context), sort_keys=True, separators=(",", ":"))
 
 
-def iter_partitions(stream: StreamSettings) -> Iterator[Partition]:
-    """The static partitions of a root stream, in config order (none for a child stream)."""
-    for values in stream.partitions:
+def iter_partitions(partitions: Iterable[Mapping[str, t.Any]]) -> Iterator[Partition]:
+    """A root stream's static partitions (its settings' `partitions`), in config order."""
+    for values in partitions:
         yield Partition(dict(values))
 
 

@@ -364,3 +364,14 @@ class RequestTemplates:
             and any(p.source == "bookmark" for p in value.placeholders)
             for value in values
         )
+
+
+def strings_in(value: t.Any) -> list[str]:
+    """Every string in a config value (nested mappings and lists): where placeholders may stand."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in strings_in(item)]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in strings_in(item)]
+    return []

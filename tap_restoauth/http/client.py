@@ -27,13 +27,14 @@ from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.mtls import ClientCertificate, handshake_refusal
 from tap_restoauth.http.origins import MAX_REDIRECTS, OriginPolicy
 from tap_restoauth.http.ratelimit import QuotaExhausted, RateLimitGate, RateLimitSettings
+from tap_restoauth.http.request import ApiRequest
 from tap_restoauth.http.retry import (
     RetryAfterTooLong,
     RetryPolicy,
     exception_chain,
     parse_retry_after,
 )
-from tap_restoauth.http.rules import NO_RULES, ResponseBody, ResponseRule, ResponseRules
+from tap_restoauth.http.rules import ResponseBody, ResponseRule
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.decoders import BodyError, gunzip_body
 from tap_restoauth.sync import interrupt
@@ -181,22 +182,9 @@ class ApiClient:
             # One warning above instead of urllib3's on every request.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
-    def get_json(
-        self,
-        stream: str,
-        method: str,
-        url: str,
-        *,
-        params: t.Mapping[str, t.Any],
-        body: t.Any = None,
-        headers: t.Mapping[str, str] | None = None,
-        rules: ResponseRules = NO_RULES,
-    ) -> ApiResponse | None:
-        """Fetch and decode one JSON document; None when a response rule says to ignore it.
-
-        `headers` (the stream's) are merged over the top-level `headers` setting.
-        """
-        answer = self._send(stream, method, url, params, body, rules, headers=headers)
+    def get_json(self, request: ApiRequest) -> ApiResponse | None:
+        """Fetch and decode one JSON document; None when a response rule says to ignore it."""
+        answer = self._send(request)
         if answer is None:
             return None
         response, view = answer
@@ -204,42 +192,19 @@ class ApiClient:
         document = (
             decoded
             if decoded is not None
-            else decode_json(stream, method, response, self.settings.limits.max_bytes)
+            else decode_json(request.stream, request.method, response, self.settings.limits.max_bytes)
         )
         return ApiResponse(response.url, response.headers, document)
 
-    def open(
-        self,
-        stream: str,
-        method: str,
-        url: str,
-        *,
-        params: t.Mapping[str, t.Any],
-        body: t.Any = None,
-        headers: t.Mapping[str, str] | None = None,
-        rules: ResponseRules = NO_RULES,
-        accept: str | None = None,
-        credentials: bool = True,
-    ) -> requests.Response | None:
+    def open(self, request: ApiRequest) -> requests.Response | None:
         """A successful response whose body is not read yet (the caller streams and closes it).
 
-        None when a response rule says to ignore it. With `credentials=False` (a file on
+        None when a response rule says to ignore it. With `request.credentials` False (a file on
         another origin, such as a presigned storage URL) nothing of the tap's is sent, on
         any hop: no auth, configured headers, params or cookies; only https (or loopback)
         URLs are fetched (`OriginPolicy.check_bare`).
         """
-        answer = self._send(
-            stream,
-            method,
-            url,
-            params,
-            body,
-            rules,
-            headers=headers,
-            streamed=True,
-            accept=accept,
-            credentials=credentials,
-        )
+        answer = self._send(request, streamed=True)
         return None if answer is None else answer[0]
 
     def api_base_url(self, configured: str) -> str:
@@ -266,25 +231,24 @@ class ApiClient:
             )
         return proxies
 
-    def _send(  # noqa: PLR0917
-        self,
-        stream: str,
-        method: str,
-        url: str,
-        params: t.Mapping[str, t.Any],
-        body: t.Any,
-        rules: ResponseRules,
-        *,
-        headers: t.Mapping[str, str] | None = None,
-        streamed: bool = False,
-        accept: str | None = None,
-        credentials: bool = True,
+    def _send(
+        self, request: ApiRequest, *, streamed: bool = False
     ) -> tuple[requests.Response, ResponseBody] | None:
         """The final, usable response and its body view; None when a rule ignores it.
 
         The response rules are tried first; then a 401 earns one fresh credential and one
         resend (not counted as a retry); a 401 for a freshly issued token is fatal.
         """
+        stream, method, url, params, body, rules, accept, credentials = (
+            request.stream,
+            request.method,
+            request.url,
+            request.params,
+            request.body,
+            request.rules,
+            request.accept,
+            request.credentials,
+        )
         if credentials:
             self.origins.check_request(stream, url)
         else:
@@ -294,7 +258,7 @@ class ApiClient:
         matched: ResponseRule | None = None
         exhausted = False
         view: ResponseBody | None = None
-        headers = {**(headers or {}), **({"Accept": accept} if accept else {})}
+        headers = {**(request.headers or {}), **({"Accept": accept} if accept else {})}
 
         def sending(prepared: requests.PreparedRequest) -> None:
             nonlocal sent_url

@@ -159,30 +159,31 @@ _WATCHDOG = _Watchdog()
 _EXPIRED = 0.001
 
 
-class _OpenConnections:
-    """Every connection of the tap's sessions, so that a signal can abandon their requests."""
+class _OpenSockets:
+    """The socket of every connection of the tap's sessions, so that a signal can abandon their
+    requests. Sockets, not connections: a response that ends by closing the connection takes
+    the socket over from its connection (http.client), and must be abandoned too."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 
-    def add(self, connection: HTTPConnection) -> None:
-        with self._lock:
-            self._connections.add(connection)
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self._lock:
+                self._sockets.add(sock)
 
     def shut_down(self) -> None:
         """End every request in flight, in any thread: its next (or current) read sees the
         connection closed."""
         with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):  # already closed
-                    sock.shutdown(socket.SHUT_RDWR)
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
 
 
-_OPEN = _OpenConnections()
+_OPEN = _OpenSockets()
 interrupt.on_stop(_OPEN.shut_down)
 
 
@@ -197,7 +198,7 @@ class _DeadlineConnection(HTTPConnection):
     def connect(self) -> None:
         interrupt.check()  # no new connection once the run is stopping
         super().connect()
-        _OPEN.add(self)
+        _OPEN.add(self.sock)
 
     def request(self, method: str, url: str, *args: t.Any, **kwargs: t.Any) -> None:
         self._started = time.monotonic()
@@ -332,26 +333,38 @@ def _timed_chunks(
             try:
                 chunk = raw.read1(CHUNK, decode_content=True)
             except ReadTimeoutError as exc:
+                interrupt.check()
                 if deadline - time.monotonic() <= 0:
                     raise _too_slow(where, limits, received) from None
                 raise requests.exceptions.ConnectionError(exc) from None
-            except ProtocolError as exc:
-                raise requests.exceptions.ChunkedEncodingError(exc) from None
-            except DecodeError as exc:
-                raise requests.exceptions.ContentDecodingError(exc) from None
-            except SSLError as exc:
-                raise requests.exceptions.SSLError(exc) from None
+            except (ProtocolError, DecodeError, SSLError) as exc:
+                # A run that is stopping shut this socket down (sync/interrupt.py): not a failure.
+                interrupt.check()
+                raise _transport_error(exc) from None
+            except OSError:
+                interrupt.check()
+                raise
             if not chunk:
+                interrupt.check()  # the end may be the shutdown's: a cut body is never taken as whole
                 break
             received += len(chunk)
-            if interrupt.requested() and threading.current_thread() is not threading.main_thread():
-                raise interrupt.Interrupted(interrupt.signal_number())
+            if threading.current_thread() is not threading.main_thread():
+                interrupt.check()  # a worker stops between chunks
             yield chunk
     except BaseException:
         response.close()
         raise
     if sock is not None:
         sock.settimeout(default_timeout)
+
+
+def _transport_error(exc: Exception) -> Exception:
+    """requests' exception for a urllib3 failure while reading a body (as `iter_content` raises)."""
+    if isinstance(exc, ProtocolError):
+        return requests.exceptions.ChunkedEncodingError(exc)
+    if isinstance(exc, DecodeError):
+        return requests.exceptions.ContentDecodingError(exc)
+    return requests.exceptions.SSLError(exc)
 
 
 def _capped(

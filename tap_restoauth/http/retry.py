@@ -130,9 +130,7 @@ class RetryPolicy:
                         raise too_long(f"{what()} answered HTTP {status}", exc) from None
                     raise fail(f"{what()} answered HTTP {status}: {exc}") from None
                 response.close()  # a streamed body would otherwise hold its connection
-            logger.warning(
-                "%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, tries, wait
-            )
+            logger.warning("%s: %s; retry %d/%d in %.1fs", what(), problem, attempt + 1, tries, wait)
             attempt += 1
             if on_retry is not None:
                 on_retry()

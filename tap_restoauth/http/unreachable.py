@@ -11,9 +11,10 @@ was never started, so the request is tried twice, not for half a minute:
 
 from __future__ import annotations
 
-import ipaddress
 import typing as t
 from urllib.parse import urlsplit
+
+from tap_restoauth.http import urls
 
 LOOPBACK_ATTEMPTS = 2
 
@@ -39,10 +40,5 @@ def describe(address: str) -> str:
 
 
 def is_loopback(address: str) -> bool:
-    host = address.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """Whether a `host:port` address is this machine."""
+    return urls.is_loopback(address.rsplit(":", 1)[0].strip("[]"))

@@ -119,9 +119,6 @@ def stopping() -> bool:
     return _signal is not None
 
 
-requested = stopping
-
-
 def signal_number() -> int | None:
     return _signal
 
@@ -150,6 +147,8 @@ def result(future: futures.Future[T]) -> T:
             try:
                 return future.result(timeout=_SLICE)
             except futures.TimeoutError:
+                if future.done():
+                    raise  # the work itself raised TimeoutError (the same class since 3.11)
                 check()
 
 

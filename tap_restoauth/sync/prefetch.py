@@ -24,16 +24,37 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-    from tap_restoauth.streams import RestStream
+    from tap_restoauth.fetch.endpoint import Endpoint
+    from tap_restoauth.sync.shards import Shards
+
+
+class PrefetchStream(t.Protocol):
+    """What a prefetch reads of a stream (streams.RestStream, parent or child)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def shards(self) -> Shards | None: ...
+
+    @property
+    def endpoint(self) -> Endpoint: ...
+
+    @property
+    def child_streams(self) -> Sequence[t.Any]: ...
+
+    def child_context(
+        self, record: dict[str, t.Any], context: Mapping[str, t.Any] | None
+    ) -> dict[str, t.Any] | None: ...
 
 
 class ChildPrefetch:
     """Prefetches the first child pages of the parent records ahead of the one being processed."""
 
     def __init__(
-        self, parent: RestStream, children: list[RestStream], concurrency: int, spread: int = 1
+        self, parent: PrefetchStream, children: list[PrefetchStream], concurrency: int, spread: int = 1
     ) -> None:
         self.parent = parent
         self.children = children
@@ -44,7 +65,7 @@ class ChildPrefetch:
         self._next = 0
 
     @staticmethod
-    def for_stream(parent: RestStream, concurrency: int) -> ChildPrefetch | None:
+    def for_stream(parent: PrefetchStream, concurrency: int) -> ChildPrefetch | None:
         """A prefetcher for `parent`'s children, or None when there is nothing to prefetch."""
         if concurrency < 2:
             return None
@@ -56,7 +77,7 @@ class ChildPrefetch:
         if not children:
             return None
         spread = parent.shards.count if parent.shards is not None else 1
-        return ChildPrefetch(parent, t.cast("list[RestStream]", children), concurrency, spread)
+        return ChildPrefetch(parent, t.cast("list[PrefetchStream]", children), concurrency, spread)
 
     def ahead(self, batch: list[dict[str, t.Any]], index: int, context: Mapping[str, t.Any] | None) -> None:
         """Make sure the children of `batch[index:index + window]` are being fetched."""
