@@ -14,7 +14,8 @@ import typing as t
 import pytest
 
 from tap_restoauth.auth.lease import EXPIRES_KEY, HOLDER_KEY
-from tap_restoauth.auth.methods import OAuth2RefreshToken, build_auth
+from tap_restoauth.auth.methods import OAuth2RefreshToken
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.auth.secret_manager import (
     CallFailed,
     SecretManager,
