@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from tap_restoauth.auth.lease import EXPIRES_KEY, HOLDER_KEY, SecretManagerLease, share_tokens
-from tap_restoauth.auth.methods import HttpContext, OAuth2ClientCredentials, TokenEndpointError, build_auth
+from tap_restoauth.auth.methods import HttpContext, OAuth2ClientCredentials, TokenEndpointError
+from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.auth.secret_manager import SecretManager, SecretSettings, parse_reference, resolve_config
 from tap_restoauth.auth.token_response import MAX_LIFETIME_SECONDS
 from tap_restoauth.auth.token_store import FileTokenStore, StoredToken
