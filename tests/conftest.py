@@ -18,11 +18,14 @@ os.environ.update(ISOLATED_ENV)
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests using the Meltano project or the PostgreSQL server are end-to-end, and run on the
-    worker that started them (one install, one server per run)."""
+    worker that started them (one install, one server per run). The BigQuery ones form a group
+    of their own, on a second worker with its own project: target-bigquery sleeps 5 s after
+    creating each table, so together they are the suite's longest chain."""
     for item in items:
         if {"project", "postgres"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.xdist_group("meltano"))
+            group = "meltano-bigquery" if "bigquery" in item.nodeid else "meltano"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
