@@ -27,6 +27,7 @@ DEFERRED = (
     "grpc",
     "google_crc32c",
     "xml.etree.ElementTree",
+    "yaml",
 )
 
 # Runs the tap's command line in this process, then lists which DEFERRED modules it imported.
