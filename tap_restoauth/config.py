@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import os
 import ssl
 import typing as t
@@ -152,6 +151,8 @@ def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
     )
     if not unknown:
         return
+    import difflib  # noqa: PLC0415  (unknown settings only: not imported by every start)
+
     hints = []
     for key in unknown:
         close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
