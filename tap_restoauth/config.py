@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import os
 import ssl
 import typing as t
@@ -16,10 +15,7 @@ from tap_restoauth.auth.methods import Auth, check_token
 from tap_restoauth.auth.registry import build_auth
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch import templates
-from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH
-from tap_restoauth.fetch.graphql import GraphqlSettings
 from tap_restoauth.fetch.incremental import IncrementalSettings, parse_timestamp
-from tap_restoauth.fetch.jobs import JobSettings
 from tap_restoauth.fetch.pagination import Paginator, build_paginator
 from tap_restoauth.fetch.partitions import check_partitions
 from tap_restoauth.fetch.templates import (
@@ -43,6 +39,10 @@ from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.deletions import DeletedWhen, Deletions, DeletionsOptions
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
+
+if t.TYPE_CHECKING:  # job and GraphQL streams only: imported when a stream sets them
+    from tap_restoauth.fetch.graphql import GraphqlSettings
+    from tap_restoauth.fetch.jobs import JobSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +152,8 @@ def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
     )
     if not unknown:
         return
+    import difflib  # noqa: PLC0415  (unknown settings only: not imported by every start)
+
     hints = []
     for key in unknown:
         close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
@@ -407,6 +409,9 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
     if not raw.get("path") and not raw.get("job") and not raw.get("graphql"):
         raise ConfigError(f"{label}.path is required (e.g. /v1/users)")
     spec = options.build(_RawStream, raw, label, ignore=set())
+    if spec.job is not None or spec.graphql is not None:
+        from tap_restoauth.fetch.graphql import GraphqlSettings  # noqa: PLC0415
+        from tap_restoauth.fetch.jobs import JobSettings  # noqa: PLC0415
     job = JobSettings.parse(spec.job, f"{label}.job") if spec.job is not None else None
     if job is not None:
         spec = _job_stream(spec, job, label)
@@ -493,6 +498,8 @@ def _graphql_stream(
 ) -> _RawStream:
     """A GraphQL stream POSTs its variables (templates, like a body) to `path` (default /graphql);
     the query is added as written when the request is sent."""
+    from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH  # noqa: PLC0415
+
     taken = [name for name in ("body", "records_path", "format", "pagination") if getattr(spec, name)]
     if job is not None or taken:
         clash = "job" if job is not None else ", ".join(taken)

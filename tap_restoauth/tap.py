@@ -23,8 +23,6 @@ from tap_restoauth.auth.version_pruning import attach_pruner
 from tap_restoauth.config import StreamSettings, TapSettings, check_known_settings, parse_settings
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.fetch.endpoint import Endpoint
-from tap_restoauth.fetch.graphql_endpoint import GraphqlEndpoint
-from tap_restoauth.fetch.job_endpoint import JobEndpoint
 from tap_restoauth.http import redaction
 from tap_restoauth.http.client import ApiClient
 from tap_restoauth.http.ratelimit import QuotaExhausted
@@ -279,14 +277,7 @@ class TapRestOAuth(Tap):
         settings = self.settings
         built: dict[str, RestStream] = {}
         for stream_settings in settings.streams:
-            kind = (
-                JobEndpoint
-                if stream_settings.job is not None
-                else GraphqlEndpoint
-                if stream_settings.graphql is not None
-                else Endpoint
-            )
-            endpoint = kind(settings, stream_settings, self.client)
+            endpoint = _endpoint_class(stream_settings)(settings, stream_settings, self.client)
             schema = self._schema(stream_settings, endpoint, built)
             parent = built.get(stream_settings.parent) if stream_settings.parent else None
             cls = type(
@@ -392,6 +383,19 @@ class TapRestOAuth(Tap):
                 break
         self._sample_cache[stream.name] = (records, context)
         return records, context
+
+
+def _endpoint_class(stream: StreamSettings) -> type[Endpoint]:
+    """The endpoint of a job or GraphQL stream (imported only when a stream is one), else Endpoint."""
+    if stream.job is not None:
+        from tap_restoauth.fetch.job_endpoint import JobEndpoint  # noqa: PLC0415
+
+        return JobEndpoint
+    if stream.graphql is not None:
+        from tap_restoauth.fetch.graphql_endpoint import GraphqlEndpoint  # noqa: PLC0415
+
+        return GraphqlEndpoint
+    return Endpoint
 
 
 def _json_type(value: t.Any) -> dict[str, t.Any]:

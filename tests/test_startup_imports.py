@@ -27,6 +27,9 @@ DEFERRED = (
     "grpc",
     "google_crc32c",
     "xml.etree.ElementTree",
+    "yaml",
+    "tap_restoauth.fetch.jobs",
+    "tap_restoauth.fetch.graphql",
 )
 
 # Runs the tap's command line in this process, then lists which DEFERRED modules it imported.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import html
 import logging
 import re
 import threading
@@ -561,6 +560,8 @@ _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNO
 
 def _visible_text(page: str) -> str:
     """The text a browser would show of an HTML error page (tags, scripts and comments dropped)."""
+    import html  # noqa: PLC0415  (error messages only: html.entities costs every start ~1.5 ms)
+
     return html.unescape(_MARKUP.sub(" ", page))
 
 

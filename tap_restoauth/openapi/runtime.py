@@ -23,8 +23,6 @@ from collections.abc import Mapping
 
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
 from tap_restoauth.http.limits import MEGABYTE
-from tap_restoauth.openapi.document import Document, LoadLimits
-from tap_restoauth.openapi.generate import Options, generate
 
 
 def expand(config: Mapping[str, t.Any]) -> Mapping[str, t.Any]:
@@ -34,6 +32,10 @@ def expand(config: Mapping[str, t.Any]) -> Mapping[str, t.Any]:
         return config
     if not isinstance(settings, Mapping) or not isinstance(settings.get("document"), str):
         raise ConfigError("openapi: expected an object with document (a file path, an http(s) URL or sm://)")
+    # Imported by `openapi` configs only: the loader brings PyYAML (~20 modules) into every start.
+    from tap_restoauth.openapi.document import Document, LoadLimits  # noqa: PLC0415
+    from tap_restoauth.openapi.generate import Options, generate  # noqa: PLC0415
+
     options = Options(
         api_url=str(config["api_url"]) if config.get("api_url") else None,
         include=_globs(settings, "include"),
