@@ -350,3 +350,66 @@ def test_the_wait_api_ends_every_wait_at_once_in_any_thread():
         finally:
             interrupt.reset()
             release.set()
+
+
+SIGNAL_AT_EVERY_POINT = """
+import os, signal, sys, threading, time
+from tap_restoauth.sync import interrupt
+
+interrupt.install()
+signum = int(sys.argv[1])
+point = 0
+while True:
+    point += 1
+    seen, fired = 0, threading.Event()
+
+    def profile(frame, event, arg):
+        # A Python handler runs at a function's start or after a C call returns: there.
+        global seen
+        if event in ("call", "c_return") and not fired.is_set():
+            seen += 1
+            if seen == point:
+                fired.set()
+                sys.setprofile(None)
+                signal.raise_signal(signum)
+
+    def late():  # every point passed: the wait blocks; the signal comes during it
+        if not fired.wait(0.5):
+            fired.set()
+            os.kill(os.getpid(), signum)
+
+    threading.Thread(target=late, daemon=True).start()
+    started = time.monotonic()
+    try:
+        sys.setprofile(profile)
+        interrupt.wait(30)
+    except interrupt.Interrupted:
+        pass
+    else:
+        sys.exit(f"point {point}: the wait returned")
+    finally:
+        sys.setprofile(None)
+    if time.monotonic() - started > 5:
+        sys.exit(f"point {point}: the wait lasted {time.monotonic() - started:.0f}s")
+    if seen < point:
+        print(point)
+        break
+    interrupt.reset()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_at_any_point_of_a_main_thread_wait_ends_it(signum):
+    """The handler runs between two bytecodes of the main thread, also inside `threading.Event`'s
+    own code while that thread holds the event's lock: it must take no lock (it did: `_stop.set()`,
+    a deadlock that left the tap waiting forever) and must not raise inside that code."""
+    run = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AT_EVERY_POINT, str(int(signum))],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ISOLATED_ENV},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout) > 10  # the points tried

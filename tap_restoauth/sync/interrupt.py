@@ -11,8 +11,10 @@ records the signal and sets one stop event; then:
 - in-flight requests are abandoned: a "stopper" thread runs the `on_stop`
   callbacks (http/limits.py registers one that shuts down the socket of every
   open API and token connection), so a request that hangs, in any thread, ends;
-- while the main thread waits (`interruptible()`: on the network or a timer),
-  nothing is being written, so the handler raises `Interrupted` there at once.
+- while the main thread waits on the network (`interruptible()`), nothing is
+  being written, so the handler raises `Interrupted` there at once; a timer
+  wait (`wait()`) ends when the stopper sets the event (the handler takes no
+  lock and raises nothing inside `threading`'s own code);
   Everywhere else the sync loop calls `check()` between pages, after the page's
   records are written and its bookmark advanced.
 
@@ -37,6 +39,7 @@ The API for code that waits (raises `Interrupted`, a BaseException, when stopped
 from __future__ import annotations
 
 import contextlib
+import queue
 import signal
 import threading
 import typing as t
@@ -51,7 +54,8 @@ T = t.TypeVar("T")
 _SLICE = 0.25  # a future's result is looked at this often (the stop event ends the wait anyway)
 
 _signal: int | None = None
-_stop = threading.Event()
+_stop = threading.Event()  # set by the stopper thread, never by the handler
+_received: queue.SimpleQueue[int] = queue.SimpleQueue()  # the handler's signals, for the stopper
 _callbacks: list[Callable[[], None]] = []
 _callbacks_lock = threading.Lock()
 _stopper: threading.Thread | None = None
@@ -78,33 +82,50 @@ class Interrupted(BaseException):
 
 def install() -> None:
     """Handle SIGTERM and SIGINT as described above (main thread only, like `signal.signal`)."""
-    global _stopper  # noqa: PLW0603 - one process, one stopper
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _handle)
-    if _stopper is None:
-        _stopper = threading.Thread(target=_run_stop_callbacks, name="stopper", daemon=True)
-        _stopper.start()
+    _start_stopper()
+
+
+def _start_stopper() -> None:
+    """Start the thread that sets the stop event and runs the callbacks, unless it runs."""
+    global _stopper  # noqa: PLW0603 - one process, one stopper
+    with _callbacks_lock:
+        if _stopper is None or not _stopper.is_alive():
+            _stopper = threading.Thread(target=_run_stop_callbacks, name="stopper", daemon=True)
+            _stopper.start()
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
-    """Runs in the main thread between two bytecodes: set the event, take no lock."""
+    """Runs in the main thread between two bytecodes, possibly while that thread holds a lock
+    (the stop event's own, inside `_stop.wait()`): it takes none. `_stop.set()` would (a
+    deadlock when the signal lands inside that wait); the stopper thread sets the event,
+    woken through `_received` (a SimpleQueue: its `put` is reentrant and takes no lock)."""
     global _signal  # noqa: PLW0603 - one process, one signal
     if _signal is None:
         _signal = signum
-    _stop.set()
+    _received.put(signum)
     if _interruptible and not _shielded:
         raise Interrupted(_signal)
 
 
 def _run_stop_callbacks() -> None:
-    _stop.wait()
+    _received.get()
+    _stop.set()
     with _callbacks_lock:
         callbacks = list(_callbacks)
     for callback in callbacks:
         with contextlib.suppress(Exception):  # abandoning is best effort; the exit comes anyway
             callback()
+
+
+def _start_stopper_once() -> None:
+    """Waits end when the stopper sets the event: make sure it runs (tests that call the
+    handler in-process without `install()`)."""
+    if _stopper is None:
+        _start_stopper()
 
 
 def on_stop(callback: Callable[[], None]) -> None:
@@ -131,9 +152,14 @@ def check() -> None:
 
 def wait(seconds: float) -> None:
     """Sleep `seconds` in any thread; raise Interrupted as soon as a signal comes."""
-    with interruptible():
-        if _stop.wait(max(0.0, seconds)):
-            check()
+    _start_stopper_once()
+    check()
+    # Not cut by the handler: raised inside the event's own code, Interrupted could leave its
+    # lock held. The stopper thread sets the event a moment after the signal.
+    with shielded():
+        stopped = _stop.wait(max(0.0, seconds))
+    if stopped:
+        check()
 
 
 sleep = wait
@@ -142,6 +168,7 @@ sleep = wait
 def result(future: futures.Future[T]) -> T:
     """`future.result()`, in any thread; raise Interrupted as soon as a signal comes (the
     future is left running: its thread is abandoned)."""
+    _start_stopper_once()
     with interruptible():
         while True:
             try:
@@ -188,9 +215,10 @@ def shielded() -> Iterator[None]:
 def reset() -> None:
     """Forget a received signal (tests running the tap in-process); the stop callbacks already
     run are not run again."""
-    global _signal, _stopper  # noqa: PLW0603
+    global _signal  # noqa: PLW0603
     _signal = None
+    while not _received.empty():
+        _received.get_nowait()
     _stop.clear()
-    if _stopper is not None and not _stopper.is_alive():
-        _stopper = threading.Thread(target=_run_stop_callbacks, name="stopper", daemon=True)
-        _stopper.start()
+    if _stopper is not None:
+        _start_stopper()
