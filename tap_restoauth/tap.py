@@ -197,7 +197,10 @@ class TapRestOAuth(Tap):
                 self._stop_for_quota(exc)
             except interrupt.Interrupted:
                 # Stopped between pages: the state covers exactly the records written.
-                self._state_writer.write_state(self.state)
+                if isinstance(self._state_writer, StateLines):
+                    self._state_writer.write_state(self.state, last=True)
+                else:  # the SDK's writer (another message writer) repeats nothing away
+                    self._state_writer.write_state(self.state)
                 raise
             except Exception:
                 # Failed: the state covers the records written; what state_interval_seconds held

@@ -76,9 +76,11 @@ class StateLines(StateWriter):
         self._written_at = time.monotonic()  # when the last STATE line was written (or the run began)
         self._bytes_then = 0  # the writer's count after it
 
-    def write_state(self, state: types.TapState) -> None:
+    def write_state(self, state: types.TapState, *, last: bool = False) -> None:
+        """Write STATE unless it repeats the previous line; the `last` one of a stopped run is
+        written anyway, so the output ends with the STATE its records lead up to."""
         line = encoder.encode({"type": "STATE", "value": state})
-        if line != self._last_line:
+        if last or line != self._last_line:
             self.writer.write_line(line)
             self._last_line = line
             self._written_at = time.monotonic()
