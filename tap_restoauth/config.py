@@ -75,7 +75,7 @@ class StreamSettings:
     decoder: Decoder = dataclasses.field(default_factory=JsonDecoder)  # the `format` setting
     job: JobSettings | None = None  # an asynchronous export job stream (fetch/jobs.py)
     graphql: GraphqlSettings | None = None  # a GraphQL connection stream (fetch/graphql.py)
-    deletions: Deletions | None = None  # a deleted-records endpoint (records/deletions.py)
+    deletions: Deletions[StreamSettings] | None = None  # a deleted-records endpoint (records/deletions.py)
     deleted_when: DeletedWhen | None = None  # a deleted flag on the records
 
     @property
@@ -535,7 +535,9 @@ def _path(path: str) -> str:
     return path if path.startswith(("/", "http://", "https://")) else "/" + path
 
 
-def _deletions(stream: StreamSettings, raw: dict[str, t.Any] | None, label: str) -> Deletions | None:
+def _deletions(
+    stream: StreamSettings, raw: dict[str, t.Any] | None, label: str
+) -> Deletions[StreamSettings] | None:
     """The companion endpoint as its own StreamSettings: the stream's, but for its path and records."""
     if raw is None:
         return None

@@ -43,8 +43,7 @@ from collections.abc import Callable, Mapping
 from tap_restoauth.errors import ApiError
 from tap_restoauth.fetch.incremental import parse_timestamp
 
-if t.TYPE_CHECKING:
-    from tap_restoauth.config import StreamSettings
+E = t.TypeVar("E")  # the companion endpoint's settings (config.py's StreamSettings)
 
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA: dict[str, t.Any] = {"type": ["string", "null"], "format": "date-time"}
@@ -118,10 +117,10 @@ class DeletionsOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class Deletions:
+class Deletions(t.Generic[E]):
     """The companion endpoint of a stream and how its records map to deleted rows."""
 
-    endpoint: StreamSettings  # path, records_path, params, pagination, incremental of the endpoint
+    endpoint: E  # path, records_path, params, pagination, incremental of the endpoint
     primary_key: str
     key: str
     deleted_at: str | None

@@ -43,9 +43,6 @@ from collections.abc import Mapping
 
 from tap_restoauth.errors import ConfigError
 
-if t.TYPE_CHECKING:
-    from tap_restoauth.sync.fast_path import FastSyncStream
-
 SETTING = "emit_activate_version_messages"
 STATE_KEY = "version"
 
@@ -63,6 +60,31 @@ def enabled(config: Mapping[str, t.Any], shard_count: int) -> bool:
     return value
 
 
+class VersionedStream(t.Protocol):
+    """What a version needs of a stream: sync/fast_path.py's `VersionedStream` (an SDK Stream)."""
+
+    table_version: TableVersion | None
+    _stream_version: int | None
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def replication_key(self) -> str | None: ...
+    @property
+    def selected(self) -> bool: ...
+    @property
+    def stream_state(self) -> dict[str, t.Any]: ...
+    @property
+    def state_manager(self) -> t.Any: ...
+    @property
+    def logger(self) -> t.Any: ...
+    @property
+    def child_streams(self) -> t.Sequence[t.Any]: ...
+    def _write_activate_version_message(self, full_table_version: int) -> None: ...
+    def _write_schema_message(self) -> None: ...
+    def _write_state_message(self) -> None: ...
+
+
 class TableVersion:
     """One full-table stream's version in this run: opened before its first record, closed after its last."""
 
@@ -72,7 +94,7 @@ class TableVersion:
         self.failed = False
         self.closed = False
 
-    def begin(self, stream: FastSyncStream) -> None:
+    def begin(self, stream: VersionedStream) -> None:
         """Tag the stream's records; on its first versioned run, send the opening message."""
         if self.version is not None:
             return
@@ -84,7 +106,7 @@ class TableVersion:
         if previous is None and stream.selected:
             stream._write_activate_version_message(self.version)
 
-    def close(self, stream: FastSyncStream) -> None:
+    def close(self, stream: VersionedStream) -> None:
         """The whole read succeeded: send ACTIVATE_VERSION, then keep the version in STATE."""
         if self.failed or self.closed or not stream.selected:
             return
@@ -100,7 +122,7 @@ class TableVersion:
 
 
 def assign(
-    streams: t.Iterable[FastSyncStream],
+    streams: t.Iterable[VersionedStream],
     parents: Mapping[str, str],
     run_version: int,
     page_limited: t.Collection[str] = (),
@@ -129,9 +151,9 @@ def assign(
             )
 
 
-def close_tree(stream: FastSyncStream) -> None:
+def close_tree(stream: VersionedStream) -> None:
     """A root stream's read is complete: close its version and its descendants' (children first)."""
     for child in stream.child_streams:
-        close_tree(t.cast("FastSyncStream", child))
+        close_tree(t.cast("VersionedStream", child))
     if stream.table_version is not None:
         stream.table_version.close(stream)
