@@ -39,6 +39,7 @@ from tap_restoauth.records.decoders import Decoder, JsonDecoder, build_decoder
 from tap_restoauth.records.deletions import DeletedWhen, Deletions, DeletionsOptions
 from tap_restoauth.records.jsonpath import compile_path
 from tap_restoauth.records.schema import is_timestamp, load_declared
+from tap_restoauth.settings import StreamOptions, TapOptions
 
 if t.TYPE_CHECKING:  # job and GraphQL streams only: imported when a stream sets them
     from tap_restoauth.fetch.graphql import GraphqlSettings
@@ -110,36 +111,6 @@ class TapSettings:
     config_keys: frozenset[str] = frozenset()  # top-level keys `{config.NAME}` placeholders use
 
 
-@dataclasses.dataclass(frozen=True)
-class _RawStream:
-    """Stream options as written; validated field by field by `options.build`."""
-
-    name: str
-    path: str = ""
-    method: t.Literal["GET", "POST", "get", "post"] = "GET"
-    body: t.Any = None
-    params: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    records_path: str | None = None
-    primary_keys: tuple[str, ...] = ()
-    replication_key: str | None = None
-    incremental: dict[str, t.Any] | None = None
-    pagination: dict[str, t.Any] | None = None
-    schema: t.Any = None
-    parent: str | None = None
-    parent_keys: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    max_pages: int | None = None
-    ignore_statuses: tuple[int, ...] = ()
-    is_sorted: bool = False
-    headers: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    partitions: tuple[dict[str, t.Any], ...] = ()
-    response_rules: list[t.Any] | None = None
-    format: t.Any = None
-    job: dict[str, t.Any] | None = None
-    graphql: dict[str, t.Any] | None = None
-    deletions: dict[str, t.Any] | None = None
-    deleted_when: dict[str, t.Any] | None = None
-
-
 def check_known_settings(config: Mapping[str, t.Any], known: set[str]) -> None:
     """Refuse a misspelled top-level setting instead of silently using the default.
 
@@ -185,32 +156,33 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"api_url: expected an http(s) URL, got {api_url!r}")
 
-    secret_params = _names(config, "secret_params")
-    secret_headers = _names(config, "secret_headers")
-    treat_as_sensitive(secret_params)
-    _SECRET_HEADERS.update(secret_headers)
-    http = _http_settings(config)
-    auth = build_auth(config.get("auth"))
-    treat_as_sensitive(auth.query_params())
-    start_date = _timestamp_setting(config, "start_date")
-    end_date = _timestamp_setting(config, "end_date")
-    if getattr(auth, "client_auth_method", None) == "tls_client_auth" and http.client_cert is None:
-        raise ConfigError("auth.client_auth_method tls_client_auth needs client_cert and client_key")
     raw_streams = config.get("streams")
     if not raw_streams:
         raise ConfigError("streams: configure at least one stream (name, path)")
     if not isinstance(raw_streams, list):
         raise ConfigError("streams: expected a list of stream objects")
-    default_pagination = config.get("pagination")
-    top_rules = parse_rules(config.get("response_rules"), "response_rules")
-    streams = [_stream(raw, i, default_pagination, top_rules) for i, raw in enumerate(raw_streams)]
-    tap_params = _register_sensitive(dict(_mapping(config.get("params"), "params")))
-    tap_partitions = check_partitions(config.get("partitions"), "partitions")
+    # Every declared setting typed and bounded (settings.py); unknown keys: check_known_settings.
+    spec = options.build(TapOptions, config, "", ignore=set(config))
+    secret_params = _names(spec.secret_params, "secret_params")
+    secret_headers = _names(spec.secret_headers, "secret_headers")
+    treat_as_sensitive(secret_params)
+    _SECRET_HEADERS.update(secret_headers)
+    http = _http_settings(spec, config)
+    auth = build_auth(spec.auth)
+    treat_as_sensitive(auth.query_params())
+    start_date = _timestamp_setting(spec.start_date, "start_date")
+    end_date = _timestamp_setting(spec.end_date, "end_date")
+    if getattr(auth, "client_auth_method", None) == "tls_client_auth" and http.client_cert is None:
+        raise ConfigError("auth.client_auth_method tls_client_auth needs client_cert and client_key")
+    top_rules = parse_rules(spec.response_rules, "response_rules")
+    streams = [_stream(raw, i, spec.pagination, top_rules) for i, raw in enumerate(raw_streams)]
+    tap_params = _register_sensitive(dict(spec.params))
+    tap_partitions = check_partitions(spec.partitions, "partitions")
     ordered = _order_by_parent(streams, _Scope(config, tap_params, tap_partitions, start_date))
     configured_params = {name for scope in [tap_params, *(s.params for s in streams)] for name in scope}
     origins = OriginPolicy(
         str(api_url),
-        _trusted_origins(config),
+        list(spec.trusted_origins),
         credential_params=[*configured_params, *auth.query_params(), *secret_params],
     )
     return TapSettings(
@@ -221,52 +193,33 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         streams=ordered,
         start_date=start_date,
         end_date=end_date,
-        schema_sample_size=options.coerce(config.get("schema_sample_size", 100), int, "schema_sample_size"),
-        concurrency=max(1, options.coerce(config.get("concurrency", 1), int, "concurrency")),
-        progress_interval_seconds=options.coerce(
-            config.get("progress_interval_seconds", 30), float, "progress_interval_seconds"
-        ),
-        on_quota_exhausted=options.coerce(
-            config.get("on_quota_exhausted", "stop"), t.Literal["stop", "fail"], "on_quota_exhausted"
-        ),
-        metrics_log_level=_metrics_log_level(config.get("metrics_log_level")),
-        state_interval_seconds=_at_least(config, "state_interval_seconds", 10, float, 0),
-        state_max_partitions=_at_least(config, "state_max_partitions", 10_000, int, 1),
+        schema_sample_size=spec.schema_sample_size,
+        concurrency=max(1, spec.concurrency),
+        progress_interval_seconds=spec.progress_interval_seconds,
+        on_quota_exhausted=spec.on_quota_exhausted,
+        metrics_log_level=_metrics_log_level(spec.metrics_log_level),
+        state_interval_seconds=spec.state_interval_seconds,
+        state_max_partitions=spec.state_max_partitions,
         config_keys=frozenset(
             name[len("config.") :] for name in _placeholders(config) if name.startswith("config.")
         ),
     )
 
 
-def _at_least(config: Mapping[str, t.Any], name: str, default: t.Any, kind: type, low: float) -> t.Any:
-    value = options.coerce(config.get(name, default), kind, name)
-    if value < low:
-        raise ConfigError(f"{name}: expected at least {low:g}, got {value!r}")
-    return value
-
-
-def _names(config: Mapping[str, t.Any], name: str) -> tuple[str, ...]:
+def _names(value: tuple[str, ...], name: str) -> tuple[str, ...]:
     """A list-of-names setting (`secret_params`, `secret_headers`), lower-cased."""
-    value = config.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+    if not all(value):
         raise ConfigError(f'{name}: expected a list of names, e.g. ["access_key"]')
     return tuple(item.lower() for item in value)
 
 
-def _trusted_origins(config: Mapping[str, t.Any]) -> list[str]:
-    value = config.get("trusted_origins") or []
-    if not isinstance(value, list):
-        raise ConfigError('trusted_origins: expected a list of origins, e.g. ["https://files.example.com"]')
-    return value
-
-
-def _timestamp_setting(config: Mapping[str, t.Any], name: str) -> dt.datetime | None:
-    if not config.get(name):
+def _timestamp_setting(written: t.Any, name: str) -> dt.datetime | None:
+    if not written:
         return None
-    value = parse_timestamp(config[name])
+    value = parse_timestamp(written)
     if value is None:
         raise ConfigError(
-            f"{name}: expected an ISO-8601 date-time such as 2024-01-01T00:00:00Z, got {config[name]!r}"
+            f"{name}: expected an ISO-8601 date-time such as 2024-01-01T00:00:00Z, got {written!r}"
         )
     return value
 
@@ -278,56 +231,42 @@ def _metrics_log_level(value: t.Any) -> str:
     return level
 
 
-def _http_settings(config: Mapping[str, t.Any]) -> HttpSettings:
-    ca_bundle = config.get("ca_bundle")
+def _http_settings(spec: TapOptions, config: Mapping[str, t.Any]) -> HttpSettings:
+    """How API requests are sent; `config` is what `{config.NAME}` in `headers` may name."""
+    ca_bundle = os.path.expanduser(spec.ca_bundle) if spec.ca_bundle else None
     if ca_bundle:
-        _check_ca_bundle(os.path.expanduser(str(ca_bundle)))
+        _check_ca_bundle(ca_bundle)
     retry = RetryPolicy(
-        max_retries=_number(config, "max_retries", 5, int, minimum=0),
-        backoff_factor=_number(config, "backoff_factor", 1, float, minimum=0),
-        backoff_max_seconds=_number(config, "backoff_max_seconds", 60, float, minimum=0),
-        max_retry_after_seconds=_number(config, "max_retry_after_seconds", 300, float, minimum=0),
+        max_retries=spec.max_retries,
+        backoff_factor=spec.backoff_factor,
+        backoff_max_seconds=spec.backoff_max_seconds,
+        max_retry_after_seconds=spec.max_retry_after_seconds,
     )
-    rate = config.get("requests_per_second")
-    concurrency = options.coerce(config.get("concurrency", 1), int, "concurrency")
+    headers = parse_tree(dict(spec.headers), "headers", Known(config=config))
     return HttpSettings(
-        timeout=_number(config, "timeout", 60, float, minimum=0, exclusive=True),
-        verify_tls=options.coerce(config.get("verify_tls", True), bool, "verify_tls"),
-        ca_bundle=os.path.expanduser(ca_bundle) if ca_bundle else None,
-        headers=_checked_headers(
-            _register_sensitive(
-                {
-                    str(k): str(v)
-                    for k, v in parse_tree(
-                        dict(_mapping(config.get("headers"), "headers")), "headers", Known(config=config)
-                    ).items()
-                }
-            )
-        ),
-        requests_per_second=(
-            _number(config, "requests_per_second", None, float, minimum=0, exclusive=True)
-            if rate is not None
-            else None
-        ),
+        timeout=spec.timeout,
+        verify_tls=spec.verify_tls,
+        ca_bundle=ca_bundle,
+        headers=_checked_headers(_register_sensitive({str(k): str(v) for k, v in headers.items()})),
+        requests_per_second=spec.requests_per_second,
         retry=retry,
-        pool_size=max(10, concurrency * 2),
-        rate_limit=_rate_limit(config, concurrency),
-        client_cert=load_client_certificate(config.get("client_cert"), config.get("client_key")),
+        pool_size=max(10, spec.concurrency * 2),
+        rate_limit=_rate_limit(spec.rate_limit, spec.concurrency),
+        client_cert=load_client_certificate(spec.client_cert, spec.client_key),
         limits=ResponseLimits(
-            max_bytes=int(_positive(config, "max_response_mb", 256) * MEGABYTE),
-            deadline_seconds=_positive(config, "request_deadline_seconds", 300),
+            max_bytes=int(spec.max_response_mb * MEGABYTE), deadline_seconds=spec.request_deadline_seconds
         ),
     )
 
 
-def _rate_limit(config: Mapping[str, t.Any], concurrency: int) -> RateLimitSettings:
+def _rate_limit(written: Mapping[str, t.Any] | None, concurrency: int) -> RateLimitSettings:
     """`rate_limit`; `min_remaining` defaults to what requests in flight may still spend.
 
     With `concurrency` > 1 up to `concurrency` + 1 requests are under way at once, and a
     response's remaining budget does not count the others: waiting once `concurrency` are
     left keeps them all within the budget.
     """
-    settings = _mapping(config.get("rate_limit"), "rate_limit")
+    settings = _mapping(written, "rate_limit")
     built = options.build(RateLimitSettings, settings, "rate_limit", ignore=set())
     if settings.get("min_remaining") is None and concurrency > 1:
         built = dataclasses.replace(built, min_remaining=concurrency)
@@ -342,29 +281,6 @@ def _check_ca_bundle(path: str) -> None:
         ssl.create_default_context(cafile=path)
     except ssl.SSLError as exc:
         raise ConfigError(f"ca_bundle: {path!r} holds no usable PEM certificate ({exc.reason})") from None
-
-
-N = t.TypeVar("N", int, float)
-
-
-def _number(
-    config: Mapping[str, t.Any],
-    name: str,
-    default: t.Any,
-    kind: type[N],
-    *,
-    minimum: float,
-    exclusive: bool = False,
-) -> N:
-    value: N = options.coerce(config.get(name, default), kind, name)
-    if value < minimum or (exclusive and value == minimum):
-        bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
-        raise ConfigError(f"{name}: expected a number {bound}, got {config.get(name)!r}")
-    return value
-
-
-def _positive(config: Mapping[str, t.Any], name: str, default: float) -> float:
-    return _number(config, name, default, float, minimum=0, exclusive=True)
 
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-auth-token"})
@@ -408,7 +324,7 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
         raise ConfigError(f"streams[{index}].name is required")
     if not raw.get("path") and not raw.get("job") and not raw.get("graphql"):
         raise ConfigError(f"{label}.path is required (e.g. /v1/users)")
-    spec = options.build(_RawStream, raw, label, ignore=set())
+    spec = options.build(StreamOptions, raw, label, ignore=set())
     if spec.job is not None or spec.graphql is not None:
         from tap_restoauth.fetch.graphql import GraphqlSettings  # noqa: PLC0415
         from tap_restoauth.fetch.jobs import JobSettings  # noqa: PLC0415
@@ -494,8 +410,8 @@ def _stream(raw: t.Any, index: int, default_pagination: t.Any, top_rules: Respon
 
 
 def _graphql_stream(
-    spec: _RawStream, graphql: GraphqlSettings, label: str, job: JobSettings | None
-) -> _RawStream:
+    spec: StreamOptions, graphql: GraphqlSettings, label: str, job: JobSettings | None
+) -> StreamOptions:
     """A GraphQL stream POSTs its variables (templates, like a body) to `path` (default /graphql);
     the query is added as written when the request is sent."""
     from tap_restoauth.fetch.graphql import DEFAULT_PATH as DEFAULT_GRAPHQL_PATH  # noqa: PLC0415
@@ -509,7 +425,7 @@ def _graphql_stream(
     )
 
 
-def _job_stream(spec: _RawStream, job: JobSettings, label: str) -> _RawStream:
+def _job_stream(spec: StreamOptions, job: JobSettings, label: str) -> StreamOptions:
     """A job stream's request is `job.create`; its format, records_path and pagination are
     `job.download`'s. It declares its schema: discovery creates no job."""
     taken = [name for name in ("path", "body", "records_path", "format", "pagination") if getattr(spec, name)]

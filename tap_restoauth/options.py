@@ -1,7 +1,9 @@
 """Build typed dataclasses from config mappings, with errors that name the setting.
 
 Auth types and paginators are dataclasses whose init fields are their options; a
-registry maps each config `type` to its class, so adding one is a single class.
+registry maps each config `type` to its class, so adding one is a single class. A field
+declared with `declare.setting` (settings.py) is also checked against its bound, read
+from its own key, and, when it is an object another module parses (`of=`), kept as written.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import types
 import typing as t
 from collections.abc import Mapping
 
+from tap_restoauth.declare import METADATA_KEY, Setting
 from tap_restoauth.errors import ConfigError
 
 T = t.TypeVar("T")
@@ -20,24 +23,45 @@ T = t.TypeVar("T")
 def build(cls: type[T], options: Mapping[str, t.Any], where: str, *, ignore: set[str]) -> T:
     """Instantiate dataclass `cls` from `options`, checking names and simple types.
 
-    `ignore` lists keys handled by the caller (such as `type`).
+    `ignore` lists keys handled by the caller (such as `type`); `where` is the key of the
+    object (empty at the top level).
     """
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    fields = {_key(f): f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = sorted(set(options) - set(fields) - ignore)
     if unknown:
         allowed = ", ".join(sorted(fields)) or "none"
         raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} (allowed: {allowed})")
     hints = t.get_type_hints(cls)
     kwargs: dict[str, t.Any] = {}
-    for name, field in fields.items():
+    for key, field in fields.items():
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        value = options.get(name)
+        value = options.get(key)
+        named = f"{where}.{key}" if where else key
         if value is None:
             if required:
-                raise ConfigError(f"{where}.{name} is required")
+                raise ConfigError(f"{named} is required")
             continue
-        kwargs[name] = coerce(value, hints[name], f"{where}.{name}")
+        declared: Setting | None = field.metadata.get(METADATA_KEY)
+        if declared is not None and declared.of is not None:
+            kwargs[field.name] = value  # parsed by the module owning `declared.of`
+            continue
+        kwargs[field.name] = coerce(value, hints[field.name], named)
+        if declared is not None:
+            check_bounds(kwargs[field.name], declared, named, value)
     return cls(**kwargs)
+
+
+def _key(field: dataclasses.Field[t.Any]) -> str:
+    declared: Setting | None = field.metadata.get(METADATA_KEY)
+    return declared.name(field) if declared is not None else field.name
+
+
+def check_bounds(value: t.Any, declared: Setting, where: str, written: t.Any) -> None:
+    """A number's declared bound (`at_least`, `above`), reported with the value as written."""
+    if declared.at_least is not None and value < declared.at_least:
+        raise ConfigError(f"{where}: expected a number at least {declared.at_least:g}, got {written!r}")
+    if declared.above is not None and value <= declared.above:
+        raise ConfigError(f"{where}: expected a number greater than {declared.above:g}, got {written!r}")
 
 
 def coerce(value: t.Any, hint: t.Any, where: str) -> t.Any:

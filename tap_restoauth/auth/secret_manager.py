@@ -28,6 +28,7 @@ from tap_restoauth.auth.token_store import StoredToken
 from tap_restoauth.errors import SecretError
 from tap_restoauth.http import redaction
 from tap_restoauth.http.urls import is_loopback
+from tap_restoauth.settings import SecretSettings
 
 if t.TYPE_CHECKING:
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
@@ -81,15 +82,6 @@ class SecretRef:
 
     def __str__(self) -> str:
         return f"sm://{self.project}/{self.secret}#{self.version}"
-
-
-@dataclasses.dataclass(frozen=True)
-class SecretSettings:
-    """The `secrets` setting."""
-
-    gcp_project: str | None = None
-    endpoint: str | None = None
-    timeout_seconds: float = 30.0
 
 
 def is_reference(value: t.Any) -> bool:
@@ -401,8 +393,6 @@ def resolve_config(config: Mapping[str, t.Any]) -> ResolvedConfig:
     touching the network; each distinct secret version is read once.
     """
     settings = options.build(SecretSettings, _mapping(config.get("secrets")), "secrets", ignore=set())
-    if settings.timeout_seconds <= 0:
-        raise SecretError("secrets.timeout_seconds: expected a positive number of seconds")
     default_project = settings.gcp_project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
     manager = SecretManager(settings)
     body = {key: value for key, value in config.items() if key != "secrets"}

@@ -35,19 +35,14 @@ from tap_restoauth import options
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch.pagination import Page, PageRequest, Paginator, body_path_keys
 from tap_restoauth.records.jsonpath import compile_path, first_match
+from tap_restoauth.settings import GraphqlOptions
 
 DEFAULT_PATH = "/graphql"
 
 
-@dataclasses.dataclass(frozen=True)
-class GraphqlSettings:
-    """A stream's `graphql` setting."""
-
-    query: str
-    connection_path: str
-    variables: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    cursor_variable: str = "after"
-    allow_partial: bool = False
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GraphqlSettings(GraphqlOptions):
+    """A stream's `graphql` setting (its fields are declared in settings.py), checked."""
 
     @classmethod
     def parse(cls, raw: Mapping[str, t.Any], where: str) -> GraphqlSettings:

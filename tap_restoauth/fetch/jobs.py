@@ -53,6 +53,7 @@ from tap_restoauth import options
 from tap_restoauth.errors import ConfigError
 from tap_restoauth.fetch import templates
 from tap_restoauth.records.jsonpath import compile_path
+from tap_restoauth.settings import JobOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,25 +117,14 @@ class JobSettings:
     def parse(cls, raw: Mapping[str, t.Any], where: str) -> JobSettings:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: expected an object with create, poll and download")
-        unknown = sorted(set(raw) - {"create", "poll", "download", "max_concurrent_jobs"})
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown option(s) {', '.join(unknown)} "
-                "(allowed: create, poll, download, max_concurrent_jobs)"
-            )
+        spec = options.build(JobOptions, raw, where, ignore=set())  # the keys declared in settings.py
         steps: dict[str, t.Any] = {}
         for name, step in (("create", CreateStep), ("poll", PollStep), ("download", DownloadStep)):
             value = raw.get(name)
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{where}.{name} is required (an object)")
             steps[name] = options.build(step, value, f"{where}.{name}", ignore=set())
-        limit = raw.get("max_concurrent_jobs")
-        job = cls(
-            **steps,
-            max_concurrent_jobs=(
-                options.coerce(limit, int, f"{where}.max_concurrent_jobs") if limit is not None else None
-            ),
-        )
+        job = cls(**steps, max_concurrent_jobs=spec.max_concurrent_jobs)
         job.check(where)
         return job
 
@@ -185,5 +175,3 @@ class JobSettings:
             body=None,
         )
         return dataclasses.replace(self, poll_templates=poll, download_templates=download)
-
-

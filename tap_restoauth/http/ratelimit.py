@@ -32,6 +32,7 @@ from collections.abc import Mapping
 
 from tap_restoauth.errors import ApiError
 from tap_restoauth.http import delays
+from tap_restoauth.settings import RateLimitOptions
 from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.http.ratelimit")
@@ -77,15 +78,10 @@ def _duration(wait: float) -> str:
     return f"{secs}s"
 
 
-@dataclasses.dataclass(frozen=True)
-class RateLimitSettings:
-    """Which headers carry the budget and how the reset is written (see the module docstring)."""
-
-    enabled: bool = True
-    remaining_header: str | None = None
-    reset_header: str | None = None
-    reset_format: t.Literal["auto", "epoch", "epoch_ms", "seconds", "http_date"] = "auto"
-    min_remaining: int = 0
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RateLimitSettings(RateLimitOptions):
+    """Which headers carry the budget and how the reset is written (see the module docstring);
+    its fields, the `rate_limit` setting, are declared in settings.py."""
 
     def read(self, headers: Mapping[str, str]) -> tuple[float | None, float | None, str]:
         """The remaining budget, seconds until it resets, and the header that said so.

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 
 from tap_restoauth.errors import ConfigError, TapRestOAuthError
 from tap_restoauth.http.limits import MEGABYTE
+from tap_restoauth.options import build
+from tap_restoauth.settings import OpenapiOptions
 
 
 def expand(config: Mapping[str, t.Any]) -> Mapping[str, t.Any]:
@@ -36,12 +38,13 @@ def expand(config: Mapping[str, t.Any]) -> Mapping[str, t.Any]:
     from tap_restoauth.openapi.document import Document, LoadLimits  # noqa: PLC0415
     from tap_restoauth.openapi.generate import Options, generate  # noqa: PLC0415
 
+    spec = build(OpenapiOptions, settings, "openapi", ignore=set())
     options = Options(
         api_url=str(config["api_url"]) if config.get("api_url") else None,
-        include=_globs(settings, "include"),
-        exclude=_globs(settings, "exclude"),
-        tags=_globs(settings, "tags"),
-        max_depth=_max_depth(settings.get("max_depth", 8)),
+        include=spec.include,
+        exclude=spec.exclude,
+        tags=spec.tags,
+        max_depth=spec.max_depth,
     )
     limits = LoadLimits(
         max_bytes=int(float(config.get("max_response_mb") or 256) * MEGABYTE),
@@ -62,16 +65,3 @@ def expand(config: Mapping[str, t.Any]) -> Mapping[str, t.Any]:
     expanded = {key: value for key, value in config.items() if key != "openapi"}
     expanded["streams"] = merged
     return expanded
-
-
-def _globs(settings: Mapping[str, t.Any], name: str) -> tuple[str, ...]:
-    value = settings.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f'openapi.{name}: expected a list of strings, e.g. ["/v1/*"]')
-    return tuple(value)
-
-
-def _max_depth(value: t.Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"openapi.max_depth: expected a whole number of at least 1, got {value!r}")
-    return value

@@ -34,7 +34,9 @@ import os
 import typing as t
 from collections.abc import Iterator, Mapping
 
+from tap_restoauth import options
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.settings import ShardOptions
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,11 +86,7 @@ def parse_shard(config: Mapping[str, t.Any], env: Mapping[str, str] = os.environ
     raw = config.get("shard") or {}
     if not isinstance(raw, Mapping):
         raise ConfigError("shard: expected an object {index, count}")
-    unknown = sorted(set(raw) - {"index", "count", "index_env", "count_env"})
-    if unknown:
-        raise ConfigError(
-            f"shard: unknown option(s) {', '.join(unknown)} (allowed: count, count_env, index, index_env)"
-        )
+    options.build(ShardOptions, raw, "shard", ignore=set())  # the keys declared in settings.py
     engine = _engine(raw, env)
     index_env = engine.index_env if engine else None
     index = _integer(raw.get("index"), env.get(index_env or ""), "shard.index", index_env, None)
