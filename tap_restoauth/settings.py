@@ -142,7 +142,7 @@ class PaginationOptions:
     size_param: str | None = setting("page_number: page size parameter.")
     page_size: int | None = setting("page_number: records per page to ask for.")
     start: int | None = setting("page_number, offset: first page (1) or offset (0).")
-    has_more_path: str | None = setting("page_number: JSONPath of a has-more flag.")
+    has_more_path: str | None = setting("page_number, cursor: JSONPath of a has-more flag.")
     total_pages_path: str | None = setting("page_number: JSONPath of the page count.")
     total_records_path: str | None = setting("page_number: JSONPath of the record count.")
     offset_param: str | None = setting("offset: offset parameter (default `offset`).")
@@ -158,6 +158,9 @@ class PaginationOptions:
     offset_body_path: str | None = setting("offset: JSONPath in the JSON body for the offset.")
     limit_body_path: str | None = setting("offset: JSONPath in the JSON body for the limit.")
     cursor_body_path: str | None = setting("cursor: JSONPath in the JSON body for the cursor.")
+    stop_value: str | None = setting(
+        "cursor: a cursor value meaning there is no next page (Salesforce's `Sforce-Locator: null`)."
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

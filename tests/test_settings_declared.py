@@ -1,0 +1,156 @@
+"""Each setting is declared once, in settings.py, and what is declared is what is parsed.
+
+Walks both sides: the declarations behind `--about` (`TapOptions` and the classes its objects
+name with `of=`) and the classes that parse config (`options.build` targets, the auth types
+and the paginators). A setting in the schema that nothing parses, or a field parsed from
+config that `--about` (so meltano.yml, the Hub file, docs/settings.md) does not list, fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tap_restoauth import declare, options, settings
+from tap_restoauth.auth.methods import AUTH_TYPES
+from tap_restoauth.auth.registry import build_auth
+from tap_restoauth.auth.secret_manager import SecretSettings
+from tap_restoauth.errors import ConfigError
+from tap_restoauth.fetch.graphql import GraphqlSettings
+from tap_restoauth.fetch.pagination import PAGINATORS
+from tap_restoauth.http.ratelimit import RateLimitSettings
+
+PACKAGE = Path(settings.__file__).parent
+REGISTRIES = {settings.AuthOptions: AUTH_TYPES, settings.PaginationOptions: PAGINATORS}
+# What `options.build` builds from a declared object: the declaration itself or a subclass
+# adding behaviour. Objects of a registry are checked against the registered classes.
+PARSERS: dict[type, type] = {
+    settings.TapOptions: settings.TapOptions,
+    settings.StreamOptions: settings.StreamOptions,
+    settings.RateLimitOptions: RateLimitSettings,
+    settings.SecretSettings: SecretSettings,
+    settings.GraphqlOptions: GraphqlSettings,
+    settings.JobOptions: settings.JobOptions,
+    settings.ShardOptions: settings.ShardOptions,
+    settings.OpenapiOptions: settings.OpenapiOptions,
+}
+
+
+def declarations(cls: type = settings.TapOptions) -> list[type]:
+    """`cls` and every class declaring one of its objects (`of=`), depth first."""
+    found = [cls]
+    for _, meta in declare.declared(cls).values():
+        if meta.of is not None and meta.of not in found:
+            found += [c for c in declarations(meta.of) if c not in found]
+    return found
+
+
+def init_fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls) if f.init}
+
+
+def test_the_schema_is_the_declarations_and_nothing_else():
+    def walk(cls: type, schema: dict[str, t.Any], where: str) -> None:
+        assert list(schema["properties"]) == list(declare.declared(cls)), where
+        for key, (_, meta) in declare.declared(cls).items():
+            prop = schema["properties"][key]
+            assert bool(prop.get("secret")) == meta.secret == bool(prop.get("writeOnly")), f"{where}.{key}"
+            if meta.of is not None:
+                walk(meta.of, prop.get("items", prop), f"{where}.{key}")
+
+    walk(settings.TapOptions, settings.CONFIG_SCHEMA, "config")
+    assert set(declarations()) == set(PARSERS) | set(REGISTRIES)
+
+
+@pytest.mark.parametrize("declaration", list(PARSERS), ids=lambda c: c.__name__)
+def test_every_field_parsed_from_config_is_declared(declaration):
+    parser = PARSERS[declaration]
+    assert issubclass(parser, declaration)
+    undeclared = [
+        f.name for f in dataclasses.fields(parser) if f.init and declare.METADATA_KEY not in f.metadata
+    ]
+    assert not undeclared, f"{parser.__name__} parses {undeclared} without declaring them (declare.setting)"
+
+
+def names_in_code() -> set[str]:
+    """Attribute names and string constants of the package, declarations left out."""
+    names: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        if path.name in {"settings.py", "declare.py"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute):
+                names.add(node.attr)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+    return names
+
+
+def test_every_declared_setting_is_read_by_the_code():
+    used = names_in_code()
+    unread = [
+        f"{cls.__name__}.{key}"
+        for cls in declarations()
+        if cls not in REGISTRIES
+        for key, (field, _) in declare.declared(cls).items()
+        if field.name not in used and key not in used
+    ]
+    assert not unread, f"declared in settings.py but read nowhere: {unread}"
+
+
+def field_of(cls: type, key: str) -> str:
+    """The field a documented key fills (`in` is ApiKeyAuth's `location`)."""
+    try:
+        (name,) = cls.normalize_settings({key: "x"}) if hasattr(cls, "normalize_settings") else [key]
+    except ConfigError:  # session_token insists on login_url: then the key is its own field
+        return key
+    return name
+
+
+@pytest.mark.parametrize("declaration", list(REGISTRIES), ids=lambda c: c.__name__)
+def test_each_registered_type_parses_only_declared_options(declaration):
+    keys = [key for key in declare.declared(declaration) if key != "type"]
+    registry = REGISTRIES[declaration]
+    parsed_by_some = set()
+    for cls in registry.values():
+        by_field = {field_of(cls, key): key for key in keys}
+        undeclared = sorted(init_fields(cls) - set(by_field))
+        assert not undeclared, f"{cls.__name__} parses {undeclared}: declare them in {declaration.__name__}"
+        parsed_by_some |= {by_field[name] for name in init_fields(cls)}
+        for name in getattr(cls, "secret_fields", ()):
+            _, declared = declare.declared(declaration)[by_field[name]]
+            assert declared.secret, f"{cls.__name__}.{name} is a secret: declare it with secret=True"
+    assert not set(keys) - parsed_by_some, f"declared but no type parses {sorted(set(keys) - parsed_by_some)}"
+
+
+def test_a_declared_bound_is_checked_naming_the_key():
+    base = {"api_url": "https://api.example.com"}
+    with pytest.raises(ConfigError, match=r"^max_retries: expected a number at least 0, got -1$"):
+        options.build(settings.TapOptions, {**base, "max_retries": -1}, "", ignore=set())
+    with pytest.raises(ConfigError, match=r"^openapi.max_depth: expected a number at least 1, got 0$"):
+        options.build(
+            settings.OpenapiOptions, {"document": "a.yaml", "max_depth": 0}, "openapi", ignore=set()
+        )
+    spec = options.build(settings.TapOptions, {**base, "timeout": "2.5"}, "", ignore=set())
+    assert (spec.timeout, spec.max_retries, spec.auth) == (2.5, 5, None)
+
+
+def test_an_auth_option_keeps_its_documented_name():
+    auth = build_auth({"type": "api_key", "name": "key", "value": "v", "in": "query"})
+    assert auth.query_params() == ("key",)
+
+
+def test_the_declarations_import_nothing_of_the_tap():
+    code = (
+        "import sys, tap_restoauth.settings as s; assert s.CONFIG_SCHEMA['properties'];"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'tap_restoauth', 'singer_sdk', 'requests', 'msgspec', 'urllib3'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['tap_restoauth', 'tap_restoauth.declare', 'tap_restoauth.settings']"
