@@ -156,11 +156,6 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"api_url: expected an http(s) URL, got {api_url!r}")
 
-    raw_streams = config.get("streams")
-    if not raw_streams:
-        raise ConfigError("streams: configure at least one stream (name, path)")
-    if not isinstance(raw_streams, list):
-        raise ConfigError("streams: expected a list of stream objects")
     # Every declared setting typed and bounded (settings.py); unknown keys: check_known_settings.
     spec = options.build(TapOptions, config, "", ignore=set(config))
     secret_params = _names(spec.secret_params, "secret_params")
@@ -174,6 +169,11 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
     end_date = _timestamp_setting(spec.end_date, "end_date")
     if getattr(auth, "client_auth_method", None) == "tls_client_auth" and http.client_cert is None:
         raise ConfigError("auth.client_auth_method tls_client_auth needs client_cert and client_key")
+    raw_streams = spec.streams
+    if not raw_streams:
+        raise ConfigError("streams: configure at least one stream (name, path)")
+    if not isinstance(raw_streams, list):
+        raise ConfigError("streams: expected a list of stream objects")
     top_rules = parse_rules(spec.response_rules, "response_rules")
     streams = [_stream(raw, i, spec.pagination, top_rules) for i, raw in enumerate(raw_streams)]
     tap_params = _register_sensitive(dict(spec.params))
