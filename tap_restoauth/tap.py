@@ -31,7 +31,6 @@ from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
 from tap_restoauth.sync import interrupt, log_levels, versions
-from tap_restoauth.sync import plan as sync_plan
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
@@ -99,6 +98,8 @@ class TapRestOAuth(Tap):
         )
         ordered = [tap.streams.get(s.name) for s in tap.settings.streams]  # parents first
         streams = [s for s in ordered if isinstance(s, RestStream)]
+        from tap_restoauth.sync import plan as sync_plan  # noqa: PLC0415  # only for --plan
+
         for line in sync_plan.describe(streams, tap.shards):
             print(redaction.redact(line))
 

@@ -30,6 +30,7 @@ DEFERRED = (
     "yaml",
     "tap_restoauth.fetch.jobs",
     "tap_restoauth.fetch.graphql",
+    "tap_restoauth.sync.plan",
     # singer-sdk's target side, loaded only by its package __init__ (lazy_sdk.py)
     "joblib",
     "singer_sdk.target_base",
