@@ -14,12 +14,16 @@ from tap_restoauth import lazy_sdk
 lazy_sdk.defer_init()
 import singer_sdk.tap_base
 from singer_sdk import typing as th
+import singer_sdk.streams.core
 assert "singer_sdk.target_base" not in sys.modules, "the package __init__ ran"
+assert "singer_sdk.streams.rest" not in sys.modules, "the streams package __init__ ran"
 assert th.StringType is not None
 import singer_sdk
 assert singer_sdk.Target.__name__ == "Target"  # a re-export: the real __init__ runs now
 from singer_sdk import RESTStream, Stream
 assert "singer_sdk.target_base" in sys.modules
+from singer_sdk.streams import GraphQLStream
+assert GraphQLStream.__name__ == "GraphQLStream"
 print("ok")
 """
 

@@ -35,6 +35,7 @@ DEFERRED = (
     "joblib",
     "singer_sdk.target_base",
     "singer_sdk.sinks",
+    "singer_sdk.streams.rest",
 )
 # `--about` alone is answered without building the tap (about.py): none of the run's stack.
 NOT_FOR_ABOUT = ("tap_restoauth.tap", "tap_restoauth.http.client", "requests", "singer_sdk.tap_base")
