@@ -103,6 +103,7 @@ def object_schema(cls: type, *, nullable: bool = False) -> dict[str, t.Any]:
     hints = t.get_type_hints(cls)
     settings = declared(cls)
     properties = {key: property_schema(hints[field.name], meta) for key, (field, meta) in settings.items()}
+    properties.update(variant_properties(getattr(cls, "VARIANTS", ())))
     result: dict[str, t.Any] = {
         "type": ["object", "null"] if nullable else "object",
         "properties": properties,
@@ -112,6 +113,23 @@ def object_schema(cls: type, *, nullable: bool = False) -> dict[str, t.Any]:
         result["required"] = required
     result["additionalProperties"] = True
     return result
+
+
+def variant_properties(variants: t.Sequence[type]) -> dict[str, dict[str, t.Any]]:
+    """The options of a registry's types (`VARIANTS`: classes with a `type`), each listed once,
+    its description led by the types reading it: `page_number, offset: first page (1) ...`.
+    A key several types declare must say the same of it (one sentence, one JSON type)."""
+    merged: dict[str, dict[str, t.Any]] = {}
+    for variant in variants:
+        hints = t.get_type_hints(variant)
+        for key, (field, meta) in declared(variant).items():
+            readers = [v for v in variants if key in declared(v)]
+            schema = property_schema(hints[field.name], dataclasses.replace(meta, description=""))
+            schema["description"] = f"{', '.join(v.type for v in readers)}: {meta.description}"  # type: ignore[attr-defined]
+            if key in merged and merged[key] != schema:
+                raise TypeError(f"{variant.__name__}.{key} is declared unlike the other types' {key}")
+            merged[key] = schema
+    return merged
 
 
 def property_schema(hint: t.Any, meta: Setting) -> dict[str, t.Any]:

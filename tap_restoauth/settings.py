@@ -132,35 +132,76 @@ class AuthOptions:
     )
 
 
+# Paginators (fetch/pagination.py subclasses each with its behaviour; `pagination.type` picks one).
+# `--about` lists their options together, each after the types that read it.
+START = "first page (1) or offset (0)."
+HAS_MORE = "JSONPath of a has-more flag."
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NoPaging:
+    type: t.ClassVar[str] = "none"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PageNumberPaging:
+    type: t.ClassVar[str] = "page_number"
+    page_param: str = setting("page parameter (default `page`).", fallback="page")
+    size_param: str | None = setting("page size parameter.")
+    page_size: int | None = setting("records per page to ask for.")
+    start: int = setting(START, fallback=1)
+    has_more_path: str | None = setting(HAS_MORE)
+    total_pages_path: str | None = setting("JSONPath of the page count.")
+    total_records_path: str | None = setting("JSONPath of the record count.")
+    page_body_path: str | None = setting("JSONPath in the JSON body for the page.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OffsetPaging:
+    type: t.ClassVar[str] = "offset"
+    offset_param: str = setting("offset parameter (default `offset`).", fallback="offset")
+    limit_param: str = setting("limit parameter (default `limit`).", fallback="limit")
+    limit: int = setting("records per request (default 100).", fallback=100)
+    start: int = setting(START, fallback=0)
+    total_path: str | None = setting("JSONPath of the record count.")
+    offset_body_path: str | None = setting("JSONPath in the JSON body for the offset.")
+    limit_body_path: str | None = setting("JSONPath in the JSON body for the limit.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CursorPaging:
+    type: t.ClassVar[str] = "cursor"
+    cursor_param: str = setting("parameter receiving the cursor.", fallback="cursor")
+    cursor_path: str | None = setting("JSONPath of the next cursor.")
+    cursor_header: str | None = setting("response header holding the cursor.")
+    has_more_path: str | None = setting(HAS_MORE)
+    cursor_body_path: str | None = setting("JSONPath in the JSON body for the cursor.")
+    stop_value: str | None = setting(
+        "a cursor value meaning there is no next page (Salesforce's `Sforce-Locator: null`)."
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NextUrlPaging:
+    type: t.ClassVar[str] = "next_url"
+    next_url_path: str = setting("JSONPath of the next page's URL.", required=True, loose=True)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LinkHeaderPaging:
+    type: t.ClassVar[str] = "link_header"
+    rel: str = setting("link relation to follow (default `next`).", fallback="next")
+
+
+PAGINATION_TYPES = (NoPaging, PageNumberPaging, OffsetPaging, CursorPaging, NextUrlPaging, LinkHeaderPaging)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PaginationOptions:
-    """`pagination`: every paginator's options, as --about lists them; the paginator classes in
-    fetch/pagination.py parse them, and tests/test_settings_declared.py checks both agree."""
+    """`pagination`: `type`, then the options of the types (`VARIANTS`)."""
 
-    type: str | None = setting("Pagination type: none, page_number, offset, cursor, next_url, link_header.")
-    page_param: str | None = setting("page_number: page parameter (default `page`).")
-    size_param: str | None = setting("page_number: page size parameter.")
-    page_size: int | None = setting("page_number: records per page to ask for.")
-    start: int | None = setting("page_number, offset: first page (1) or offset (0).")
-    has_more_path: str | None = setting("page_number, cursor: JSONPath of a has-more flag.")
-    total_pages_path: str | None = setting("page_number: JSONPath of the page count.")
-    total_records_path: str | None = setting("page_number: JSONPath of the record count.")
-    offset_param: str | None = setting("offset: offset parameter (default `offset`).")
-    limit_param: str | None = setting("offset: limit parameter (default `limit`).")
-    limit: int | None = setting("offset: records per request (default 100).")
-    total_path: str | None = setting("offset: JSONPath of the record count.")
-    cursor_param: str | None = setting("cursor: parameter receiving the cursor.")
-    cursor_path: str | None = setting("cursor: JSONPath of the next cursor.")
-    cursor_header: str | None = setting("cursor: response header holding the cursor.")
-    next_url_path: str | None = setting("next_url: JSONPath of the next page's URL.")
-    rel: str | None = setting("link_header: link relation to follow (default `next`).")
-    page_body_path: str | None = setting("page_number: JSONPath in the JSON body for the page.")
-    offset_body_path: str | None = setting("offset: JSONPath in the JSON body for the offset.")
-    limit_body_path: str | None = setting("offset: JSONPath in the JSON body for the limit.")
-    cursor_body_path: str | None = setting("cursor: JSONPath in the JSON body for the cursor.")
-    stop_value: str | None = setting(
-        "cursor: a cursor value meaning there is no next page (Salesforce's `Sforce-Locator: null`)."
-    )
+    VARIANTS: t.ClassVar[tuple[type, ...]] = PAGINATION_TYPES
+    type: str | None = setting(f"Pagination type: {', '.join(c.type for c in PAGINATION_TYPES)}.")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

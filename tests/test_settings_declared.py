@@ -1,9 +1,10 @@
 """Each setting is declared once, in settings.py, and what is declared is what is parsed.
 
-Walks both sides: the declarations behind `--about` (`TapOptions` and the classes its objects
-name with `of=`) and the classes that parse config (`options.build` targets, the auth types
-and the paginators). A setting in the schema that nothing parses, or a field parsed from
-config that `--about` (so meltano.yml, the Hub file, docs/settings.md) does not list, fails here.
+Walks both sides: the declarations behind `--about` (`TapOptions`, the classes its objects
+name with `of=`, the paginator types of `PaginationOptions.VARIANTS`) and the classes that
+parse config (`options.build` targets, the paginators, the auth types). A setting in the
+schema that nothing parses, or a field parsed from config that `--about` (so meltano.yml,
+the Hub file, docs/settings.md) does not list, fails here.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from tap_restoauth.fetch.pagination import PAGINATORS
 from tap_restoauth.http.ratelimit import RateLimitSettings
 
 PACKAGE = Path(settings.__file__).parent
-REGISTRIES = {settings.AuthOptions: AUTH_TYPES, settings.PaginationOptions: PAGINATORS}
+# Auth types still declare their options on their classes; AuthOptions lists them again.
+REGISTRIES = {settings.AuthOptions: AUTH_TYPES}
 # What `options.build` builds from a declared object: the declaration itself or a subclass
-# adding behaviour. Objects of a registry are checked against the registered classes.
+# adding behaviour (a paginator type's options class: its registered paginator).
 PARSERS: dict[type, type] = {
+    **{variant: PAGINATORS[variant.type] for variant in settings.PAGINATION_TYPES},
+    settings.PaginationOptions: settings.PaginationOptions,
     settings.TapOptions: settings.TapOptions,
     settings.StreamOptions: settings.StreamOptions,
     settings.RateLimitOptions: RateLimitSettings,
@@ -44,7 +48,7 @@ PARSERS: dict[type, type] = {
 
 def declarations(cls: type = settings.TapOptions) -> list[type]:
     """`cls` and every class declaring one of its objects (`of=`), depth first."""
-    found = [cls]
+    found = [cls, *getattr(cls, "VARIANTS", ())]
     for _, meta in declare.declared(cls).values():
         if meta.of is not None and meta.of not in found:
             found += [c for c in declarations(meta.of) if c not in found]
@@ -57,7 +61,9 @@ def init_fields(cls: type) -> set[str]:
 
 def test_the_schema_is_the_declarations_and_nothing_else():
     def walk(cls: type, schema: dict[str, t.Any], where: str) -> None:
-        assert list(schema["properties"]) == list(declare.declared(cls)), where
+        variants = getattr(cls, "VARIANTS", ())
+        keys = [*declare.declared(cls), *(key for v in variants for key in declare.declared(v))]
+        assert list(schema["properties"]) == list(dict.fromkeys(keys)), where
         for key, (_, meta) in declare.declared(cls).items():
             prop = schema["properties"][key]
             assert bool(prop.get("secret")) == meta.secret == bool(prop.get("writeOnly")), f"{where}.{key}"
@@ -76,6 +82,7 @@ def test_the_schema_is_the_declarations_and_nothing_else():
 def test_every_field_parsed_from_config_is_declared(declaration):
     parser = PARSERS[declaration]
     assert issubclass(parser, declaration)
+    assert getattr(parser, "type", None) == getattr(declaration, "type", None)
     undeclared = [
         f.name for f in dataclasses.fields(parser) if f.init and declare.METADATA_KEY not in f.metadata
     ]
@@ -131,6 +138,28 @@ def test_each_registered_type_parses_only_declared_options(declaration):
             _, declared = declare.declared(declaration)[by_field[name]]
             assert declared.secret, f"{cls.__name__}.{name} is a secret: declare it with secret=True"
     assert not set(keys) - parsed_by_some, f"declared but no type parses {sorted(set(keys) - parsed_by_some)}"
+
+
+def test_every_paginator_type_is_declared():
+    assert [variant.type for variant in settings.PAGINATION_TYPES] == list(PAGINATORS)
+    described = settings.CONFIG_SCHEMA["properties"]["pagination"]["properties"]
+    assert described["start"]["description"] == "page_number, offset: first page (1) or offset (0)."
+    assert described["next_url_path"]["type"] == ["string", "null"]  # required by the parser only
+
+
+def test_a_key_two_types_declare_differently_is_refused():
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Pages:
+        type: t.ClassVar[str] = "pages"
+        start: int = declare.setting("first page.", fallback=1)
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Offsets:
+        type: t.ClassVar[str] = "offsets"
+        start: int = declare.setting("first offset.", fallback=0)
+
+    with pytest.raises(TypeError, match=r"Offsets\.start is declared unlike"):
+        declare.variant_properties([Pages, Offsets])
 
 
 def test_a_declared_bound_is_checked_naming_the_key():

@@ -1,10 +1,12 @@
 """Paginators: each reads one page and decides what the next request is.
 
 A paginator is an immutable dataclass built from the stream's `pagination`
-setting. It holds no per-run state: the request that fetched a page carries
-everything needed to compute the next one, so one paginator serves every
-partition and thread. The fetch loop (see `streams.py`) guards against repeated
-requests and enforces `max_pages`.
+setting; its `type` and options are declared by its base in settings.py
+(`PageNumberPaging`...), where `--about` reads them without importing this module.
+It holds no per-run state: the request that fetched a page carries everything
+needed to compute the next one, so one paginator serves every partition and
+thread. The fetch loop (see `streams.py`) guards against repeated requests and
+enforces `max_pages`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ from tap_restoauth import options
 from tap_restoauth.errors import ApiError, ConfigError
 from tap_restoauth.http.urls import mask_url
 from tap_restoauth.records.jsonpath import Matcher, compile_path, first_match
+from tap_restoauth.settings import (
+    CursorPaging,
+    LinkHeaderPaging,
+    NextUrlPaging,
+    NoPaging,
+    OffsetPaging,
+    PageNumberPaging,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +113,9 @@ class Paginator(ABC):
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "type" in cls.__dict__:
-            PAGINATORS[cls.type] = cls
+        kind = getattr(cls, "type", None)  # declared by its options class (settings.py)
+        if kind is not None and kind not in PAGINATORS:
+            PAGINATORS[kind] = cls
 
     def first_request(self, request: PageRequest) -> PageRequest:
         """The request for the first page (adds e.g. the page size)."""
@@ -178,20 +189,18 @@ def build_paginator(settings: Mapping[str, t.Any] | None, where: str) -> Paginat
 
 
 @dataclasses.dataclass(frozen=True)
-class NoPagination(Paginator):
+class NoPagination(NoPaging, Paginator):
     """A single request returns everything.
 
     Config: ``pagination: {type: none}``
     """
-
-    type: t.ClassVar[str] = "none"
 
     def next_request(self, page: Page) -> PageRequest | None:
         return None
 
 
 @dataclasses.dataclass(frozen=True)
-class PageNumberPaginator(Paginator):
+class PageNumberPaginator(PageNumberPaging, Paginator):
     """Pages numbered 1, 2, 3... (or from `start`).
 
     Reads, when configured, ``{"meta": {"has_more": true, "total_pages": 7}}``;
@@ -205,16 +214,6 @@ class PageNumberPaginator(Paginator):
                      page_size: 100, total_pages_path: "$.meta.total_pages"}
         pagination: {type: page_number, page_body_path: "$.paging.page", page_size: 100}
     """
-
-    type: t.ClassVar[str] = "page_number"
-    page_param: str = "page"
-    size_param: str | None = None
-    page_size: int | None = None
-    start: int = 1
-    has_more_path: str | None = None
-    total_pages_path: str | None = None
-    total_records_path: str | None = None
-    page_body_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.page_body_path:
@@ -288,7 +287,7 @@ class PageNumberPaginator(Paginator):
 
 
 @dataclasses.dataclass(frozen=True)
-class OffsetPaginator(Paginator):
+class OffsetPaginator(OffsetPaging, Paginator):
     """`offset`/`limit` windows.
 
     Reads, when configured, ``{"total": 1234, "items": [...]}``; otherwise stops on an
@@ -302,15 +301,6 @@ class OffsetPaginator(Paginator):
         pagination: {type: offset, offset_body_path: "$.startAt",
                      limit_body_path: "$.maxResults", limit: 50, total_path: "$.total"}
     """
-
-    type: t.ClassVar[str] = "offset"
-    limit: int = 100
-    offset_param: str = "offset"
-    limit_param: str = "limit"
-    start: int = 0
-    total_path: str | None = None
-    offset_body_path: str | None = None
-    limit_body_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.total_path:
@@ -366,7 +356,7 @@ class OffsetPaginator(Paginator):
 
 
 @dataclasses.dataclass(frozen=True)
-class CursorPaginator(Paginator):
+class CursorPaginator(CursorPaging, Paginator):
     """An opaque cursor from the body or a header, sent back as a query parameter
     or (``cursor_body_path``) in the JSON body, as search endpoints want.
 
@@ -385,14 +375,6 @@ class CursorPaginator(Paginator):
         pagination: {type: cursor, cursor_header: Sforce-Locator, cursor_param: locator,
                      stop_value: "null"}
     """
-
-    type: t.ClassVar[str] = "cursor"
-    cursor_param: str = "cursor"
-    cursor_path: str | None = None
-    cursor_header: str | None = None
-    cursor_body_path: str | None = None
-    has_more_path: str | None = None
-    stop_value: str | None = None
 
     def __post_init__(self) -> None:
         if self.has_more_path:
@@ -423,7 +405,7 @@ class CursorPaginator(Paginator):
 
 
 @dataclasses.dataclass(frozen=True)
-class NextUrlPaginator(Paginator):
+class NextUrlPaginator(NextUrlPaging, Paginator):
     """The body names the next page's URL (relative URLs resolve against the request).
 
     Reads ``{"results": [...], "next": "/v1/items?page=2"}``.
@@ -432,9 +414,6 @@ class NextUrlPaginator(Paginator):
 
         pagination: {type: next_url, next_url_path: "$.next"}
     """
-
-    type: t.ClassVar[str] = "next_url"
-    next_url_path: str
 
     def __post_init__(self) -> None:
         compile_path(self.next_url_path, "pagination.next_url_path")
@@ -449,16 +428,13 @@ class NextUrlPaginator(Paginator):
 
 
 @dataclasses.dataclass(frozen=True)
-class LinkHeaderPaginator(Paginator):
+class LinkHeaderPaginator(LinkHeaderPaging, Paginator):
     """RFC 8288 ``Link: <https://api.example.com/items?page=2&per_page=50>; rel="next"``.
 
     The next URL is followed as given, with every query parameter it carries.
 
     Config: ``pagination: {type: link_header}``
     """
-
-    type: t.ClassVar[str] = "link_header"
-    rel: str = "next"
 
     def next_request(self, page: Page) -> PageRequest | None:
         if page.record_count == 0:
