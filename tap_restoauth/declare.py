@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
 import functools
 import types
 import typing as t
@@ -68,9 +67,9 @@ def setting(
 
     `default` is used when the key is absent and shown in `--about`; `fallback` is used but
     not shown (an optional setting whose absence the parser reads as `fallback`); `loose`
-    leaves a required setting out of the schema's `required` (the parser's error is clearer). `of` names
-    the class declaring an object's own settings: `options.build` leaves such a value as
-    written, for the module owning that class to parse (the auth and pagination registries).
+    keeps a required setting out of the schema's `required` (the parser's error is clearer).
+    `of` names the class declaring an object's own settings: `options.build` leaves such a
+    value as written, for the module owning that class to parse (`auth`, `shard`, `job`...).
     """
     value = fallback if default is _UNSET else default
     shown = None if default is _UNSET else default
@@ -155,7 +154,7 @@ def property_schema(hint: t.Any, meta: Setting) -> dict[str, t.Any]:
 
 
 def type_schema(hint: t.Any) -> dict[str, t.Any]:
-    """The JSON type of an annotation: scalars, Literals, lists, mappings, declared dataclasses."""
+    """The JSON type of an annotation: scalars, Literals, lists and mappings."""
     hint = _without_none(hint)
     origin = t.get_origin(hint)
     if origin is t.Literal:
@@ -164,10 +163,6 @@ def type_schema(hint: t.Any) -> dict[str, t.Any]:
         return {"type": "array", "items": type_schema(t.get_args(hint)[0])}
     if origin in (dict, Mapping) or hint in (dict, Mapping):
         return dict(OBJECT)
-    if hint is dt.datetime:
-        return dict(DATE_TIME)
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return object_schema(hint)
     if hint in _SCALARS:
         return {"type": [_SCALARS[hint]]}
     raise TypeError(f"no JSON type for {hint!r}: give the setting a schema")

@@ -4,8 +4,10 @@
     max_retries: int = setting("Retries of a failed request.", default=5, at_least=0)
 
 Standard library only (declare.py): `--about` imports this module and nothing of the tap.
-An object whose own settings another module parses (`auth`, `pagination`, `job`...) is declared
-by a class here (`of=`), which the owner parses (or subclasses, adding its behaviour).
+An object whose own settings another module parses (`pagination`, `job`, `shard`...) is
+declared by a class here (`of=`), which the owner parses or subclasses, adding its behaviour
+(each paginator type subclasses its options class). The auth types' options are still fields
+of their classes in auth/, listed again in `AuthOptions` (tests/test_settings_declared.py).
 """
 
 from __future__ import annotations
