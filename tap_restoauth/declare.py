@@ -37,6 +37,7 @@ class Setting:
     of: type | None = None  # an object (or list of objects) declared by this class, parsed by its owner
     key: str | None = None  # the config key, when it is not the field's name (`in`)
     loose: bool = False  # required by the parser, whose error names the key, but not by the schema
+    readers: str | None = None  # a registry option's readers as --about says them (default: the types)
 
     @property
     def schema_required(self) -> bool:
@@ -62,6 +63,7 @@ def setting(
     of: type | None = None,
     key: str | None = None,
     loose: bool = False,
+    readers: str | None = None,
 ) -> t.Any:
     """A dataclass field declaring one setting.
 
@@ -70,17 +72,31 @@ def setting(
     keeps a required setting out of the schema's `required` (the parser's error is clearer).
     `of` names the class declaring an object's own settings: `options.build` leaves such a
     value as written, for the module owning that class to parse (`auth`, `shard`, `job`...).
+    A secret is left out of the dataclass's repr.
     """
     value = fallback if default is _UNSET else default
     shown = None if default is _UNSET else default
-    meta = {
-        METADATA_KEY: Setting(description, shown, required, secret, schema, at_least, above, of, key, loose)
-    }
-    if required:
-        return dataclasses.field(metadata=meta)
+    declared = Setting(description, shown, required, secret, schema, at_least, above, of, key, loose, readers)
+    return _field(declared, value)
+
+
+def redeclare(cls: type, name: str, **default: t.Any) -> t.Any:
+    """`cls`'s setting `name` with another default (`fallback=` or `required=True`), for a
+    subclass: `client_id` is required by one auth type and optional for the next."""
+    declared: Setting = cls.__dataclass_fields__[name].metadata[METADATA_KEY]  # type: ignore[attr-defined]
+    required = default.get("required", False)
+    return _field(dataclasses.replace(declared, required=required), default.get("fallback"))
+
+
+def _field(declared: Setting, value: t.Any) -> t.Any:
+    meta = {METADATA_KEY: declared}
+    show = not declared.secret
+    if declared.required:
+        return dataclasses.field(metadata=meta, repr=show)
     if isinstance(value, (dict, list)):
-        return dataclasses.field(default_factory=functools.partial(copy.deepcopy, value), metadata=meta)
-    return dataclasses.field(default=value, metadata=meta)
+        factory = functools.partial(copy.deepcopy, value)
+        return dataclasses.field(default_factory=factory, metadata=meta, repr=show)
+    return dataclasses.field(default=value, metadata=meta, repr=show)
 
 
 def declared(cls: type) -> dict[str, tuple[dataclasses.Field[t.Any], Setting]]:
@@ -124,7 +140,8 @@ def variant_properties(variants: t.Sequence[type]) -> dict[str, dict[str, t.Any]
         for key, (field, meta) in declared(variant).items():
             readers = [v for v in variants if key in declared(v)]
             schema = property_schema(hints[field.name], dataclasses.replace(meta, description=""))
-            schema["description"] = f"{', '.join(v.type for v in readers)}: {meta.description}"  # type: ignore[attr-defined]
+            named = meta.readers or ", ".join(v.type for v in readers)  # type: ignore[attr-defined]
+            schema["description"] = f"{named}: {meta.description}"
             if key in merged and merged[key] != schema:
                 raise TypeError(f"{variant.__name__}.{key} is declared unlike the other types' {key}")
             merged[key] = schema

@@ -4,10 +4,10 @@
     max_retries: int = setting("Retries of a failed request.", default=5, at_least=0)
 
 Standard library only (declare.py): `--about` imports this module and nothing of the tap.
-An object whose own settings another module parses (`pagination`, `job`, `shard`...) is
-declared by a class here (`of=`), which the owner parses or subclasses, adding its behaviour
-(each paginator type subclasses its options class). The auth types' options are still fields
-of their classes in auth/, listed again in `AuthOptions` (tests/test_settings_declared.py).
+An object whose own settings another module parses (`auth`, `pagination`, `job`, `shard`...)
+is declared by a class here (`of=`), which the owner parses or subclasses, adding its
+behaviour: each auth type and paginator subclasses its options class (`BasicOptions`,
+`OffsetPaging`...), and `--about` lists the types' options together under `auth` / `pagination`.
 """
 
 from __future__ import annotations
@@ -15,123 +15,245 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from tap_restoauth.declare import DATE_TIME, OBJECT, object_schema, setting
+from tap_restoauth.declare import DATE_TIME, OBJECT, object_schema, redeclare, setting
 
 OBJECTS = {"type": "array", "items": OBJECT}
 RESPONSE_RULES_DOC = (
     "`[{status, body_path, equals | contains, message_path, action}]`, tried in order before the "
     "built-in handling; action: retry, ignore, fail, refresh_token or stop (see docs/responses.md)."
 )
-AUTH_TYPES_DOC = (
-    "none, basic, bearer, api_key, oauth2_client_credentials, oauth2_refresh_token, oauth2_password, "
-    "oauth2_jwt_bearer, session_token"
-)
 Names = tuple[str, ...]
+
+
+# Auth types (auth/ subclasses each with its behaviour; `auth.type` picks one). Not frozen:
+# an auth holds its tokens. `readers` is how --about names the types reading an option.
+OAUTH2 = "oauth2_*"
+OAUTH2_AND_SESSION = "oauth2_*, session_token"
+KEY_READERS = "private_key_jwt, oauth2_jwt_bearer"
+PRUNING_READERS = "oauth2_refresh_token in Secret Manager"
+ClientAuthMethod = t.Literal[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "tls_client_auth",
+    "none",
+]
+TokenRequestFormat = t.Literal["form", "json", "query"]
+
+
+@dataclasses.dataclass(kw_only=True)
+class NoAuthOptions:
+    type: t.ClassVar[str] = "none"
+
+
+@dataclasses.dataclass(kw_only=True)
+class BasicOptions:
+    type: t.ClassVar[str] = "basic"
+    username: str = setting("user name.", required=True, loose=True)
+    password: str = setting("password.", required=True, loose=True, secret=True)
+
+
+@dataclasses.dataclass(kw_only=True)
+class BearerOptions:
+    type: t.ClassVar[str] = "bearer"
+    token: str = setting("the static token.", required=True, loose=True, secret=True)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ApiKeyOptions:
+    type: t.ClassVar[str] = "api_key"
+    name: str = setting("header or query parameter name.", required=True, loose=True)
+    value: str = setting("the key.", required=True, loose=True, secret=True)
+    location: t.Literal["header", "query"] = setting(
+        "`header` (default) or `query`.", key="in", fallback="header"
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class ClientKeyFields:
+    """The key signing assertions (auth/client_auth.py's `ClientKeyOptions` uses it)."""
+
+    private_key: str | None = setting(
+        "RSA or EC private key signing the assertions (PEM text, a PEM file path or sm://).",
+        secret=True,
+        readers=KEY_READERS,
+    )
+    private_key_id: str | None = setting("`kid` JWT header.", readers=KEY_READERS)
+    signing_algorithm: str | None = setting(
+        "RS256 (RSA default), PS256, ES256 (P-256), ...", readers=KEY_READERS
+    )
+    assertion_lifetime_seconds: float = setting(
+        "assertion `exp` minus `iat` (default 60; 300 for oauth2_jwt_bearer).",
+        fallback=60.0,
+        readers=KEY_READERS,
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class TokenShapeFields:
+    """Where the token is in the response (auth/token_response.py's `TokenShape` reads it)."""
+
+    access_token_path: str = setting(
+        "path of the token in the response (dotted or JSONPath; default access_token).",
+        fallback="access_token",
+        readers=OAUTH2_AND_SESSION,
+    )
+    expires_in_path: str = setting(
+        "path of the lifetime in seconds (default expires_in).",
+        fallback="expires_in",
+        readers=OAUTH2_AND_SESSION,
+    )
+    expires_at_path: str | None = setting(
+        "path of an absolute expiry (ISO 8601, epoch s or ms).", readers=OAUTH2_AND_SESSION
+    )
+    default_expires_in_seconds: float | None = setting(
+        "lifetime assumed when the response gives none.", readers=OAUTH2_AND_SESSION
+    )
+    token_request_format: TokenRequestFormat = setting(
+        "`form` (default; session_token: `json`), `json` or `query`.",
+        fallback="form",
+        readers=OAUTH2_AND_SESSION,
+    )
+    token_response_extras: Names = setting(
+        "token-response fields kept for templates (e.g. instance_url).",
+        fallback=(),
+        readers=OAUTH2_AND_SESSION,
+    )
+    api_url_from_token: str | None = setting(
+        "token-response field whose URL replaces api_url's scheme and host (Salesforce: instance_url).",
+        readers=OAUTH2_AND_SESSION,
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class OAuth2ClientCredentialsOptions(TokenShapeFields, ClientKeyFields):
+    type: t.ClassVar[str] = "oauth2_client_credentials"
+    token_url: str = setting(
+        "the token endpoint (https unless loopback).", required=True, loose=True, readers=OAUTH2
+    )
+    client_id: str | None = setting("client id.", required=True, loose=True, readers=OAUTH2)
+    client_secret: str | None = setting("client secret.", secret=True, readers=OAUTH2)
+    client_auth_method: ClientAuthMethod = setting(
+        "`client_secret_basic` (default, RFC 6749 2.3.1), `client_secret_post`, "
+        "`client_secret_jwt` (RFC 7523 assertion, HS256 with client_secret), "
+        "`private_key_jwt` (RFC 7523 assertion signed with private_key), `tls_client_auth` (RFC 8705: "
+        "client_cert authenticates) or `none` (public client).",
+        fallback="client_secret_basic",
+        readers=OAUTH2,
+    )
+    scopes: Names = setting("scopes, sent space-separated.", fallback=(), readers=OAUTH2)
+    audience: str | None = setting("`audience` form field, if the provider needs it.", readers=OAUTH2)
+    resource: str | None = setting("`resource` form field (RFC 8707).", readers=OAUTH2)
+    token_params: dict[str, t.Any] = setting(
+        "extra form fields for the token request.", fallback={}, readers=OAUTH2
+    )
+    token_headers: dict[str, t.Any] = setting(
+        "extra headers for the token request.", fallback={}, readers=OAUTH2
+    )
+    expiry_skew_seconds: float = setting(
+        "renew the token this many seconds before it expires (default 60, at most half its lifetime).",
+        fallback=60.0,
+        readers=OAUTH2,
+    )
+    allow_insecure_token_url: bool = setting(
+        "allow a plain-http token_url on a non-loopback host (sends secrets in clear).",
+        fallback=False,
+        readers=OAUTH2,
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class OAuth2RefreshTokenOptions(OAuth2ClientCredentialsOptions):
+    type: t.ClassVar[str] = "oauth2_refresh_token"
+    refresh_token: str | None = setting("the refresh token.", secret=True)
+    refresh_token_file: str | None = setting(
+        "file holding the current refresh token; rotated tokens are written back to it (mode 0600)."
+    )
+    share_tokens: bool | None = setting(  # None: when the run is one shard of several (auth/lease.py)
+        "processes running at once share one refresh and access token through a lease on the secret "
+        "or file they are stored in (default: on when shard.count > 1). See docs/cloud-run-jobs.md."
+    )
+    lease_seconds: float = setting(
+        "how long a token lease lasts (default 60); a crashed holder blocks renewals this long. "
+        "Must exceed a token request's duration.",
+        fallback=60.0,
+    )
+    keep_versions: int = setting(  # auth/version_pruning.py
+        "after adding a version, prune all but the newest this many (default 10; 0: never prune).",
+        fallback=10,
+        readers=PRUNING_READERS,
+    )
+    prune: t.Literal["destroy", "disable"] = setting(
+        "`destroy` (default) or `disable` old versions.", fallback="destroy", readers=PRUNING_READERS
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class OAuth2PasswordOptions(OAuth2ClientCredentialsOptions):
+    type: t.ClassVar[str] = "oauth2_password"
+    username: str = redeclare(BasicOptions, "username", required=True)
+    password: str = redeclare(BasicOptions, "password", required=True)
+
+
+@dataclasses.dataclass(kw_only=True)
+class OAuth2JwtBearerOptions(OAuth2ClientCredentialsOptions):
+    type: t.ClassVar[str] = "oauth2_jwt_bearer"
+    client_id: str | None = redeclare(OAuth2ClientCredentialsOptions, "client_id")
+    client_auth_method: ClientAuthMethod = redeclare(
+        OAuth2ClientCredentialsOptions, "client_auth_method", fallback="none"
+    )
+    issuer: str | None = setting("`iss` (service account email).")
+    subject: str | None = setting("`sub`, the user acted for.")
+    assertion_audience: str | None = setting("`aud` of the assertion (default token_url).")
+    assertion_claims: dict[str, t.Any] = setting("extra assertion claims.", fallback={})
+    assertion_lifetime_seconds: float = redeclare(
+        ClientKeyFields, "assertion_lifetime_seconds", fallback=300.0
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class SessionTokenOptions(OAuth2ClientCredentialsOptions):
+    type: t.ClassVar[str] = "session_token"
+    token_url: str = setting("the login endpoint.", required=True, loose=True, key="login_url")
+    client_id: str | None = redeclare(OAuth2ClientCredentialsOptions, "client_id")
+    client_auth_method: ClientAuthMethod = redeclare(
+        OAuth2ClientCredentialsOptions, "client_auth_method", fallback="none"
+    )
+    token_request_format: TokenRequestFormat = redeclare(
+        TokenShapeFields, "token_request_format", fallback="json"
+    )
+    username: str | None = redeclare(BasicOptions, "username")
+    password: str | None = redeclare(BasicOptions, "password")
+    username_field: str = setting("login field for username (username).", fallback="username")
+    password_field: str = setting("login field for password (password).", fallback="password")
+    header_name: str = setting(
+        "header carrying the session token (default Authorization).", fallback="Authorization"
+    )
+    header_prefix: str = setting(
+        "text before the token in the header (default Bearer; empty: none).", fallback="Bearer"
+    )
+
+
+AUTH_TYPES = (
+    NoAuthOptions,
+    BasicOptions,
+    BearerOptions,
+    ApiKeyOptions,
+    OAuth2ClientCredentialsOptions,
+    OAuth2RefreshTokenOptions,
+    OAuth2PasswordOptions,
+    OAuth2JwtBearerOptions,
+    SessionTokenOptions,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class AuthOptions:
-    """`auth`: every auth type's options, as --about lists them; the type's class in auth/
-    parses them (auth/registry.py), and tests/test_settings_declared.py checks both agree."""
+    """`auth`: `type`, then the options of the types (`VARIANTS`)."""
 
-    type: str = setting(f"Auth type: {AUTH_TYPES_DOC}.", default="none")
-    username: str | None = setting("basic, oauth2_password, session_token: user name.")
-    password: str | None = setting("basic, oauth2_password, session_token: password.", secret=True)
-    token: str | None = setting("bearer: the static token.", secret=True)
-    name: str | None = setting("api_key: header or query parameter name.")
-    value: str | None = setting("api_key: the key.", secret=True)
-    location: str | None = setting("api_key: `header` (default) or `query`.", key="in")
-    token_url: str | None = setting("oauth2_*: the token endpoint (https unless loopback).")
-    client_id: str | None = setting("oauth2_*: client id.")
-    client_secret: str | None = setting("oauth2_*: client secret.", secret=True)
-    client_auth_method: str | None = setting(
-        "oauth2_*: `client_secret_basic` (default, RFC 6749 2.3.1), `client_secret_post`, "
-        "`client_secret_jwt` (RFC 7523 assertion, HS256 with client_secret), "
-        "`private_key_jwt` (RFC 7523 assertion signed with private_key), `tls_client_auth` (RFC 8705: "
-        "client_cert authenticates) or `none` (public client)."
-    )
-    private_key: str | None = setting(
-        "private_key_jwt, oauth2_jwt_bearer: RSA or EC private key signing the assertions "
-        "(PEM text, a PEM file path or sm://).",
-        secret=True,
-    )
-    private_key_id: str | None = setting("private_key_jwt, oauth2_jwt_bearer: `kid` JWT header.")
-    signing_algorithm: str | None = setting(
-        "private_key_jwt, oauth2_jwt_bearer: RS256 (RSA default), PS256, ES256 (P-256), ..."
-    )
-    assertion_lifetime_seconds: float | None = setting(
-        "private_key_jwt, oauth2_jwt_bearer: assertion `exp` minus `iat` (default 60; 300 for "
-        "oauth2_jwt_bearer)."
-    )
-    issuer: str | None = setting("oauth2_jwt_bearer: `iss` (service account email).")
-    subject: str | None = setting("oauth2_jwt_bearer: `sub`, the user acted for.")
-    assertion_audience: str | None = setting("oauth2_jwt_bearer: `aud` of the assertion (default token_url).")
-    assertion_claims: dict[str, t.Any] | None = setting("oauth2_jwt_bearer: extra assertion claims.")
-    access_token_path: str | None = setting(
-        "oauth2_*, session_token: path of the token in the response (dotted or JSONPath; "
-        "default access_token)."
-    )
-    expires_in_path: str | None = setting(
-        "oauth2_*, session_token: path of the lifetime in seconds (default expires_in)."
-    )
-    expires_at_path: str | None = setting(
-        "oauth2_*, session_token: path of an absolute expiry (ISO 8601, epoch s or ms)."
-    )
-    default_expires_in_seconds: float | None = setting(
-        "oauth2_*, session_token: lifetime assumed when the response gives none."
-    )
-    token_request_format: str | None = setting(
-        "oauth2_*, session_token: `form` (default; session_token: `json`), `json` or `query`."
-    )
-    token_response_extras: Names | None = setting(
-        "oauth2_*, session_token: token-response fields kept for templates (e.g. instance_url)."
-    )
-    api_url_from_token: str | None = setting(
-        "oauth2_*, session_token: token-response field whose URL replaces api_url's scheme "
-        "and host (Salesforce: instance_url)."
-    )
-    login_url: str | None = setting("session_token: the login endpoint.")
-    username_field: str | None = setting("session_token: login field for username (username).")
-    password_field: str | None = setting("session_token: login field for password (password).")
-    header_name: str | None = setting(
-        "session_token: header carrying the session token (default Authorization)."
-    )
-    header_prefix: str | None = setting(
-        "session_token: text before the token in the header (default Bearer; empty: none)."
-    )
-    scopes: Names | None = setting("oauth2_*: scopes, sent space-separated.")
-    audience: str | None = setting("oauth2_*: `audience` form field, if the provider needs it.")
-    resource: str | None = setting("oauth2_*: `resource` form field (RFC 8707).")
-    token_params: dict[str, t.Any] | None = setting("oauth2_*: extra form fields for the token request.")
-    token_headers: dict[str, t.Any] | None = setting("oauth2_*: extra headers for the token request.")
-    expiry_skew_seconds: float | None = setting(
-        "oauth2_*: renew the token this many seconds before it expires (default 60, "
-        "at most half its lifetime)."
-    )
-    allow_insecure_token_url: bool | None = setting(
-        "oauth2_*: allow a plain-http token_url on a non-loopback host (sends secrets in clear)."
-    )
-    refresh_token: str | None = setting("oauth2_refresh_token: the refresh token.", secret=True)
-    refresh_token_file: str | None = setting(
-        "oauth2_refresh_token: file holding the current refresh token; rotated tokens are "
-        "written back to it (mode 0600)."
-    )
-    share_tokens: bool | None = setting(
-        "oauth2_refresh_token: processes running at once share one refresh and access token "
-        "through a lease on the secret or file they are stored in (default: on when shard.count > 1). "
-        "See docs/cloud-run-jobs.md."
-    )
-    lease_seconds: float | None = setting(
-        "oauth2_refresh_token: how long a token lease lasts (default 60); a crashed holder "
-        "blocks renewals this long. Must exceed a token request's duration."
-    )
-    keep_versions: int | None = setting(
-        "oauth2_refresh_token in Secret Manager: after adding a version, prune all but the "
-        "newest this many (default 10; 0: never prune)."
-    )
-    prune: str | None = setting(
-        "oauth2_refresh_token in Secret Manager: `destroy` (default) or `disable` old versions."
-    )
+    VARIANTS: t.ClassVar[tuple[t.Any, ...]] = AUTH_TYPES
+    type: str = setting(f"Auth type: {', '.join(c.type for c in AUTH_TYPES)}.", default="none")
 
 
 # Paginators (fetch/pagination.py subclasses each with its behaviour; `pagination.type` picks one).
@@ -202,7 +324,7 @@ PAGINATION_TYPES = (NoPaging, PageNumberPaging, OffsetPaging, CursorPaging, Next
 class PaginationOptions:
     """`pagination`: `type`, then the options of the types (`VARIANTS`)."""
 
-    VARIANTS: t.ClassVar[tuple[type, ...]] = PAGINATION_TYPES
+    VARIANTS: t.ClassVar[tuple[t.Any, ...]] = PAGINATION_TYPES
     type: str | None = setting(f"Pagination type: {', '.join(c.type for c in PAGINATION_TYPES)}.")
 
 

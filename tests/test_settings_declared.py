@@ -28,13 +28,13 @@ from tap_restoauth.fetch.pagination import PAGINATORS
 from tap_restoauth.http.ratelimit import RateLimitSettings
 
 PACKAGE = Path(settings.__file__).parent
-# Auth types still declare their options on their classes; AuthOptions lists them again.
-REGISTRIES = {settings.AuthOptions: AUTH_TYPES}
 # What `options.build` builds from a declared object: the declaration itself or a subclass
-# adding behaviour (a paginator type's options class: its registered paginator).
+# adding behaviour (a paginator or auth type's options class: its registered class).
 PARSERS: dict[type, type] = {
     **{variant: PAGINATORS[variant.type] for variant in settings.PAGINATION_TYPES},
+    **{variant: AUTH_TYPES[variant.type] for variant in settings.AUTH_TYPES},
     settings.PaginationOptions: settings.PaginationOptions,
+    settings.AuthOptions: settings.AuthOptions,
     settings.TapOptions: settings.TapOptions,
     settings.StreamOptions: settings.StreamOptions,
     settings.RateLimitOptions: RateLimitSettings,
@@ -71,7 +71,7 @@ def test_the_schema_is_the_declarations_and_nothing_else():
                 walk(meta.of, prop.get("items", prop), f"{where}.{key}")
 
     walk(settings.TapOptions, declare.object_schema(settings.TapOptions), "config")
-    assert set(declarations()) == set(PARSERS) | set(REGISTRIES)
+    assert set(declarations()) == set(PARSERS)
     # the tap class adds the SDK's own settings (stream_maps...) to the same dict once built
     assert list(settings.CONFIG_SCHEMA["properties"])[: len(declare.declared(settings.TapOptions))] == list(
         declare.declared(settings.TapOptions)
@@ -108,40 +108,23 @@ def test_every_declared_setting_is_read_by_the_code():
     unread = [
         f"{cls.__name__}.{key}"
         for cls in declarations()
-        if cls not in REGISTRIES
         for key, (field, _) in declare.declared(cls).items()
         if field.name not in used and key not in used
     ]
     assert not unread, f"declared in settings.py but read nowhere: {unread}"
 
 
-def field_of(cls: type, key: str) -> str:
-    """The field a documented key fills (`in` is ApiKeyAuth's `location`)."""
-    try:
-        (name,) = cls.normalize_settings({key: "x"}) if hasattr(cls, "normalize_settings") else [key]
-    except ConfigError:  # session_token insists on login_url: then the key is its own field
-        return key
-    return name
+@pytest.mark.parametrize("kind", sorted(AUTH_TYPES))
+def test_an_auth_types_secrets_are_declared_secret(kind):
+    cls = AUTH_TYPES[kind]
+    secrets = {field.name for field, meta in declare.declared(cls).values() if meta.secret}
+    assert set(cls.secret_fields) <= secrets, f"{cls.__name__}: declare {cls.secret_fields} with secret=True"
+    assert not [f.name for f in dataclasses.fields(cls) if f.name in secrets and f.repr], "secrets in repr"
 
 
-@pytest.mark.parametrize("declaration", list(REGISTRIES), ids=lambda c: c.__name__)
-def test_each_registered_type_parses_only_declared_options(declaration):
-    keys = [key for key in declare.declared(declaration) if key != "type"]
-    registry = REGISTRIES[declaration]
-    parsed_by_some = set()
-    for cls in registry.values():
-        by_field = {field_of(cls, key): key for key in keys}
-        undeclared = sorted(init_fields(cls) - set(by_field))
-        assert not undeclared, f"{cls.__name__} parses {undeclared}: declare them in {declaration.__name__}"
-        parsed_by_some |= {by_field[name] for name in init_fields(cls)}
-        for name in getattr(cls, "secret_fields", ()):
-            _, declared = declare.declared(declaration)[by_field[name]]
-            assert declared.secret, f"{cls.__name__}.{name} is a secret: declare it with secret=True"
-    assert not set(keys) - parsed_by_some, f"declared but no type parses {sorted(set(keys) - parsed_by_some)}"
-
-
-def test_every_paginator_type_is_declared():
+def test_every_paginator_and_auth_type_is_declared():
     assert [variant.type for variant in settings.PAGINATION_TYPES] == list(PAGINATORS)
+    assert [variant.type for variant in settings.AUTH_TYPES] == list(AUTH_TYPES)
     described = settings.CONFIG_SCHEMA["properties"]["pagination"]["properties"]
     assert described["start"]["description"] == "page_number, offset: first page (1) or offset (0)."
     assert described["next_url_path"]["type"] == ["string", "null"]  # required by the parser only

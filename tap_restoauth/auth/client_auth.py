@@ -21,30 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import typing as t
 
 from tap_restoauth.auth.jwt import CLIENT_ASSERTION_TYPE, Signer, client_assertion
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.settings import ClientKeyFields
 
-ClientAuthMethod = t.Literal[
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-    "tls_client_auth",
-    "none",
-]
 SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
 
 @dataclasses.dataclass(kw_only=True)
-class ClientKeyOptions:
-    """The key that signs assertions (private_key_jwt, the JWT bearer grant)."""
-
-    private_key: str | None = dataclasses.field(default=None, repr=False)
-    private_key_id: str | None = None
-    signing_algorithm: str | None = None
-    assertion_lifetime_seconds: float = 60.0
+class ClientKeyOptions(ClientKeyFields):
+    """The key that signs assertions (private_key_jwt, the JWT bearer grant); its fields are
+    declared in settings.py."""
 
     @functools.cached_property
     def signer(self) -> Signer:

@@ -10,14 +10,14 @@ import dataclasses
 import typing as t
 from collections.abc import Mapping
 
-from tap_restoauth.auth.client_auth import ClientAuthMethod
 from tap_restoauth.auth.jwt import JWT_BEARER_GRANT, bearer_assertion
 from tap_restoauth.auth.methods import OAuth2ClientCredentials
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.settings import OAuth2JwtBearerOptions, OAuth2PasswordOptions
 
 
 @dataclasses.dataclass
-class OAuth2Password(OAuth2ClientCredentials):
+class OAuth2Password(OAuth2PasswordOptions, OAuth2ClientCredentials):
     """Resource-owner password grant (RFC 6749 section 4.3), for APIs without another way.
 
     ``auth: {type: oauth2_password, token_url: ..., client_id: ..., client_secret: ...,
@@ -27,7 +27,6 @@ class OAuth2Password(OAuth2ClientCredentials):
     authentication (`client_auth_method`; `none` for public clients).
     """
 
-    type: t.ClassVar[str] = "oauth2_password"
     grant_type: t.ClassVar[str] = "password"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret", "password")
     error_hints: t.ClassVar[Mapping[str, str]] = {
@@ -35,15 +34,12 @@ class OAuth2Password(OAuth2ClientCredentials):
         "the user's security token)"
     }
 
-    username: str = dataclasses.field(kw_only=True)
-    password: str = dataclasses.field(kw_only=True, repr=False)
-
     def grant_fields(self) -> dict[str, str]:
         return {"grant_type": self.grant_type, "username": self.username, "password": self.password}
 
 
 @dataclasses.dataclass
-class OAuth2JwtBearer(OAuth2ClientCredentials):
+class OAuth2JwtBearer(OAuth2JwtBearerOptions, OAuth2ClientCredentials):
     """JWT bearer grant (RFC 7523 section 2.1): a signed assertion is the grant.
 
     Google service account::
@@ -58,7 +54,6 @@ class OAuth2JwtBearer(OAuth2ClientCredentials):
     `subject` the user id, `assertion_audience: account-d.docusign.com`.
     """
 
-    type: t.ClassVar[str] = "oauth2_jwt_bearer"
     grant_type: t.ClassVar[str] = JWT_BEARER_GRANT
     scopes_in_form: t.ClassVar[bool] = False  # Google and DocuSign read the `scope` claim
     error_hints: t.ClassVar[Mapping[str, str]] = {
@@ -66,14 +61,6 @@ class OAuth2JwtBearer(OAuth2ClientCredentials):
         "auth.assertion_audience, auth.private_key and private_key_id, and this machine's clock",
         "invalid_scope": "check auth.scopes (sent in the assertion's scope claim)",
     }
-
-    client_id: str | None = None
-    client_auth_method: ClientAuthMethod = "none"
-    issuer: str | None = dataclasses.field(default=None, kw_only=True)
-    subject: str | None = dataclasses.field(default=None, kw_only=True)
-    assertion_audience: str | None = dataclasses.field(default=None, kw_only=True)
-    assertion_claims: dict[str, t.Any] = dataclasses.field(default_factory=dict, kw_only=True)
-    assertion_lifetime_seconds: float = dataclasses.field(default=300.0, kw_only=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()

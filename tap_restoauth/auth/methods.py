@@ -1,7 +1,8 @@
 """Authentication types, chosen by `auth.type`.
 
-Each type is a dataclass whose fields are its settings and a `requests` auth hook
-that puts credentials on a request. The OAuth 2.0 types own the token lifecycle:
+Each type is a dataclass whose fields are its settings, declared by its options class
+in settings.py (`BasicOptions`...), and a `requests` auth hook that puts credentials
+on a request. The OAuth 2.0 types own the token lifecycle:
 one token per run shared by every stream and thread, renewed early, renewed once
 when the API answers 401, and refresh-token rotation handed to token stores.
 """
@@ -21,7 +22,7 @@ from urllib.parse import quote_plus, urljoin, urlsplit
 import msgspec
 import requests
 
-from tap_restoauth.auth.client_auth import SECRET_METHODS, ClientAuthMethod, ClientKeyOptions
+from tap_restoauth.auth.client_auth import SECRET_METHODS, ClientKeyOptions
 from tap_restoauth.auth.credential import credential_problem
 from tap_restoauth.auth.keys import register_secret
 from tap_restoauth.auth.token_response import TokenShape
@@ -31,6 +32,14 @@ from tap_restoauth.http import limits, redaction
 from tap_restoauth.http.origins import describe_origin
 from tap_restoauth.http.retry import RetryPolicy
 from tap_restoauth.http.urls import is_loopback, origin
+from tap_restoauth.settings import (
+    ApiKeyOptions,
+    BasicOptions,
+    BearerOptions,
+    NoAuthOptions,
+    OAuth2ClientCredentialsOptions,
+    OAuth2RefreshTokenOptions,
+)
 from tap_restoauth.sync import interrupt
 
 logger = logging.getLogger("tap_restoauth.auth.methods")
@@ -57,8 +66,9 @@ class Auth(requests.auth.AuthBase):
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "type" in cls.__dict__:
-            AUTH_TYPES[cls.type] = cls
+        kind = getattr(cls, "type", None)  # declared by its options class (settings.py)
+        if kind is not None and kind not in AUTH_TYPES:
+            AUTH_TYPES[kind] = cls
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return request
@@ -96,20 +106,15 @@ class Auth(requests.auth.AuthBase):
 
 
 @dataclasses.dataclass
-class NoAuth(Auth):
+class NoAuth(NoAuthOptions, Auth):
     """The API is public: `auth: {type: none}`."""
-
-    type: t.ClassVar[str] = "none"
 
 
 @dataclasses.dataclass
-class BasicAuth(Auth):
+class BasicAuth(BasicOptions, Auth):
     """HTTP Basic: `auth: {type: basic, username: ..., password: ...}`."""
 
-    type: t.ClassVar[str] = "basic"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("password",)
-    username: str
-    password: str
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return requests.auth.HTTPBasicAuth(self.username, self.password)(request)
@@ -120,12 +125,10 @@ class BasicAuth(Auth):
 
 
 @dataclasses.dataclass
-class BearerAuth(Auth):
+class BearerAuth(BearerOptions, Auth):
     """A static token: `auth: {type: bearer, token: ...}`."""
 
-    type: t.ClassVar[str] = "bearer"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("token",)
-    token: str
 
     def __post_init__(self) -> None:
         check_token(self.token, "auth.token")
@@ -136,17 +139,13 @@ class BearerAuth(Auth):
 
 
 @dataclasses.dataclass
-class ApiKeyAuth(Auth):
+class ApiKeyAuth(ApiKeyOptions, Auth):
     """A key in a header or query parameter.
 
     ``auth: {type: api_key, name: X-Api-Key, value: ..., in: header}``
     """
 
-    type: t.ClassVar[str] = "api_key"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("value",)
-    name: str
-    value: str
-    location: t.Literal["header", "query"] = "header"
 
     def __post_init__(self) -> None:
         check_token(self.value, "auth.value")
@@ -154,14 +153,6 @@ class ApiKeyAuth(Auth):
 
     def query_params(self) -> tuple[str, ...]:
         return (self.name,) if self.location == "query" else ()
-
-    @classmethod
-    def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """`in` is the documented name; it is a Python keyword, so the field is `location`."""
-        renamed = dict(settings)
-        if "in" in renamed:
-            renamed["location"] = renamed.pop("in")
-        return renamed
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if self.location == "header":
@@ -208,31 +199,18 @@ class _Token:
 
 
 @dataclasses.dataclass
-class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
+class OAuth2ClientCredentials(OAuth2ClientCredentialsOptions, TokenShape, ClientKeyOptions, Auth):
     """OAuth 2.0 client-credentials grant (RFC 6749 section 4.4).
 
     ``auth: {type: oauth2_client_credentials, token_url: ..., client_id: ...,
     client_secret: ..., scopes: [read]}``
     """
 
-    type: t.ClassVar[str] = "oauth2_client_credentials"
     grant_type: t.ClassVar[str] = "client_credentials"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret",)
     scopes_in_form: t.ClassVar[bool] = True
     request_name: t.ClassVar[str] = "token request"
     error_hints: t.ClassVar[Mapping[str, str]] = {}  # the grant's own reading of RFC 6749 errors
-
-    token_url: str
-    client_id: str | None
-    client_secret: str | None = None
-    client_auth_method: ClientAuthMethod = "client_secret_basic"
-    scopes: tuple[str, ...] = ()
-    audience: str | None = None
-    resource: str | None = None
-    token_params: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    token_headers: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    expiry_skew_seconds: float = 60.0
-    allow_insecure_token_url: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.token_url)
@@ -449,7 +427,7 @@ class OAuth2ClientCredentials(TokenShape, ClientKeyOptions, Auth):
 
 
 @dataclasses.dataclass
-class OAuth2RefreshToken(OAuth2ClientCredentials):
+class OAuth2RefreshToken(OAuth2RefreshTokenOptions, OAuth2ClientCredentials):
     """OAuth 2.0 refresh-token grant (RFC 6749 section 6), for APIs a person consented to once.
 
     ``auth: {type: oauth2_refresh_token, token_url: ..., client_id: ..., client_secret: ...,
@@ -459,16 +437,8 @@ class OAuth2RefreshToken(OAuth2ClientCredentials):
     store (the file, then Secret Manager when the token came from an `sm://` reference).
     """
 
-    type: t.ClassVar[str] = "oauth2_refresh_token"
     grant_type: t.ClassVar[str] = "refresh_token"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret", "refresh_token")
-
-    refresh_token: str | None = None
-    refresh_token_file: str | None = None
-    share_tokens: bool | None = None  # None: when the run is one shard of several (auth/lease.py)
-    lease_seconds: float = 60.0
-    keep_versions: int = 10  # Secret Manager versions kept (auth/version_pruning.py)
-    prune: t.Literal["destroy", "disable"] = "destroy"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -24,36 +24,25 @@ from collections.abc import Mapping
 
 import requests
 
-from tap_restoauth.auth.client_auth import ClientAuthMethod
 from tap_restoauth.auth.methods import OAuth2ClientCredentials
 from tap_restoauth.errors import ConfigError
+from tap_restoauth.settings import SessionTokenOptions
 
 
 @dataclasses.dataclass
-class SessionTokenAuth(OAuth2ClientCredentials):
+class SessionTokenAuth(SessionTokenOptions, OAuth2ClientCredentials):
     """Log in with credentials; send the returned session token in a header."""
 
-    type: t.ClassVar[str] = "session_token"
     secret_fields: t.ClassVar[tuple[str, ...]] = ("client_secret", "password")
     request_name: t.ClassVar[str] = "login request"
 
-    client_id: str | None = None
-    client_auth_method: ClientAuthMethod = "none"
-    token_request_format: t.Literal["form", "json", "query"] = dataclasses.field(default="json", kw_only=True)
-    username: str | None = dataclasses.field(default=None, kw_only=True)
-    password: str | None = dataclasses.field(default=None, kw_only=True, repr=False)
-    username_field: str = dataclasses.field(default="username", kw_only=True)
-    password_field: str = dataclasses.field(default="password", kw_only=True)
-    header_name: str = dataclasses.field(default="Authorization", kw_only=True)
-    header_prefix: str = dataclasses.field(default="Bearer", kw_only=True)
-
     @classmethod
     def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """`login_url` is the documented name; the token lifecycle calls it token_url."""
+        """`login_url` is the documented name (the `token_url` field); `token_url` is accepted too."""
         renamed = dict(settings)
-        if "login_url" in renamed:
-            renamed["token_url"] = renamed.pop("login_url")
-        elif "token_url" not in renamed:
+        if "token_url" in renamed and "login_url" not in renamed:
+            renamed["login_url"] = renamed.pop("token_url")
+        if not renamed.get("login_url"):
             raise ConfigError("auth.login_url is required (the endpoint that returns a session token)")
         return renamed
 

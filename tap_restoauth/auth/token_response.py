@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tap_restoauth.errors import AuthError, ConfigError
 from tap_restoauth.http.urls import is_loopback
 from tap_restoauth.records.jsonpath import compile_path
+from tap_restoauth.settings import TokenShapeFields
 
 logger = logging.getLogger("tap_restoauth.auth.token_response")
 
@@ -96,16 +97,9 @@ def seconds_until(value: t.Any) -> float | None:
 
 
 @dataclasses.dataclass(kw_only=True)
-class TokenShape:
-    """Where the token and its expiry are in the response, and how the request is encoded."""
-
-    access_token_path: str = "access_token"  # noqa: S105 - a field name, not a password
-    expires_in_path: str = "expires_in"
-    expires_at_path: str | None = None
-    default_expires_in_seconds: float | None = None
-    token_request_format: t.Literal["form", "json", "query"] = "form"  # noqa: S105
-    token_response_extras: tuple[str, ...] = ()
-    api_url_from_token: str | None = None
+class TokenShape(TokenShapeFields):
+    """Where the token and its expiry are in the response, and how the request is encoded
+    (the fields, settings of the token-based auth types, are declared in settings.py)."""
 
     def check_token_shape(self, where: str = "auth") -> None:
         """Fail at config time on a malformed path."""
