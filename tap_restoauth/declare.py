@@ -135,10 +135,11 @@ def variant_properties(variants: t.Sequence[type]) -> dict[str, dict[str, t.Any]
     its description led by the types reading it: `page_number, offset: first page (1) ...`.
     A key several types declare must say the same of it (one sentence, one JSON type)."""
     merged: dict[str, dict[str, t.Any]] = {}
-    for variant in variants:
+    options = {variant: declared(variant) for variant in variants}
+    for variant, settings in options.items():
         hints = t.get_type_hints(variant)
-        for key, (field, meta) in declared(variant).items():
-            readers = [v for v in variants if key in declared(v)]
+        for key, (field, meta) in settings.items():
+            readers = [v for v in variants if key in options[v]]
             schema = property_schema(hints[field.name], dataclasses.replace(meta, description=""))
             named = meta.readers or ", ".join(v.type for v in readers)  # type: ignore[attr-defined]
             schema["description"] = f"{named}: {meta.description}"
