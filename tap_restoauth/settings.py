@@ -235,7 +235,7 @@ class SessionTokenOptions(OAuth2ClientCredentialsOptions):
     )
 
 
-AUTH_TYPES = (
+AUTH_OPTIONS = (
     NoAuthOptions,
     BasicOptions,
     BearerOptions,
@@ -252,8 +252,8 @@ AUTH_TYPES = (
 class AuthOptions:
     """`auth`: `type`, then the options of the types (`VARIANTS`)."""
 
-    VARIANTS: t.ClassVar[tuple[t.Any, ...]] = AUTH_TYPES
-    type: str = setting(f"Auth type: {', '.join(c.type for c in AUTH_TYPES)}.", default="none")
+    VARIANTS: t.ClassVar[tuple[t.Any, ...]] = AUTH_OPTIONS
+    type: str = setting(f"Auth type: {', '.join(c.type for c in AUTH_OPTIONS)}.", default="none")
 
 
 # Paginators (fetch/pagination.py subclasses each with its behaviour; `pagination.type` picks one).
@@ -317,15 +317,15 @@ class LinkHeaderPaging:
     rel: str = setting("link relation to follow (default `next`).", fallback="next")
 
 
-PAGINATION_TYPES = (NoPaging, PageNumberPaging, OffsetPaging, CursorPaging, NextUrlPaging, LinkHeaderPaging)
+PAGINATION_OPTIONS = (NoPaging, PageNumberPaging, OffsetPaging, CursorPaging, NextUrlPaging, LinkHeaderPaging)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PaginationOptions:
     """`pagination`: `type`, then the options of the types (`VARIANTS`)."""
 
-    VARIANTS: t.ClassVar[tuple[t.Any, ...]] = PAGINATION_TYPES
-    type: str | None = setting(f"Pagination type: {', '.join(c.type for c in PAGINATION_TYPES)}.")
+    VARIANTS: t.ClassVar[tuple[t.Any, ...]] = PAGINATION_OPTIONS
+    type: str | None = setting(f"Pagination type: {', '.join(c.type for c in PAGINATION_OPTIONS)}.")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -31,8 +31,8 @@ PACKAGE = Path(settings.__file__).parent
 # What `options.build` builds from a declared object: the declaration itself or a subclass
 # adding behaviour (a paginator or auth type's options class: its registered class).
 PARSERS: dict[type, type] = {
-    **{variant: PAGINATORS[variant.type] for variant in settings.PAGINATION_TYPES},
-    **{variant: AUTH_TYPES[variant.type] for variant in settings.AUTH_TYPES},
+    **{variant: PAGINATORS[variant.type] for variant in settings.PAGINATION_OPTIONS},
+    **{variant: AUTH_TYPES[variant.type] for variant in settings.AUTH_OPTIONS},
     settings.PaginationOptions: settings.PaginationOptions,
     settings.AuthOptions: settings.AuthOptions,
     settings.TapOptions: settings.TapOptions,
@@ -123,8 +123,8 @@ def test_an_auth_types_secrets_are_declared_secret(kind):
 
 
 def test_every_paginator_and_auth_type_is_declared():
-    assert [variant.type for variant in settings.PAGINATION_TYPES] == list(PAGINATORS)
-    assert [variant.type for variant in settings.AUTH_TYPES] == list(AUTH_TYPES)
+    assert [variant.type for variant in settings.PAGINATION_OPTIONS] == list(PAGINATORS)
+    assert [variant.type for variant in settings.AUTH_OPTIONS] == list(AUTH_TYPES)
     described = settings.CONFIG_SCHEMA["properties"]["pagination"]["properties"]
     assert described["start"]["description"] == "page_number, offset: first page (1) or offset (0)."
     assert described["next_url_path"]["type"] == ["string", "null"]  # required by the parser only
