@@ -1,8 +1,8 @@
 """Each setting is declared once, in settings.py, and what is declared is what is parsed.
 
 Walks both sides: the declarations behind `--about` (`TapOptions`, the classes its objects
-name with `of=`, the paginator types of `PaginationOptions.VARIANTS`) and the classes that
-parse config (`options.build` targets, the paginators, the auth types). A setting in the
+name with `of=`, the auth and paginator types of `VARIANTS`) and the classes that parse
+config (`options.build` targets, the registered auth types and paginators). A setting in the
 schema that nothing parses, or a field parsed from config that `--about` (so meltano.yml,
 the Hub file, docs/settings.md) does not list, fails here.
 """
@@ -55,16 +55,12 @@ def declarations(cls: type = settings.TapOptions) -> list[type]:
     return found
 
 
-def init_fields(cls: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls) if f.init}
-
-
 def test_the_schema_is_the_declarations_and_nothing_else():
     def walk(cls: type, schema: dict[str, t.Any], where: str) -> None:
         variants = getattr(cls, "VARIANTS", ())
-        keys = [*declare.declared(cls), *(key for v in variants for key in declare.declared(v))]
-        assert list(schema["properties"]) == list(dict.fromkeys(keys)), where
-        for key, (_, meta) in declare.declared(cls).items():
+        pairs = [(key, meta) for c in (cls, *variants) for key, (_, meta) in declare.declared(c).items()]
+        assert list(schema["properties"]) == list(dict.fromkeys(key for key, _ in pairs)), where
+        for key, meta in pairs:
             prop = schema["properties"][key]
             assert bool(prop.get("secret")) == meta.secret == bool(prop.get("writeOnly")), f"{where}.{key}"
             if meta.of is not None:
