@@ -23,6 +23,9 @@ RESPONSE_RULES_DOC = (
     "built-in handling; action: retry, ignore, fail, refresh_token or stop (see docs/responses.md)."
 )
 Names = tuple[str, ...]
+# An auth type's or paginator's options class only declares fields: its subclass in auth/ or
+# fetch/ is the dataclass built (and its methods are generated there, once).
+FIELDS_ONLY: dict[str, t.Any] = {"init": False, "repr": False, "eq": False}
 
 
 # Auth types (auth/ subclasses each with its behaviour; `auth.type` picks one). Not frozen:
@@ -42,25 +45,25 @@ ClientAuthMethod = t.Literal[
 TokenRequestFormat = t.Literal["form", "json", "query"]
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class NoAuthOptions:
     type: t.ClassVar[str] = "none"
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class BasicOptions:
     type: t.ClassVar[str] = "basic"
     username: str = setting("user name.", required=True, loose=True)
     password: str = setting("password.", required=True, loose=True, secret=True)
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class BearerOptions:
     type: t.ClassVar[str] = "bearer"
     token: str = setting("the static token.", required=True, loose=True, secret=True)
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class ApiKeyOptions:
     type: t.ClassVar[str] = "api_key"
     name: str = setting("header or query parameter name.", required=True, loose=True)
@@ -70,7 +73,7 @@ class ApiKeyOptions:
     )
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class ClientKeyFields:
     """The key signing assertions (auth/client_auth.py's `ClientKeyOptions` uses it)."""
 
@@ -90,7 +93,7 @@ class ClientKeyFields:
     )
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class TokenShapeFields:
     """Where the token is in the response (auth/token_response.py's `TokenShape` reads it)."""
 
@@ -126,7 +129,7 @@ class TokenShapeFields:
     )
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2ClientCredentialsOptions(TokenShapeFields, ClientKeyFields):
     type: t.ClassVar[str] = "oauth2_client_credentials"
     token_url: str = setting(
@@ -163,7 +166,7 @@ class OAuth2ClientCredentialsOptions(TokenShapeFields, ClientKeyFields):
     )
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2RefreshTokenOptions(OAuth2ClientCredentialsOptions):
     type: t.ClassVar[str] = "oauth2_refresh_token"
     refresh_token: str | None = setting("the refresh token.", secret=True)
@@ -189,14 +192,14 @@ class OAuth2RefreshTokenOptions(OAuth2ClientCredentialsOptions):
     )
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2PasswordOptions(OAuth2ClientCredentialsOptions):
     type: t.ClassVar[str] = "oauth2_password"
     username: str = redeclare(BasicOptions, "username", required=True)
     password: str = redeclare(BasicOptions, "password", required=True)
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2JwtBearerOptions(OAuth2ClientCredentialsOptions):
     type: t.ClassVar[str] = "oauth2_jwt_bearer"
     client_id: str | None = redeclare(OAuth2ClientCredentialsOptions, "client_id")
@@ -212,7 +215,7 @@ class OAuth2JwtBearerOptions(OAuth2ClientCredentialsOptions):
     )
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class SessionTokenOptions(OAuth2ClientCredentialsOptions):
     type: t.ClassVar[str] = "session_token"
     token_url: str = setting("the login endpoint.", required=True, loose=True, key="login_url")
@@ -262,12 +265,12 @@ START = "first page (1) or offset (0)."
 HAS_MORE = "JSONPath of a has-more flag."
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class NoPaging:
     type: t.ClassVar[str] = "none"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class PageNumberPaging:
     type: t.ClassVar[str] = "page_number"
     page_param: str = setting("page parameter (default `page`).", fallback="page")
@@ -280,7 +283,7 @@ class PageNumberPaging:
     page_body_path: str | None = setting("JSONPath in the JSON body for the page.")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class OffsetPaging:
     type: t.ClassVar[str] = "offset"
     offset_param: str = setting("offset parameter (default `offset`).", fallback="offset")
@@ -292,7 +295,7 @@ class OffsetPaging:
     limit_body_path: str | None = setting("JSONPath in the JSON body for the limit.")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class CursorPaging:
     type: t.ClassVar[str] = "cursor"
     cursor_param: str = setting("parameter receiving the cursor.", fallback="cursor")
@@ -305,13 +308,13 @@ class CursorPaging:
     )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class NextUrlPaging:
     type: t.ClassVar[str] = "next_url"
     next_url_path: str = setting("JSONPath of the next page's URL.", required=True, loose=True)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class LinkHeaderPaging:
     type: t.ClassVar[str] = "link_header"
     rel: str = setting("link relation to follow (default `next`).", fallback="next")
