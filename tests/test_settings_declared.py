@@ -153,9 +153,15 @@ def test_a_declared_bound_is_checked_naming_the_key():
     assert (spec.timeout, spec.max_retries, spec.auth) == (2.5, 5, None)
 
 
-def test_an_auth_option_keeps_its_documented_name():
-    auth = build_auth({"type": "api_key", "name": "key", "value": "v", "in": "query"})
-    assert auth.query_params() == ("key",)
+def test_an_auth_option_keeps_its_documented_name_and_its_alias():
+    for where in ("in", "location"):  # `location`: the field's name, as tap-restoauth-openapi writes it
+        auth = build_auth({"type": "api_key", "name": "key", "value": "v", where: "query"})
+        assert auth.query_params() == ("key",)
+    for where in ("login_url", "token_url"):
+        auth = build_auth(
+            {"type": "session_token", where: "https://x.example/login", "token_params": {"a": 1}}
+        )
+        assert auth.token_url == "https://x.example/login"
 
 
 def test_the_declarations_import_nothing_of_the_tap():

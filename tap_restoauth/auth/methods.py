@@ -154,6 +154,15 @@ class ApiKeyAuth(ApiKeyOptions, Auth):
     def query_params(self) -> tuple[str, ...]:
         return (self.name,) if self.location == "query" else ()
 
+    @classmethod
+    def normalize_settings(cls, settings: Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """`in` is the documented name; `location` (the field's, which tap-restoauth-openapi
+        writes) is accepted too."""
+        renamed = dict(settings)
+        if "location" in renamed and "in" not in renamed:
+            renamed["in"] = renamed.pop("location")
+        return renamed
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if self.location == "header":
             request.headers[self.name] = self.value
