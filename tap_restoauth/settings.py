@@ -26,6 +26,8 @@ Names = tuple[str, ...]
 # An auth type's or paginator's options class only declares fields: its subclass in auth/ or
 # fetch/ is the dataclass built (and its methods are generated there, once).
 FIELDS_ONLY: dict[str, t.Any] = {"init": False, "repr": False, "eq": False}
+# The other classes are config as written, built once and read, never compared or printed.
+AS_WRITTEN: dict[str, t.Any] = {"repr": False, "eq": False}
 
 
 # Auth types (auth/ subclasses each with its behaviour; `auth.type` picks one). Not frozen:
@@ -251,7 +253,7 @@ AUTH_OPTIONS = (
 )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class AuthOptions:
     """`auth`: `type`, then the options of the types (`VARIANTS`)."""
 
@@ -323,7 +325,7 @@ class LinkHeaderPaging:
 PAGINATION_OPTIONS = (NoPaging, PageNumberPaging, OffsetPaging, CursorPaging, NextUrlPaging, LinkHeaderPaging)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class PaginationOptions:
     """`pagination`: `type`, then the options of the types (`VARIANTS`)."""
 
@@ -331,7 +333,7 @@ class PaginationOptions:
     type: str | None = setting(f"Pagination type: {', '.join(c.type for c in PAGINATION_OPTIONS)}.")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class JobOptions:
     """A stream's `job`, parsed by fetch/jobs.py (`JobSettings.parse`)."""
 
@@ -347,7 +349,7 @@ class JobOptions:
     max_concurrent_jobs: int | None = setting("Jobs in flight (default: concurrency).")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class GraphqlOptions:
     """A stream's `graphql`; fetch/graphql.py's `GraphqlSettings` adds its checks and paginator."""
 
@@ -362,7 +364,7 @@ class GraphqlOptions:
     allow_partial: bool = setting("Keep data that comes with errors.", fallback=False)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class StreamOptions:
     """One entry of `streams`, as written; config.py builds its `StreamSettings`."""
 
@@ -436,7 +438,7 @@ class StreamOptions:
     )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class OpenapiOptions:
     """`openapi`, parsed by openapi/runtime.py."""
 
@@ -451,7 +453,7 @@ class OpenapiOptions:
     max_depth: int = setting("Nesting kept in declared schemas.", default=8, at_least=1)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class RateLimitOptions:
     """`rate_limit`; http/ratelimit.py's `RateLimitSettings` adds how the headers are read."""
 
@@ -468,7 +470,7 @@ class RateLimitOptions:
     )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class SecretSettings:
     """`secrets`: Google Secret Manager, for auth/secret_manager.py."""
 
@@ -481,7 +483,7 @@ class SecretSettings:
     )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class ShardOptions:
     """`shard`, parsed by sync/shards.py (which also reads the job engine's variables)."""
 
@@ -491,7 +493,7 @@ class ShardOptions:
     count_env: str | None = setting("Environment variable holding the count.")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, **AS_WRITTEN)
 class TapOptions:
     """The top-level settings, as written; config.py builds `TapSettings` from them."""
 
