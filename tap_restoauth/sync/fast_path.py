@@ -275,7 +275,7 @@ class FastSyncStream(Stream):
                         partition_context = self._get_state_partition_context(current_context)
                         self._write_starting_replication_value(current_context)
                         try:
-                            record_index = yield from self._sync_pages(
+                            record_index = self._sync_pages(
                                 path, record_counter, record_index, current_context, partition_context
                             )
                         finally:
@@ -295,8 +295,13 @@ class FastSyncStream(Stream):
         record_index: int,
         context: types.Context | None,
         partition_context: types.Context | None,
-    ) -> t.Generator[dict, t.Any, int]:
-        """The records of one context, a page at a time; returns the next record index."""
+    ) -> int:
+        """The records of one context, a page at a time; returns the next record index.
+
+        Unlike the SDK's loop, records are not yielded one by one: the only reader of a
+        writing sync's records, `Stream.sync`, discards them (200,000 generator resumptions
+        through three frames each, ~3% of a 200,000-record sync's loop, for nothing).
+        """
         child_context = None if context is None else copy.copy(context)
         process = bool(self.child_streams or partition_context)
         selected = self.selected
@@ -331,7 +336,6 @@ class FastSyncStream(Stream):
                     self._advance_bookmark(batch, context)
                 if (record_index + len(batch)) // frequency > record_index // frequency:
                     self._write_state_message()
-                yield from batch
             record_index += len(batch)
             if limited:
                 self._check_max_record_limit(current_record_index=record_index)
