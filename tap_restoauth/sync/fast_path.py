@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import typing as t
 from operator import itemgetter
 
@@ -46,6 +47,32 @@ if t.TYPE_CHECKING:
     from singer_sdk.mapper import StreamMap
 
 _COMPARABLE = (str, int, float)
+
+# Net allocations of tracked objects (containers) between two collections of the youngest
+# generation while pages are synced (CPython's default: 700). See `_collect_past_pages`.
+YOUNG_COLLECTION_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _collect_past_pages() -> Iterator[None]:
+    """While pages are synced, collect the youngest generation only past a page's worth of
+    objects.
+
+    A page's decoded records (a dict per record, a list per array value) live until the
+    page is written, then die by reference counting. The collector counts allocations
+    net of deallocations, so with its default threshold (700) it runs about twice per
+    1,000-record page, traverses those live records, and promotes them to older
+    generations that are traversed again: ~365 collections in a 200,000-record sync that
+    found no garbage (2.2% of its instructions). Garbage cycles are still collected, once
+    50,000 objects outlive their page instead of 700.
+    """
+    young, *older = gc.get_threshold()
+    if young:  # 0: automatic collection is off, and stays off
+        gc.set_threshold(max(young, YOUNG_COLLECTION_THRESHOLD), *older)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, *older)
 
 
 class _RecordPath:
@@ -264,7 +291,7 @@ class FastSyncStream(Stream):
         timer = self.get_sync_timer()
         record_index = 0
         try:
-            with record_counter, timer:
+            with record_counter, timer, _collect_past_pages():
                 for context_element in context_list or [{}]:
                     with self._sync_unit(context_element or None) as owned:
                         if not owned:
