@@ -6,6 +6,8 @@ Plumbing only: no timing is asserted (benchmarks measure speed, tests behaviour)
 from __future__ import annotations
 
 from benchmarks.compare import Timings, table
+from benchmarks.instructions import Counted
+from benchmarks.instructions import table as instruction_table
 
 
 def _timings(**measures: tuple[float, ...]) -> Timings:
@@ -30,3 +32,14 @@ def test_the_table_shows_medians_the_ratio_to_the_floor_and_the_start_up_cost() 
     cpu = table(floor, builds, records=200_000, short_records=20_000, cpu=True)
     assert cpu[0].startswith("| build (CPU time) |")
     assert cpu[3] == "| 5120a15 | 0.75 s | 1.25x | 0.28 s | 0.38 s | 0.25 s |"
+
+
+def test_the_instruction_table_derives_the_per_page_and_fixed_parts_from_two_workloads() -> None:
+    counted = [
+        Counted("floor", long=4_400_000_000, short=800_000_000),  # 20 M a page, 0.4 G fixed
+        Counted("this checkout", long=6_600_000_000, short=1_800_000_000),  # 26.67 M a page, 1.267 G fixed
+    ]
+    lines = instruction_table(counted, records=200_000, short_records=20_000)
+    assert lines[0].startswith("| program (instructions, callgrind) | whole sync, 200,000 records |")
+    assert lines[2] == "| floor | 4.400 G | 1.00x | 20.00 M | 1.00x | 0.400 G |"
+    assert lines[3] == "| this checkout | 6.600 G | 1.50x | 26.67 M | 1.33x | 1.267 G |"

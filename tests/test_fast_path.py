@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import random
 import typing as t
@@ -15,6 +16,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_restoauth.records.conform import Conformer, to_text
 from tap_restoauth.sandbox import JsonHandler, LocalServer
+from tap_restoauth.sync.fast_path import YOUNG_COLLECTION_THRESHOLD, _collect_past_pages
 from tests.helpers import discover, run_tap
 
 LOGGER = logging.getLogger("test_fast_path")
@@ -241,3 +243,27 @@ def test_proxies_from_the_environment_still_apply(tricky, tmp_path):
     run = run_tap(tmp_path, config, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert len(run.records("items")) == len(tricky.records)
+
+
+# -- the collector while pages are synced --------------------------------------------------------
+
+
+def test_pages_are_synced_with_fewer_young_collections_and_the_thresholds_come_back():
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with _collect_past_pages():
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)
+            with _collect_past_pages():  # a child stream synced inside its parent's page
+                assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)
+        assert gc.get_threshold() == (700, 10, 10)
+        with pytest.raises(RuntimeError), _collect_past_pages():
+            raise RuntimeError("a failed page")
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0)  # automatic collection turned off by the embedding program: stays off
+        with _collect_past_pages():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*saved)

@@ -263,10 +263,8 @@ def _read_body(response: requests.Response, *args: t.Any, limits: ResponseLimits
     if kwargs.get("stream"):
         response.bounded_chunks = bounded  # type: ignore[attr-defined]
         return
-    body = bytearray()
-    for chunk in bounded(lambda chunks: chunks):
-        body += chunk
-    response._content = bytes(body)
+    # Joined once at the end: one copy of the body (a growing bytearray, then bytes(), made two).
+    response._content = b"".join(bounded(_as_is))
     response._content_consumed = True  # type: ignore[attr-defined]
 
 
@@ -301,10 +299,7 @@ def read_streamed(response: requests.Response) -> bytes:
     """The whole body of a streamed response, read within the same limits as any other
     (size after decompression, deadline), and kept as `response.content`."""
     if not response._content_consumed:  # type: ignore[attr-defined]
-        body = bytearray()
-        for chunk in streamed_chunks(response, CHUNK, _as_is):
-            body += chunk
-        response._content = bytes(body)
+        response._content = b"".join(streamed_chunks(response, CHUNK, _as_is))
         response._content_consumed = True  # type: ignore[attr-defined]
     return response.content
 
