@@ -57,11 +57,7 @@ def run_tap(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> TapRun:
-    """Run `python -m tap_restoauth` with `config` (and state/catalog) in a process of its own.
-
-    Forked from this worker's pre-imported tap (tests/tap_forks.py) where that behaves the
-    same, else exec'd (`TAP_TESTS_EXEC=1` forces exec).
-    """
+    """Run `python -m tap_restoauth` with `config` (and state/catalog) in a process of its own."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
@@ -74,17 +70,26 @@ def run_tap(
         catalog_file = tmp_path / "catalog.json"
         catalog_file.write_text(json.dumps(catalog))
         command += ["--catalog", str(catalog_file)]
-    full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
-    if tap_forks.forkable(full_env, tap_forks.fork_server().env):
-        returncode, stdout, stderr = _forked_run(command[3:], full_env, timeout)
-    else:
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False
-        )
-        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+    returncode, stdout, stderr = tap_command(command[3:], env=env, timeout=timeout)
     discovering = "--discover" in args
     messages = [] if discovering else [json.loads(line) for line in stdout.splitlines() if line]
     return TapRun(returncode, stdout, stderr, messages)
+
+
+def tap_command(
+    args: t.Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[int, str, str]:
+    """`python -m tap_restoauth ARGS`: its exit code, stdout and stderr (decoded as `text=True` does).
+
+    Forked from this worker's pre-imported tap (tests/tap_forks.py) where that behaves the
+    same, else exec'd (`TAP_TESTS_EXEC=1` forces exec).
+    """
+    full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
+    if tap_forks.forkable(full_env, tap_forks.fork_server().env):
+        return _forked_run(list(args), full_env, timeout)
+    command = [sys.executable, "-m", "tap_restoauth", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _forked_run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:

@@ -11,8 +11,8 @@ tap is still a real, separate process: its exit code, its stderr lines, a signal
 
 What a fork cannot reproduce falls back to exec (`helpers.run_tap` decides, see
 `forkable`): environment variables the interpreter reads at start-up (`PYTHON*`, locale,
-`TZ`), coverage measurement (`COVERAGE_*`), and `TAP_TESTS_EXEC=1`, which runs every tap by
-exec (tests/test_fast_path.py compares the two ways on one run).
+`TZ`), coverage measurement (`COVERAGE_PROCESS_*`, `COVERAGE=1 scripts/test.sh`), and
+`TAP_TESTS_EXEC=1`, which runs every tap by exec (tests/test_tap_forks.py compares the two).
 
 Wire shape, over a Unix socket pair per worker: the worker sends one JSON request
 `{"argv": [...], "env": {...}, "cwd": "..."}` with three descriptors attached (stdout, stderr,
@@ -38,14 +38,14 @@ import typing as t
 from pathlib import Path
 
 # Read by the interpreter (or a library) before the tap runs: a fork would keep the server's.
-STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG", "TZ", "COVERAGE_")
+STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG", "TZ")
 MAX_REQUEST = 1 << 20
 
 
 def forkable(env: t.Mapping[str, str], server_env: t.Mapping[str, str]) -> bool:
     """Whether a tap run with `env` behaves the same forked from a server started with `server_env`."""
-    if env.get("TAP_TESTS_EXEC") == "1":
-        return False
+    if env.get("TAP_TESTS_EXEC") == "1" or any(key.startswith("COVERAGE_PROCESS_") for key in env):
+        return False  # asked for, or coverage measures exec'd processes only (`patch = subprocess`)
     keys = set(env) | set(server_env)
     return all(env.get(key) == server_env.get(key) for key in keys if key.startswith(STARTUP_PREFIXES))
 
