@@ -37,7 +37,7 @@ from tap_restoauth.sync.prefetch import ChildPrefetch
 from tap_restoauth.sync.progress import Progress
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Tap
+    from singer_sdk.tap_base import Tap
 
     from tap_restoauth.config import StreamSettings
     from tap_restoauth.fetch.pagination import Page

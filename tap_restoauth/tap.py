@@ -12,11 +12,11 @@ import sys
 import typing as t
 
 import click
-from singer_sdk import Tap
-from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+from singer_sdk.helpers.capabilities import CapabilitiesEnum
 from singer_sdk.plugin_base import JSONSchemaValidator
+from singer_sdk.tap_base import Tap
 
-from tap_restoauth import hints, schema_errors
+from tap_restoauth import about, hints, schema_errors
 from tap_restoauth.auth.lease import share_tokens
 from tap_restoauth.auth.secret_manager import resolve_config
 from tap_restoauth.auth.version_pruning import attach_pruner
@@ -31,7 +31,6 @@ from tap_restoauth.records.schema import infer, property_type, with_properties
 from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
 from tap_restoauth.sync import interrupt, log_levels, versions
-from tap_restoauth.sync import plan as sync_plan
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
 from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
 from tap_restoauth.sync.output import BufferedWriter, StateLines
@@ -43,24 +42,12 @@ SAMPLE_PAGE_LIMIT = 10
 
 
 class TapRestOAuth(Tap):
-    """Extracts any paginated REST API behind OAuth 2.0, Basic or API keys."""
+    __doc__ = about.DESCRIPTION
 
-    name = "tap-restoauth"
+    name = about.NAME
     config_jsonschema = CONFIG_SCHEMA
     dynamic_catalog = True
-    # What `--about` reports and meltano.yml and the Hub file copy (scripts/update_docs.py).
-    # Not the SDK's `batch` (and its batch_config settings): child streams would write a batch
-    # file per parent record and no loader here reads BATCH messages; nor `structured-logging`,
-    # which nothing here tests. `activate-version`: sync/versions.py.
-    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
-        TapCapabilities.CATALOG,
-        TapCapabilities.STATE,
-        TapCapabilities.DISCOVER,
-        TapCapabilities.ACTIVATE_VERSION,
-        PluginCapabilities.ABOUT,
-        PluginCapabilities.STREAM_MAPS,
-        PluginCapabilities.FLATTENING,
-    ]
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = about.CAPABILITIES  # see about.py
     message_writer_class = BufferedWriter
     planning: t.ClassVar[bool] = False  # `--plan`: no schema inferred from sample requests
 
@@ -111,6 +98,8 @@ class TapRestOAuth(Tap):
         )
         ordered = [tap.streams.get(s.name) for s in tap.settings.streams]  # parents first
         streams = [s for s in ordered if isinstance(s, RestStream)]
+        from tap_restoauth.sync import plan as sync_plan  # noqa: PLC0415  # only for --plan
+
         for line in sync_plan.describe(streams, tap.shards):
             print(redaction.redact(line))
 

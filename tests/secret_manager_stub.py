@@ -41,6 +41,8 @@ class SecretManagerStub:
         self.deny_manage: set[str] = set()  # secret ids whose versions cannot be listed, disabled, destroyed
         self.states: dict[tuple[str, str], list[resources.SecretVersion.State]] = {}
         self.unavailable = False
+        self.unavailable_adds = 0  # this many AddSecretVersion calls answer UNAVAILABLE first
+        self.add_refused = threading.Event()  # set when one was
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -154,6 +156,12 @@ class SecretManagerStub:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid parent {request.parent}")
         project, secret = match.groups()
         self._check(context, secret, self.deny_add, "secretmanager.versions.add", request.parent)
+        with self._lock:
+            refuse = self.unavailable_adds > 0
+            self.unavailable_adds -= refuse
+        if refuse:
+            self.add_refused.set()
+            context.abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable.")
         data = request.payload.data
         if "data_crc32c" in request.payload and request.payload.data_crc32c != google_crc32c.value(data):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Checksum mismatch.")

@@ -7,6 +7,11 @@ The real google-cloud-secret-manager client talks to a local gRPC stand-in
 from __future__ import annotations
 
 import base64
+import json
+import os
+import signal
+import subprocess
+import sys
 import typing as t
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
@@ -16,7 +21,8 @@ import requests
 from tap_restoauth.auth.secret_manager import SecretManager, SecretSettings, parse_reference, resolve_config
 from tap_restoauth.errors import SecretError
 from tap_restoauth.sandbox import JsonHandler, LocalServer
-from tests.helpers import TapRun, run_tap
+from tap_restoauth.sync import interrupt
+from tests.helpers import ISOLATED_ENV, TapRun, run_tap
 from tests.oauth_server import OAuthServer
 from tests.secret_manager_stub import PROJECT_NUMBER, SecretManagerStub
 
@@ -287,6 +293,51 @@ def test_rotated_refresh_token_is_written_back_and_read_by_the_next_run(oauth, s
     every_value = oauth.secret_values() | {v.decode().strip() for vs in stub.versions.values() for v in vs}
     _assert_never_printed(first, every_value)
     _assert_never_printed(second, every_value)
+
+
+def test_sigterm_while_a_rotated_token_is_saved_lets_the_save_finish(oauth, stub, tmp_path):
+    """The token endpoint has rotated the refresh token (the old one is dead): a SIGTERM during
+    the save's retry backoff must not drop it, or the next run fails with invalid_grant."""
+    stub.put(PROJECT, "client-secret", oauth.client_secret + "\n")
+    stub.put(PROJECT, "refresh-token", oauth.issue_refresh_token() + "\n")
+    stub.unavailable_adds = 1  # the first save is answered UNAVAILABLE: retried after ~1 s
+    (tmp_path / "config.json").write_text(json.dumps(_rotation_config(oauth, stub)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tap_restoauth", "--config", str(tmp_path / "config.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ISOLATED_ENV},
+    )
+    try:
+        assert stub.add_refused.wait(60)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err
+    (rotated,) = oauth.live_refresh_tokens()
+    assert stub.latest(PROJECT, "refresh-token") == rotated
+    assert "Traceback" not in err
+
+
+def test_a_signal_ends_secret_manager_retries_but_not_a_shielded_save(stub):
+    """After SIGTERM (the handler called in-process), a read of an unavailable Secret Manager
+    stops at once, while a save inside a shielded block (a rotated token) still goes out."""
+    stub.put(PROJECT, "refresh-token", "old")
+    ref = parse_reference(f"sm://{PROJECT}/refresh-token", "auth.refresh_token", None)
+    manager = SecretManager(SecretSettings(endpoint=stub.endpoint, timeout_seconds=30))
+    interrupt._handle(signal.SIGTERM, None)
+    try:
+        with interrupt.shielded():
+            manager.add_version(ref, "rotated")
+        assert stub.latest(PROJECT, "refresh-token") == "rotated"
+        stub.unavailable = True
+        with pytest.raises(interrupt.Interrupted):
+            manager.access(ref)
+        assert sum(stub.calls.values()) == 1  # the save; the read was not even sent
+    finally:
+        interrupt.reset()
 
 
 def test_unsaved_rotated_token_stops_the_run_after_the_file_fallback(oauth, stub, tmp_path):

@@ -30,7 +30,15 @@ DEFERRED = (
     "yaml",
     "tap_restoauth.fetch.jobs",
     "tap_restoauth.fetch.graphql",
+    "tap_restoauth.sync.plan",
+    # singer-sdk's target side, loaded only by its package __init__ (lazy_sdk.py)
+    "joblib",
+    "singer_sdk.target_base",
+    "singer_sdk.sinks",
+    "singer_sdk.streams.rest",
 )
+# `--about` alone is answered without building the tap (about.py): none of the run's stack.
+NOT_FOR_ABOUT = ("tap_restoauth.tap", "tap_restoauth.http.client", "requests", "singer_sdk.tap_base")
 
 # Runs the tap's command line in this process, then lists which DEFERRED modules it imported.
 CHILD = """
@@ -50,10 +58,10 @@ with open(report, "w") as out:
 """
 
 
-def _imported(tmp_path: Path, args: t.Sequence[str]) -> list[str]:
+def _imported(tmp_path: Path, args: t.Sequence[str], watched: t.Sequence[str] = DEFERRED) -> list[str]:
     report = tmp_path / "imported.json"
     done = subprocess.run(
-        [sys.executable, "-c", CHILD % (DEFERRED,), str(report), *args],
+        [sys.executable, "-c", CHILD % (tuple(watched),), str(report), *args],
         capture_output=True,
         text=True,
         env={**os.environ, **ISOLATED_ENV},
@@ -68,6 +76,15 @@ def _imported(tmp_path: Path, args: t.Sequence[str]) -> list[str]:
 
 def test_about_imports_no_jwt_crypto_secret_manager_or_xml(tmp_path: Path) -> None:
     assert _imported(tmp_path, ["--about"]) == []
+
+
+def test_about_alone_does_not_build_the_tap(tmp_path: Path) -> None:
+    assert _imported(tmp_path, ["--about", "--format=json"], NOT_FOR_ABOUT) == []
+
+
+def test_about_with_other_options_goes_through_the_tap(tmp_path: Path) -> None:
+    """The check is not blind: `--about --version`-style mixes take the SDK's command line."""
+    assert "tap_restoauth.tap" in _imported(tmp_path, ["--about", "--config", "ENV"], NOT_FOR_ABOUT)
 
 
 def test_an_oauth_sync_without_sm_references_imports_none_of_them(

@@ -28,6 +28,7 @@ from tap_restoauth.auth.token_store import StoredToken
 from tap_restoauth.errors import SecretError
 from tap_restoauth.http import redaction
 from tap_restoauth.http.urls import is_loopback
+from tap_restoauth.sync import interrupt
 
 if t.TYPE_CHECKING:
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
@@ -223,8 +224,9 @@ class SecretManager:
             timeout=deadline,
         )
         try:
-            answer = getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
-            return list(answer) if collect else answer
+            with interrupt.unless_shielded():  # retries of an unavailable service: up to `deadline`
+                answer = getattr(self._get_client(), method)(**request, retry=policy, timeout=deadline)
+                return list(answer) if collect else answer
         except (exceptions.RetryError, exceptions.DeadlineExceeded) as exc:
             cause = getattr(exc, "cause", None)
             last = f" (last error: {_status(cause)[1]})" if cause is not None else ""

@@ -34,14 +34,14 @@ import typing as t
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 
-from singer_sdk import Stream
+from singer_sdk.streams.core import Stream
 
 from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
 from tap_restoauth.http import redaction
 from tap_restoauth.sync.shards import ShardSettings, unit_key
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Tap
+    from singer_sdk.tap_base import Tap
 
 STREAM_NAME = "_audit"
 

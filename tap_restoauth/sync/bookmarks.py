@@ -23,7 +23,7 @@ from tap_restoauth.schema_errors import kind_of
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from singer_sdk import Stream
+    from singer_sdk.streams.core import Stream
 
 MAX_BOOKMARK_CHARS = 64  # for a date-time bookmark; other keys may be longer cursors
 

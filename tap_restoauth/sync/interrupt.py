@@ -34,6 +34,8 @@ The API for code that waits (raises `Interrupted`, a BaseException, when stopped
     interrupt.check()                  # a point where stopping leaves everything consistent
     interrupt.stopping()               # True once a signal came (to skip optional work)
     interrupt.on_stop(abandon)         # called once, from a helper thread, when a signal comes
+    with interrupt.unless_shielded():  # a call a signal ends at once, unless it saves something
+        ...
 """
 
 from __future__ import annotations
@@ -196,6 +198,18 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         _interruptible -= 1
+
+
+@contextlib.contextmanager
+def unless_shielded() -> Iterator[None]:
+    """`interruptible()` for a network call that may also run inside a shielded block (a
+    Secret Manager read, or the write of a rotated token): there, and in other threads, the
+    call runs to its own deadline and no signal cuts it."""
+    if threading.current_thread() is threading.main_thread() and not _shielded:
+        with interruptible():
+            yield
+    else:
+        yield
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ from tap_restoauth.errors import ConfigError
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from singer_sdk import Stream
+    from singer_sdk.streams.core import Stream
 
 COUNT_FALLBACK_ENV = "TAP_RESTOAUTH_SHARD_COUNT"
 
