@@ -130,7 +130,12 @@ def fork_server() -> ForkServer:
 def serve(control: socket.socket) -> None:
     """Import the tap, then fork one monitor per request until the worker closes the socket."""
     gc.disable()
-    import tap_restoauth.tap  # noqa: F401, PLC0415  (what `python -m tap_restoauth` imports)
+    # What `python -m tap_restoauth` imports (tap_restoauth/__main__.py), in the same way.
+    from tap_restoauth import lazy_sdk  # noqa: PLC0415
+
+    lazy_sdk.defer_init()
+    import tap_restoauth.about  # noqa: PLC0415
+    import tap_restoauth.tap  # noqa: F401, PLC0415
 
     gc.freeze()
     gc.enable()
