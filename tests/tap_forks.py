@@ -106,6 +106,9 @@ class ForkServer:
         theirs.close()
         return ForkedTap(mine)
 
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
     def close(self) -> None:
         self._control.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -116,9 +119,9 @@ _server: ForkServer | None = None
 
 
 def fork_server() -> ForkServer:
-    """This worker's fork server, started on first use and stopped at exit."""
+    """This worker's fork server, started on first use (again if it died) and stopped at exit."""
     global _server  # noqa: PLW0603
-    if _server is None:
+    if _server is None or not _server.alive():
         _server = ForkServer()
         atexit.register(_server.close)
     return _server
