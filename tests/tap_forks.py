@@ -14,9 +14,9 @@ What a fork cannot reproduce falls back to exec (`helpers.run_tap` decides, see
 `TZ`), coverage measurement (`COVERAGE_PROCESS_*`, `COVERAGE=1 scripts/test.sh`), and
 `TAP_TESTS_EXEC=1`, which runs every tap by exec (tests/test_tap_forks.py compares the two).
 
-Wire shape, over a Unix socket pair per worker: the worker sends one JSON request
-`{"argv": [...], "env": {...}, "cwd": "..."}` with three descriptors attached (stdout, stderr,
-and the worker's end of a fresh socket pair for this run). The server forks a monitor, which
+Wire shape, over a Unix socket pair per worker (SOCK_SEQPACKET): the worker sends one JSON
+request `{"argv": [...], "env": {...}, "cwd": "..."}` with three descriptors attached (stdout,
+stderr, and the server's end of a fresh socket pair for this run). The server forks a monitor, which
 forks the tap, writes `{"pid": N}` then `{"returncode": R}` (negative: killed by signal -R)
 on the run's socket, and exits.
 """
@@ -86,7 +86,8 @@ class ForkServer:
 
     def __init__(self) -> None:
         self.env = dict(os.environ)
-        self._control, theirs = socket.socketpair()
+        # SOCK_SEQPACKET: each request arrives whole and alone, with its own descriptors.
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tests.tap_forks", str(theirs.fileno())],
