@@ -85,17 +85,20 @@ def tap_command(
     same, else exec'd (`TAP_TESTS_EXEC=1` forces exec).
     """
     full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
-    if tap_forks.forkable(full_env, tap_forks.fork_server().env):
-        return _forked_run(list(args), full_env, timeout)
+    server = tap_forks.fork_server(full_env)
+    if server is not None:
+        return _forked_run(server, list(args), full_env, timeout)
     command = [sys.executable, "-m", "tap_restoauth", *args]
     done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
     return done.returncode, done.stdout, done.stderr
 
 
-def _forked_run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+def _forked_run(
+    server: tap_forks.ForkServer, args: list[str], env: dict[str, str], timeout: float
+) -> tuple[int, str, str]:
     """The tap forked from this worker's pre-imported one (tests/tap_forks.py); text as `subprocess.run`'s."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        tap = tap_forks.fork_server().start(args, env, out.fileno(), err.fileno())
+        tap = server.start(args, env, out.fileno(), err.fileno())
         try:
             returncode = tap.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -119,9 +119,14 @@ class ForkServer:
 _server: ForkServer | None = None
 
 
-def fork_server() -> ForkServer:
-    """This worker's fork server, started on first use (again if it died) and stopped at exit."""
+def fork_server(env: t.Mapping[str, str]) -> ForkServer | None:
+    """This worker's fork server if a tap run with `env` may be forked from it, else None.
+
+    Started on first use (again if it died) and stopped at exit.
+    """
     global _server  # noqa: PLW0603
+    if not forkable(env, _server.env if _server is not None else os.environ):
+        return None
     if _server is None or not _server.alive():
         _server = ForkServer()
         atexit.register(_server.close)
