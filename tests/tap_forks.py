@@ -56,6 +56,7 @@ class ForkedTap:
     def __init__(self, channel: socket.socket) -> None:
         self._channel = channel
         self._reader = channel.makefile("r", encoding="utf-8")
+        channel.settimeout(60)  # a fork takes milliseconds; never wait forever on a stuck server
         self.pid: int = self._next()["pid"]
         self.returncode: int | None = None
 
