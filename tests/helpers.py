@@ -1,4 +1,4 @@
-"""Run the real tap as a subprocess and read back its Singer messages."""
+"""Run the real tap as a process of its own (forked, tests/tap_forks.py) and read back its Singer messages."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import typing as t
 from collections import Counter
 from pathlib import Path
+
+from tests import tap_forks
 
 # Never let Google's libraries look for the metadata server (or anything else) off this machine.
 ISOLATED_ENV = {
@@ -54,7 +57,7 @@ def run_tap(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> TapRun:
-    """Run `python -m tap_restoauth` with `config` (and state/catalog) in a subprocess."""
+    """Run `python -m tap_restoauth` with `config` (and state/catalog) in a process of its own."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
@@ -67,11 +70,46 @@ def run_tap(
         catalog_file = tmp_path / "catalog.json"
         catalog_file.write_text(json.dumps(catalog))
         command += ["--catalog", str(catalog_file)]
-    full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
-    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+    returncode, stdout, stderr = tap_command(command[3:], env=env, timeout=timeout)
     discovering = "--discover" in args
-    messages = [] if discovering else [json.loads(line) for line in done.stdout.splitlines() if line]
-    return TapRun(done.returncode, done.stdout, done.stderr, messages)
+    messages = [] if discovering else [json.loads(line) for line in stdout.splitlines() if line]
+    return TapRun(returncode, stdout, stderr, messages)
+
+
+def tap_command(
+    args: t.Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[int, str, str]:
+    """`python -m tap_restoauth ARGS`: its exit code, stdout and stderr (decoded as `text=True` does).
+
+    Forked from this worker's pre-imported tap (tests/tap_forks.py) where that behaves the
+    same, else exec'd (`TAP_TESTS_EXEC=1` forces exec).
+    """
+    full_env = {**os.environ, **ISOLATED_ENV, **(env or {})}
+    server = tap_forks.fork_server(full_env)
+    if server is not None:
+        return _forked_run(server, list(args), full_env, timeout)
+    command = [sys.executable, "-m", "tap_restoauth", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _forked_run(
+    server: tap_forks.ForkServer, args: list[str], env: dict[str, str], timeout: float
+) -> tuple[int, str, str]:
+    """The tap forked from this worker's pre-imported one (tests/tap_forks.py); text as `subprocess.run`'s."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        tap = server.start(args, env, out.fileno(), err.fileno())
+        try:
+            returncode = tap.wait(timeout)
+        except subprocess.TimeoutExpired:
+            tap.kill()
+            raise
+        texts = []
+        for handle in (out, err):
+            handle.seek(0)
+            # Universal newlines, as `text=True` decodes a pipe.
+            texts.append(handle.read().decode().replace("\r\n", "\n").replace("\r", "\n"))
+    return returncode, texts[0], texts[1]
 
 
 def discover(tmp_path: Path, config: dict[str, t.Any], env: dict[str, str] | None = None) -> dict[str, t.Any]:

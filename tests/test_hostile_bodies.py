@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ISOLATED_ENV
+from tests.helpers import ISOLATED_ENV, tap_command
 from tests.hostile_server import HostileServer
 
 HANG_GUARD = 60
@@ -35,21 +35,30 @@ class Outcome(t.NamedTuple):
     returncode: int
     stdout: str
     stderr: str
-    peak_rss_mb: float
+    peak_rss_mb: float | None  # measured only when asked (an exec'd tap): see `run`
 
     def error_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if "tap-restoauth: error:" in line]
 
 
-def run(tmp_path: Path, config: dict[str, t.Any], *args: str, state: str | None = None) -> Outcome:
-    """The tap's exit code, output and peak RSS (its own: see tests/peak_rss.py)."""
+def run(
+    tmp_path: Path, config: dict[str, t.Any], *args: str, state: str | None = None, memory: bool = False
+) -> Outcome:
+    """The tap's exit code and output; with `memory`, its peak RSS too (its own: see tests/peak_rss.py).
+
+    Without `memory` the tap is forked from the worker's pre-imported one (helpers.tap_command),
+    whose peak RSS would include the imports it inherited.
+    """
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    command = [sys.executable, "-m", "tap_restoauth", "--config", str(config_file), *args]
+    arguments = ["--config", str(config_file), *args]
     if state is not None:
         state_file = tmp_path / "state.json"
         state_file.write_text(state)
-        command += ["--state", str(state_file)]
+        arguments += ["--state", str(state_file)]
+    if not memory:
+        return Outcome(*tap_command(arguments, timeout=HANG_GUARD), peak_rss_mb=None)
+    command = [sys.executable, "-m", "tap_restoauth", *arguments]
     out, err = (tmp_path / "stdout").open("w+"), (tmp_path / "stderr").open("w+")
     peak = tmp_path / "peak_rss"
     process = subprocess.Popen(
@@ -110,7 +119,7 @@ def test_slow_or_endless_body_ends_at_the_deadline(server, tmp_path, path, expec
 @pytest.mark.parametrize(("path", "after"), [("/bomb", ", after decompression"), ("/big", "")])
 def test_huge_body_stops_at_max_response_mb(server, tmp_path, path, after):
     """1 MB of gzip inflating to 1 GB, and 120 MB sent chunked: both stop at the 4 MB cap."""
-    outcome = run(tmp_path, config_for(server, {"path": path}, max_response_mb=4))
+    outcome = run(tmp_path, config_for(server, {"path": path}, max_response_mb=4), memory=True)
     assert_one_error(outcome, f"GET {server.url}{path}", f"passed max_response_mb (4 MB{after})")
     assert outcome.peak_rss_mb < 200, outcome.peak_rss_mb
 
@@ -165,7 +174,7 @@ def test_lying_total_pages_under_concurrency(server, tmp_path, total, expected):
         "params": {"total": total},
         "pagination": {"type": "page_number", "total_pages_path": "$.meta.total_pages"},
     }
-    outcome = run(tmp_path, config_for(server, stream, concurrency=4))
+    outcome = run(tmp_path, config_for(server, stream, concurrency=4), memory=True)
     line = assert_one_error(outcome, "/totals?", "$.meta.total_pages is", expected)
     assert "total=" in line
     assert outcome.peak_rss_mb < 200
@@ -180,7 +189,7 @@ def test_large_total_is_walked_lazily_up_to_max_pages(server, tmp_path):
         "pagination": {"type": "page_number", "total_pages_path": "$.meta.total_pages"},
     }
     before = len(server.paths)
-    outcome = run(tmp_path, config_for(server, stream, concurrency=4))
+    outcome = run(tmp_path, config_for(server, stream, concurrency=4), memory=True)
     assert outcome.returncode == 0, outcome.stderr[-2000:]
     records = [json.loads(line) for line in outcome.stdout.splitlines() if '"RECORD"' in line]
     assert [r["record"]["id"] for r in records] == [1, 2, 3, 4, 5, 6]

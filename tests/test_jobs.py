@@ -19,7 +19,7 @@ import pytest
 from tap_restoauth.config import parse_settings
 from tap_restoauth.errors import ConfigError
 from tests.api_zoo import amazon_ads, salesforce_bulk
-from tests.helpers import ISOLATED_ENV, run_tap
+from tests.helpers import ISOLATED_ENV, run_tap, tap_command
 from tests.test_api_zoo import merged
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,11 +268,8 @@ def test_a_status_answer_of_another_shape_is_one_line(ads, tmp_path, odd, messag
 def test_plan_shows_each_window_s_create_request_and_creates_no_job(ads, tmp_path):
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(ads_config(ads)))
-    command = [sys.executable, "-m", "tap_restoauth", "--config", str(config_file), "--plan"]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, **ISOLATED_ENV}, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert f"POST {ads.url}/reporting/reports body" in done.stdout
-    assert "'startDate': '2024-03-07', 'endDate': '2024-03-07'" in done.stdout
+    returncode, stdout, stderr = tap_command(["--config", str(config_file), "--plan"])
+    assert returncode == 0, stderr
+    assert f"POST {ads.url}/reporting/reports body" in stdout
+    assert "'startDate': '2024-03-07', 'endDate': '2024-03-07'" in stdout
     assert not ads.reports and not ads.requests

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 from tests.conftest import sandbox_config
-from tests.helpers import ISOLATED_ENV
+from tests.helpers import tap_command
 
 KEY = "plan-test-key-3f9a2c"
 
@@ -39,12 +37,11 @@ def _plan(
     """`tap-restoauth --config ... [--state ...] --plan` (its output is text, not Singer messages)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "config.json").write_text(json.dumps(config))
-    command = [sys.executable, "-m", "tap_restoauth", "--config", str(tmp_path / "config.json"), "--plan"]
+    args = ["--config", str(tmp_path / "config.json"), "--plan"]
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(tmp_path / "state.json")]
-    env = {**os.environ, **ISOLATED_ENV}
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+        args += ["--state", str(tmp_path / "state.json")]
+    return subprocess.CompletedProcess(args, *tap_command(args, timeout=60))
 
 
 def _windows(stdout: str) -> set[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests import readme_blocks
 from tests.api_zoo import recipes
-from tests.helpers import ISOLATED_ENV
+from tests.helpers import ISOLATED_ENV, tap_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def test_every_recipe_has_an_emulator():
 
 @pytest.mark.parametrize("name", recipes.recipes())
 def test_recipe_runs_against_its_emulator_as_try_runs_it(name, tmp_path):
-    tried = recipes.try_recipe(name, tmp_path)
+    tried = recipes.try_recipe(name, tmp_path, run=tap_command)
 
     assert tried.returncode == 0, tried.stderr[-3000:]
     assert "tap-restoauth: error" not in tried.stderr

@@ -36,7 +36,7 @@ def server() -> t.Iterator[HostileServer]:
 
 def test_a_rule_reading_a_gzip_bomb_stops_at_max_response_mb(server, tmp_path):
     stream = {"path": "/bomb", "format": "jsonl", "response_rules": RULES}
-    outcome = run(tmp_path, config_for(server, stream, max_response_mb=20))
+    outcome = run(tmp_path, config_for(server, stream, max_response_mb=20), memory=True)
     assert_one_error(outcome, f"GET {server.url}/bomb", "passed max_response_mb (20 MB, after decompression)")
     assert outcome.peak_rss_mb < 200, outcome.peak_rss_mb
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_restoauth.sandbox import SandboxServer
@@ -10,6 +11,8 @@ from tests.conftest import sandbox_config
 
 # The SDK builds the tap when the class is collected, so the API must already be up.
 SERVER = SandboxServer().start()
+# The class syncs once per worker that runs any of its tests (a class-scoped runner): one worker.
+pytestmark = pytest.mark.xdist_group("sdk-suite")
 
 USERS_SCHEMA = {
     "type": "object",

@@ -135,8 +135,15 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
-def try_recipe(name: str, folder: Path) -> Tried:
-    """Start `name`'s emulator, run the recipe against it once, stop the emulator."""
+TapCommand = t.Callable[[list[str]], tuple[int, str, str]]
+
+
+def try_recipe(name: str, folder: Path, run: TapCommand | None = None) -> Tried:
+    """Start `name`'s emulator, run the recipe against it once, stop the emulator.
+
+    `run` runs the tap with these arguments (exit code, stdout, stderr): by default
+    `python -m tap_restoauth`; the tests pass `helpers.tap_command`.
+    """
     if name not in EMULATORS:
         raise SystemExit(f"try: no emulator for recipe {name!r} (recipes: {', '.join(recipes())})")
     server, overrides = EMULATORS[name]()
@@ -149,18 +156,10 @@ def try_recipe(name: str, folder: Path) -> Tried:
         config_file = folder / "config.json"
         config_file.touch(mode=0o600)
         config_file.write_text(json.dumps(config, indent=2))
+        returncode, stdout, stderr = (run or _exec_tap)(["--config", str(config_file)])
         output = folder / "tap.singer"
-        with output.open("w") as stdout:
-            done = subprocess.run(
-                [sys.executable, "-m", "tap_restoauth", "--config", str(config_file)],
-                stdout=stdout,
-                stderr=subprocess.PIPE,
-                text=True,
-                env={**os.environ, **ISOLATED_ENV},
-                timeout=120,
-                check=False,
-            )
-        (folder / "tap.log").write_text(done.stderr)
+        output.write_text(stdout)
+        (folder / "tap.log").write_text(stderr)
         counts = Counter(
             message["stream"]
             for message in map(json.loads, output.read_text().splitlines())
@@ -168,9 +167,21 @@ def try_recipe(name: str, folder: Path) -> Tried:
         )
         expected = getattr(server, "expected", None)
         want = {stream: len(e.records) for stream, e in expected(1).items()} if expected else None
-        return Tried(name, server.url, config_file, done.returncode, counts, done.stderr, want)
+        return Tried(name, server.url, config_file, returncode, counts, stderr, want)
     finally:
         server.stop()
+
+
+def _exec_tap(args: list[str]) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_restoauth", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ISOLATED_ENV},
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def _strings(value: t.Any) -> t.Iterator[str]:
