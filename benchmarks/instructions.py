@@ -12,7 +12,9 @@ same server, config and builds as `benchmarks.compare`), and prints per build:
 
 - the instructions of the whole process on the long workload, and their ratio to the floor's;
 - the instructions per 1,000-record page: (long - short) / (the page-count difference);
-- the fixed part (start-up, discovery, token, the first requests): long - pages x per page.
+- the fixed part (start-up, discovery, token, the first requests): long - pages x per page;
+- `tap-restoauth --about`, and the start-up cost as benchmarks/compare.py defines it: the
+  short run minus the floor's short run.
 
 Instructions are not time (a byte-copying loop runs several per cycle, a cache miss
 none), but a change that removes instructions from the page loop removes work. Runs
@@ -49,6 +51,7 @@ class Counted:
     label: str
     long: int
     short: int
+    about: int | None = None  # `--about` (None: the floor has none)
 
     def per_page(self, pages: int) -> float:
         return (self.long - self.short) / pages
@@ -77,15 +80,18 @@ def table(counted: list[Counted], *, records: int, short_records: int) -> list[s
     floor = counted[0]
     lines = [
         f"| program (instructions, callgrind) | whole sync, {records:,} records | vs the floor | "
-        "per 1,000-record page | vs the floor's page | fixed part (start-up, first requests) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "per 1,000-record page | vs the floor's page | fixed part (start-up, first requests) | "
+        f"`--about` | start-up cost ({short_records:,}-record run - floor's) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for program in counted:
         per_page = program.per_page(pages)
+        about = "-" if program.about is None else f"{program.about / 1e9:.3f} G"
+        startup = "-" if program is floor else f"{(program.short - floor.short) / 1e9:.3f} G"
         lines.append(
             f"| {program.label} | {program.long / 1e9:.3f} G | {program.long / floor.long:.2f}x | "
             f"{per_page / 1e6:.2f} M | {per_page / floor.per_page(pages):.2f}x | "
-            f"{program.fixed(long_pages, pages) / 1e9:.3f} G |"
+            f"{program.fixed(long_pages, pages) / 1e9:.3f} G | {about} | {startup} |"
         )
     return lines
 
@@ -108,15 +114,29 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="restoauth-instructions-") as tmp:
             workdir = Path(tmp)
-            programs = [("floor (benchmarks/floor.py)", _floor(long), _floor(short))] + [
-                (build.label, _tap(build, long, workdir), _tap(build, short, workdir)) for build in builds
+            programs = [("floor (benchmarks/floor.py)", _floor(long), _floor(short), None)] + [
+                (
+                    build.label,
+                    _tap(build, long, workdir),
+                    _tap(build, short, workdir),
+                    [build.python, "-m", "tap_restoauth", "--about"],
+                )
+                for build in builds
             ]
             with ThreadPoolExecutor(max(1, args.parallel)) as pool:
                 futures = [
-                    (label, pool.submit(count, long_argv, workdir), pool.submit(count, short_argv, workdir))
-                    for label, long_argv, short_argv in programs
+                    (
+                        label,
+                        pool.submit(count, long_argv, workdir),
+                        pool.submit(count, short_argv, workdir),
+                        None if about_argv is None else pool.submit(count, about_argv, workdir),
+                    )
+                    for label, long_argv, short_argv, about_argv in programs
                 ]
-                counted = [Counted(label, a.result(), b.result()) for label, a, b in futures]
+                counted = [
+                    Counted(label, a.result(), b.result(), None if c is None else c.result())
+                    for label, a, b, c in futures
+                ]
     finally:
         long.server.stop()
         short.server.stop()

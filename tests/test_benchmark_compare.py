@@ -37,9 +37,11 @@ def test_the_table_shows_medians_the_ratio_to_the_floor_and_the_start_up_cost() 
 def test_the_instruction_table_derives_the_per_page_and_fixed_parts_from_two_workloads() -> None:
     counted = [
         Counted("floor", long=4_400_000_000, short=800_000_000),  # 20 M a page, 0.4 G fixed
-        Counted("this checkout", long=6_600_000_000, short=1_800_000_000),  # 26.67 M a page, 1.267 G fixed
+        # 26.67 M a page, 1.267 G fixed; its short run 1.0 G over the floor's
+        Counted("this checkout", long=6_600_000_000, short=1_800_000_000, about=600_000_000),
     ]
     lines = instruction_table(counted, records=200_000, short_records=20_000)
     assert lines[0].startswith("| program (instructions, callgrind) | whole sync, 200,000 records |")
-    assert lines[2] == "| floor | 4.400 G | 1.00x | 20.00 M | 1.00x | 0.400 G |"
-    assert lines[3] == "| this checkout | 6.600 G | 1.50x | 26.67 M | 1.33x | 1.267 G |"
+    assert lines[0].endswith("| `--about` | start-up cost (20,000-record run - floor's) |")
+    assert lines[2] == "| floor | 4.400 G | 1.00x | 20.00 M | 1.00x | 0.400 G | - | - |"
+    assert lines[3] == "| this checkout | 6.600 G | 1.50x | 26.67 M | 1.33x | 1.267 G | 0.600 G | 1.000 G |"
