@@ -113,9 +113,15 @@ DATE_TIME: Mapping[str, t.Any] = {"type": ["string"], "format": "date-time"}
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
+@functools.cache
+def type_hints(cls: type) -> dict[str, t.Any]:
+    """`typing.get_type_hints(cls)`, evaluated once per class (the schema and every parse read it)."""
+    return t.get_type_hints(cls)
+
+
 def object_schema(cls: type, *, nullable: bool = False) -> dict[str, t.Any]:
     """The JSON schema of a dataclass's declared settings."""
-    hints = t.get_type_hints(cls)
+    hints = type_hints(cls)
     settings = declared(cls)
     properties = {key: property_schema(hints[field.name], meta) for key, (field, meta) in settings.items()}
     properties.update(variant_properties(getattr(cls, "VARIANTS", ())))
@@ -137,7 +143,7 @@ def variant_properties(variants: t.Sequence[type]) -> dict[str, dict[str, t.Any]
     merged: dict[str, dict[str, t.Any]] = {}
     options = {variant: declared(variant) for variant in variants}
     for variant, settings in options.items():
-        hints = t.get_type_hints(variant)
+        hints = type_hints(variant)
         for key, (field, meta) in settings.items():
             readers = [v for v in variants if key in options[v]]
             schema = property_schema(hints[field.name], dataclasses.replace(meta, description=""))

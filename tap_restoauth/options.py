@@ -14,7 +14,7 @@ import types
 import typing as t
 from collections.abc import Mapping
 
-from tap_restoauth.declare import METADATA_KEY, Setting
+from tap_restoauth.declare import METADATA_KEY, Setting, type_hints
 from tap_restoauth.errors import ConfigError
 
 T = t.TypeVar("T")
@@ -31,7 +31,7 @@ def build(cls: type[T], options: Mapping[str, t.Any], where: str, *, ignore: set
     if unknown:
         allowed = ", ".join(sorted(fields)) or "none"
         raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} (allowed: {allowed})")
-    hints = t.get_type_hints(cls)
+    hints = type_hints(t.cast("type", cls))
     kwargs: dict[str, t.Any] = {}
     for key, field in fields.items():
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING

@@ -10,8 +10,6 @@ behaviour: each auth type and paginator subclasses its options class (`BasicOpti
 `OffsetPaging`...), and `--about` lists the types' options together under `auth` / `pagination`.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import typing as t
 
@@ -49,11 +47,15 @@ TokenRequestFormat = t.Literal["form", "json", "query"]
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class NoAuthOptions:
+    """The options of `auth.type: none`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "none"
 
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class BasicOptions:
+    """The options of `auth.type: basic`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "basic"
     username: str = setting("user name.", required=True, loose=True)
     password: str = setting("password.", required=True, loose=True, secret=True)
@@ -61,12 +63,16 @@ class BasicOptions:
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class BearerOptions:
+    """The options of `auth.type: bearer`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "bearer"
     token: str = setting("the static token.", required=True, loose=True, secret=True)
 
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class ApiKeyOptions:
+    """The options of `auth.type: api_key`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "api_key"
     name: str = setting("header or query parameter name.", required=True, loose=True)
     value: str = setting("the key.", required=True, loose=True, secret=True)
@@ -133,6 +139,8 @@ class TokenShapeFields:
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2ClientCredentialsOptions(TokenShapeFields, ClientKeyFields):
+    """The options of `auth.type: oauth2_client_credentials`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "oauth2_client_credentials"
     token_url: str = setting(
         "the token endpoint (https unless loopback).", required=True, loose=True, readers=OAUTH2
@@ -170,6 +178,8 @@ class OAuth2ClientCredentialsOptions(TokenShapeFields, ClientKeyFields):
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2RefreshTokenOptions(OAuth2ClientCredentialsOptions):
+    """The options of `auth.type: oauth2_refresh_token`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "oauth2_refresh_token"
     refresh_token: str | None = setting("the refresh token.", secret=True)
     refresh_token_file: str | None = setting(
@@ -196,6 +206,8 @@ class OAuth2RefreshTokenOptions(OAuth2ClientCredentialsOptions):
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2PasswordOptions(OAuth2ClientCredentialsOptions):
+    """The options of `auth.type: oauth2_password`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "oauth2_password"
     username: str = redeclare(BasicOptions, "username", required=True)
     password: str = redeclare(BasicOptions, "password", required=True)
@@ -203,6 +215,8 @@ class OAuth2PasswordOptions(OAuth2ClientCredentialsOptions):
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class OAuth2JwtBearerOptions(OAuth2ClientCredentialsOptions):
+    """The options of `auth.type: oauth2_jwt_bearer`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "oauth2_jwt_bearer"
     client_id: str | None = redeclare(OAuth2ClientCredentialsOptions, "client_id")
     client_auth_method: ClientAuthMethod = redeclare(
@@ -219,6 +233,8 @@ class OAuth2JwtBearerOptions(OAuth2ClientCredentialsOptions):
 
 @dataclasses.dataclass(kw_only=True, **FIELDS_ONLY)
 class SessionTokenOptions(OAuth2ClientCredentialsOptions):
+    """The options of `auth.type: session_token`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "session_token"
     token_url: str = setting("the login endpoint.", required=True, loose=True, key="login_url")
     client_id: str | None = redeclare(OAuth2ClientCredentialsOptions, "client_id")
@@ -269,11 +285,15 @@ HAS_MORE = "JSONPath of a has-more flag."
 
 @dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class NoPaging:
+    """The options of `pagination.type: none`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "none"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class PageNumberPaging:
+    """The options of `pagination.type: page_number`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "page_number"
     page_param: str = setting("page parameter (default `page`).", fallback="page")
     size_param: str | None = setting("page size parameter.")
@@ -287,6 +307,8 @@ class PageNumberPaging:
 
 @dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class OffsetPaging:
+    """The options of `pagination.type: offset`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "offset"
     offset_param: str = setting("offset parameter (default `offset`).", fallback="offset")
     limit_param: str = setting("limit parameter (default `limit`).", fallback="limit")
@@ -299,6 +321,8 @@ class OffsetPaging:
 
 @dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class CursorPaging:
+    """The options of `pagination.type: cursor`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "cursor"
     cursor_param: str = setting("parameter receiving the cursor.", fallback="cursor")
     cursor_path: str | None = setting("JSONPath of the next cursor.")
@@ -312,12 +336,16 @@ class CursorPaging:
 
 @dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class NextUrlPaging:
+    """The options of `pagination.type: next_url`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "next_url"
     next_url_path: str = setting("JSONPath of the next page's URL.", required=True, loose=True)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, **FIELDS_ONLY)
 class LinkHeaderPaging:
+    """The options of `pagination.type: link_header`, parsed by its subclass."""
+
     type: t.ClassVar[str] = "link_header"
     rel: str = setting("link relation to follow (default `next`).", fallback="next")
 

@@ -83,6 +83,8 @@ SCHEMA: dict[str, t.Any] = {
 
 @dataclasses.dataclass(frozen=True)
 class AuditSettings:
+    """The `audit` and `audit_fail_on_mismatch` settings."""
+
     enabled: bool = False
     fail_on_mismatch: bool = False
 

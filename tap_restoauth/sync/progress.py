@@ -24,6 +24,8 @@ MIN_RATE_SECONDS = 1.0
 
 @dataclasses.dataclass
 class _Counts:
+    """One stream's (or the run's) records and pages so far, since `started`."""
+
     records: int = 0
     pages: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
