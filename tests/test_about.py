@@ -47,27 +47,26 @@ def test_only_a_bare_about_takes_the_fast_path(argv: list[str], expected: str | 
     assert about.about_format(argv) == expected
 
 
-def test_the_command_line_prints_the_json_about() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_restoauth", "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **ISOLATED_ENV},
-        timeout=120,
-        check=True,
-    )
-    assert '"name": "tap-restoauth"' in done.stdout
-    assert '"client_secret"' in done.stdout
-
-
-def test_an_unknown_format_gets_the_sdks_usage_error() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_restoauth", "--about", "--format=yaml"],
+def _about(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tap_restoauth --about ARGS` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "tap_restoauth", "--about", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **ISOLATED_ENV},
         timeout=120,
         check=False,
     )
+
+
+def test_the_command_line_prints_the_json_about() -> None:
+    done = _about("--format=json")
+    assert done.returncode == 0, done.stderr
+    assert '"name": "tap-restoauth"' in done.stdout
+    assert '"client_secret"' in done.stdout
+
+
+def test_an_unknown_format_gets_the_sdks_usage_error() -> None:
+    done = _about("--format=yaml")
     assert done.returncode == 2
     assert "yaml" in done.stderr
