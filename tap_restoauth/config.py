@@ -108,6 +108,9 @@ class TapSettings:
     metrics_log_level: str = "DEBUG"
     state_interval_seconds: float = 10.0  # streams with partition bookmarks (sync/child_state.py)
     state_max_partitions: int = 10_000
+    audit: bool = False  # the `_audit` stream (sync/audit.py)
+    audit_fail_on_mismatch: bool = False
+    emit_activate_version_messages: bool = False  # sync/versions.py
     config_keys: frozenset[str] = frozenset()  # top-level keys `{config.NAME}` placeholders use
 
 
@@ -174,6 +177,8 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         raise ConfigError("streams: configure at least one stream (name, path)")
     if not isinstance(raw_streams, list):
         raise ConfigError("streams: expected a list of stream objects")
+    if spec.audit_fail_on_mismatch and not spec.audit:
+        raise ConfigError("audit_fail_on_mismatch needs audit: true")
     top_rules = parse_rules(spec.response_rules, "response_rules")
     streams = [_stream(raw, i, spec.pagination, top_rules) for i, raw in enumerate(raw_streams)]
     tap_params = _register_sensitive(dict(spec.params))
@@ -200,6 +205,9 @@ def parse_settings(config: Mapping[str, t.Any]) -> TapSettings:
         metrics_log_level=_metrics_log_level(spec.metrics_log_level),
         state_interval_seconds=spec.state_interval_seconds,
         state_max_partitions=spec.state_max_partitions,
+        audit=spec.audit,
+        audit_fail_on_mismatch=spec.audit_fail_on_mismatch,
+        emit_activate_version_messages=spec.emit_activate_version_messages,
         config_keys=frozenset(
             name[len("config.") :] for name in _placeholders(config) if name.startswith("config.")
         ),

@@ -117,5 +117,11 @@ def coerce(value: t.Any, hint: t.Any, where: str) -> t.Any:
     raise ConfigError(f"{where}: expected {_describe(hint)}, got {type(value).__name__}")
 
 
+_PLAIN_NAMES = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
+
+
 def _describe(hint: t.Any) -> str:
+    """The expected type as the user writes it in JSON or YAML."""
+    if hint in _PLAIN_NAMES:
+        return _PLAIN_NAMES[hint]
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

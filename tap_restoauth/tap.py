@@ -32,7 +32,7 @@ from tap_restoauth.settings import CONFIG_SCHEMA
 from tap_restoauth.streams import RestStream
 from tap_restoauth.sync import interrupt, log_levels, versions
 from tap_restoauth.sync.audit import STREAM_NAME as AUDIT_STREAM
-from tap_restoauth.sync.audit import Audit, AuditStream, parse_audit
+from tap_restoauth.sync.audit import Audit, AuditSettings, AuditStream
 from tap_restoauth.sync.output import BufferedWriter, StateLines
 from tap_restoauth.sync.progress import Progress
 from tap_restoauth.sync.shards import Shards, parse_shard
@@ -151,9 +151,10 @@ class TapRestOAuth(Tap):
 
     @functools.cached_property
     def audit(self) -> Audit:
-        auth = self.settings.auth
+        settings = self.settings
+        auth = settings.auth
         return Audit(
-            parse_audit(self.config),
+            AuditSettings(enabled=settings.audit, fail_on_mismatch=settings.audit_fail_on_mismatch),
             parse_shard(self.config),
             lambda: (self.client.retries, getattr(auth, "token_requests", 0)),
         )
@@ -289,7 +290,7 @@ class TapRestOAuth(Tap):
             if parent:
                 parent.register_child(stream)
             built[stream_settings.name] = stream
-        if versions.enabled(self.config, self.shards.count):
+        if versions.enabled(self.settings.emit_activate_version_messages, self.shards.count):
             parents = {s.name: s.parent for s in settings.streams if s.parent}
             limited = {s.name for s in settings.streams if s.max_pages}
             versions.assign(built.values(), parents, self.initialized_at, limited)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from singer_sdk.streams.core import Stream
 
-from tap_restoauth.errors import ApiError, ConfigError, TapRestOAuthError
+from tap_restoauth.errors import ApiError, TapRestOAuthError
 from tap_restoauth.http import redaction
 from tap_restoauth.sync.shards import ShardSettings, unit_key
 
@@ -87,19 +87,6 @@ class AuditSettings:
 
     enabled: bool = False
     fail_on_mismatch: bool = False
-
-
-def parse_audit(config: Mapping[str, t.Any]) -> AuditSettings:
-    values = {}
-    for name, key in (("enabled", "audit"), ("fail_on_mismatch", "audit_fail_on_mismatch")):
-        value = config.get(key, False)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        values[name] = value
-    settings = AuditSettings(**values)
-    if settings.fail_on_mismatch and not settings.enabled:
-        raise ConfigError("audit_fail_on_mismatch needs audit: true")
-    return settings
 
 
 @dataclasses.dataclass

@@ -47,11 +47,8 @@ SETTING = "emit_activate_version_messages"
 STATE_KEY = "version"
 
 
-def enabled(config: Mapping[str, t.Any], shard_count: int) -> bool:
+def enabled(value: bool, shard_count: int) -> bool:
     """The setting, refused with sharding (each shard's closing message would delete the others' rows)."""
-    value = config.get(SETTING, False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{SETTING}: expected true or false, got {type(value).__name__}")
     if value and shard_count > 1:
         raise ConfigError(
             f"{SETTING} cannot be used with shard.count > 1: a shard reads part of a full-table "
