@@ -443,3 +443,46 @@ def test_sigterm_ends_secret_manager_retries(tmp_path):
         assert_stopped(code, signal.SIGTERM, out, err)
     finally:
         manager.stop()
+
+
+# The kernel delivers a process's signal to any thread that does not block it. Python runs the
+# handler only in the main thread, when it next executes bytecode: a main thread asleep in a
+# lock's timed wait (`_stop.wait(30)`) would not run it for the whole 30 s.
+SIGNAL_TO_ANOTHER_THREAD = """
+import signal, sys, threading, time
+from tap_restoauth.sync import interrupt
+
+interrupt.install()
+asleep = threading.Event()
+
+def sleeper():
+    asleep.set()
+    time.sleep(60)
+
+other = threading.Thread(target=sleeper, daemon=True)
+other.start()
+asleep.wait()
+threading.Timer(0.5, signal.pthread_kill, (other.ident, signal.SIGTERM)).start()
+started = time.monotonic()
+try:
+    interrupt.wait(30)
+except interrupt.Interrupted as stop:
+    print(stop.name, round(time.monotonic() - started))
+else:
+    sys.exit("the wait returned")
+"""
+
+
+def test_a_signal_delivered_to_another_thread_ends_a_main_thread_wait():
+    run = subprocess.run(
+        [sys.executable, "-c", SIGNAL_TO_ANOTHER_THREAD],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ISOLATED_ENV},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    name, seconds = run.stdout.split()
+    assert name == "SIGTERM"
+    assert int(seconds) < 10  # not the 30 s the wait was for

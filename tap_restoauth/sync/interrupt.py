@@ -41,6 +41,7 @@ The API for code that waits (raises `Interrupted`, a BaseException, when stopped
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import signal
 import threading
@@ -61,6 +62,10 @@ _received: queue.SimpleQueue[int] = queue.SimpleQueue()  # the handler's signals
 _callbacks: list[Callable[[], None]] = []
 _callbacks_lock = threading.Lock()
 _stopper: threading.Thread | None = None
+_watcher: threading.Thread | None = None  # reads the signal wakeup fd (`_watch_wakeup_fd`)
+_wakeup_write: int | None = None
+_BARRIER = 0  # no signal has number 0: written by `reset` after the signals to forget
+_drained = threading.Event()
 _interruptible = 0  # > 0 while the main thread is in an interruptible() block
 _shielded = 0  # > 0 while the main thread must not be cut short (e.g. saving a rotated token)
 
@@ -88,7 +93,49 @@ def install() -> None:
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _handle)
+    _watch_wakeup_fd()
     _start_stopper()
+
+
+def _watch_wakeup_fd() -> None:
+    """Hear a signal in whichever thread the kernel delivers it to.
+
+    Python runs `_handle` only in the main thread, when that thread next executes bytecode:
+    a signal delivered to another thread while the main thread sleeps in a lock's timed wait
+    (`_stop.wait(30)`) would be handled only when that wait times out. The interpreter's C
+    handler also writes the signal number to the wakeup fd, at once and from any thread; a
+    watcher thread reading it records the signal and wakes the stopper.
+    """
+    global _watcher, _wakeup_write  # noqa: PLW0603 - one process, one watcher
+    if _watcher is not None and _watcher.is_alive():
+        return
+    read_end, _wakeup_write = os.pipe()
+    os.set_blocking(_wakeup_write, False)
+    signal.set_wakeup_fd(_wakeup_write, warn_on_full_buffer=False)
+    _watcher = threading.Thread(target=_read_wakeup_fd, args=(read_end,), name="signals", daemon=True)
+    _watcher.start()
+
+
+def _read_wakeup_fd(fd: int) -> None:
+    global _signal  # noqa: PLW0603 - one process, one signal
+    while data := os.read(fd, 64):
+        for byte in data:
+            if byte == _BARRIER:
+                _drained.set()
+            elif byte in (signal.SIGTERM, signal.SIGINT):
+                if _signal is None:
+                    _signal = byte
+                _received.put(byte)
+
+
+def _drain_wakeup_fd() -> None:
+    """Wait until the watcher has read every signal written so far (a barrier byte after them)."""
+    if _watcher is None or not _watcher.is_alive() or _wakeup_write is None:
+        return
+    _drained.clear()
+    with contextlib.suppress(OSError):
+        os.write(_wakeup_write, bytes([_BARRIER]))
+        _drained.wait(5)
 
 
 def _start_stopper() -> None:
@@ -230,6 +277,7 @@ def reset() -> None:
     """Forget a received signal (tests running the tap in-process); the stop callbacks already
     run are not run again."""
     global _signal  # noqa: PLW0603
+    _drain_wakeup_fd()
     _signal = None
     while not _received.empty():
         _received.get_nowait()
