@@ -76,6 +76,19 @@ def run_tap(
     return TapRun(returncode, stdout, stderr, messages)
 
 
+def start_tap(tmp_path: Path, config: dict[str, t.Any]) -> subprocess.Popen[bytes]:
+    """`python -m tap_restoauth --config ...` exec'd and left running (to be signalled or killed),
+    with its stdout and stderr piped."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tap_restoauth", "--config", str(config_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ISOLATED_ENV},
+    )
+
+
 def tap_command(
     args: t.Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 120
 ) -> tuple[int, str, str]:

@@ -7,11 +7,7 @@ The real google-cloud-secret-manager client talks to a local gRPC stand-in
 from __future__ import annotations
 
 import base64
-import json
-import os
 import signal
-import subprocess
-import sys
 import typing as t
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
@@ -22,7 +18,7 @@ from tap_restoauth.auth.secret_manager import SecretManager, SecretSettings, par
 from tap_restoauth.errors import SecretError
 from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tap_restoauth.sync import interrupt
-from tests.helpers import ISOLATED_ENV, TapRun, run_tap
+from tests.helpers import TapRun, run_tap, start_tap
 from tests.oauth_server import OAuthServer
 from tests.secret_manager_stub import PROJECT_NUMBER, SecretManagerStub
 
@@ -301,24 +297,17 @@ def test_sigterm_while_a_rotated_token_is_saved_lets_the_save_finish(oauth, stub
     stub.put(PROJECT, "client-secret", oauth.client_secret + "\n")
     stub.put(PROJECT, "refresh-token", oauth.issue_refresh_token() + "\n")
     stub.unavailable_adds = 1  # the first save is answered UNAVAILABLE: retried after ~1 s
-    (tmp_path / "config.json").write_text(json.dumps(_rotation_config(oauth, stub)))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tap_restoauth", "--config", str(tmp_path / "config.json")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **ISOLATED_ENV},
-    )
+    process = start_tap(tmp_path, _rotation_config(oauth, stub))
     try:
         assert stub.add_refused.wait(60)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 143, err
+    assert process.returncode == 143, err.decode()
     (rotated,) = oauth.live_refresh_tokens()
     assert stub.latest(PROJECT, "refresh-token") == rotated
-    assert "Traceback" not in err
+    assert b"Traceback" not in err
 
 
 def test_a_signal_ends_secret_manager_retries_but_not_a_shielded_save(stub):

@@ -8,19 +8,16 @@ retry, and while a large page is being written to a slow reader.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import typing as t
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import ISOLATED_ENV
+from tests.helpers import start_tap
 from tests.hostile_server import HostileServer
 
 # End-to-end (signals sent to tap processes mid-write): scripts/test.sh --quick skips them.
@@ -35,17 +32,6 @@ def server() -> t.Iterator[HostileServer]:
     running = HostileServer().start()
     yield running
     running.stop()
-
-
-def start_tap(tmp_path: Path, config: dict[str, t.Any]) -> subprocess.Popen[bytes]:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    return subprocess.Popen(
-        [sys.executable, "-m", "tap_restoauth", "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **ISOLATED_ENV},
-    )
 
 
 class Reader(threading.Thread):

@@ -21,13 +21,12 @@ import threading
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from tap_restoauth.sandbox import JsonHandler, LocalServer
 from tap_restoauth.sync import interrupt
-from tests.helpers import ISOLATED_ENV
+from tests.helpers import ISOLATED_ENV, start_tap
 from tests.request_server import Reply, Request, RequestServer
 from tests.secret_manager_stub import SecretManagerStub
 
@@ -93,16 +92,6 @@ def stream(path: str, **extra: t.Any) -> dict[str, t.Any]:
         "schema": SCHEMA,
         **extra,
     }
-
-
-def start(tmp_path: Path, config: dict[str, t.Any]) -> subprocess.Popen[bytes]:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    return subprocess.Popen(
-        [sys.executable, "-m", "tap_restoauth", "--config", str(tmp_path / "config.json")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **ISOLATED_ENV},
-    )
 
 
 def stop(process: subprocess.Popen[bytes], signum: int) -> tuple[int, bytes, bytes]:
@@ -174,7 +163,7 @@ def test_signal_ends_a_hung_page_request_among_concurrent_windows(api, tmp_path,
         "timeout": HANG,
         "streams": [windowed("/report")],
     }
-    process = start(tmp_path, config)
+    process = start_tap(tmp_path, config)
     assert api.waiting.wait(HANG)
     code, out, err = stop(process, signum)
     messages = assert_stopped(code, signum, out, err)
@@ -193,7 +182,7 @@ def test_sigterm_ends_a_hung_token_request(api, tmp_path):
         },
         "streams": [stream("/limited", pagination={"type": "none"})],
     }
-    process = start(tmp_path, config)
+    process = start_tap(tmp_path, config)
     assert api.waiting.wait(HANG)
     code, out, err = stop(process, signal.SIGTERM)
     assert_stopped(code, signal.SIGTERM, out, err)
@@ -222,7 +211,7 @@ def test_sigterm_ends_a_token_lease_wait(api, tmp_path):
             },
             "streams": [stream("/limited", pagination={"type": "none"})],
         }
-        process = start(tmp_path, config)
+        process = start_tap(tmp_path, config)
         seen = read_until(process, b"Tokens are shared with other processes")
         time.sleep(1.0)  # the first request asks for a token: the lease wait starts
         code, out, err = stop(process, signal.SIGTERM)
@@ -241,7 +230,7 @@ def test_sigterm_ends_a_rate_limit_wait(api, tmp_path):
         "concurrency": 4,
         "streams": [windowed("/limited")],
     }
-    process = start(tmp_path, config)
+    process = start_tap(tmp_path, config)
     seen = read_until(process, b"rate limit reached")
     code, out, err = stop(process, signal.SIGTERM)
     messages = assert_stopped(code, signal.SIGTERM, out, seen + err)
@@ -305,7 +294,7 @@ def test_sigterm_ends_a_streamed_download_without_a_cut_record(tmp_path, framing
                 }
             ],
         }
-        process = start(tmp_path, config)
+        process = start_tap(tmp_path, config)
         assert process.stdout is not None and process.stderr is not None
         out, err = bytearray(), bytearray()
         readers = [
@@ -360,6 +349,20 @@ def test_the_wait_api_ends_every_wait_at_once_in_any_thread():
             release.set()
 
 
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -c script args` in a process of its own (its signals are its own); it must exit 0."""
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ISOLATED_ENV},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
 SIGNAL_AT_EVERY_POINT = """
 import os, signal, sys, threading, time
 from tap_restoauth.sync import interrupt
@@ -411,15 +414,7 @@ def test_a_signal_at_any_point_of_a_main_thread_wait_ends_it(signum):
     """The handler runs between two bytecodes of the main thread, also inside `threading.Event`'s
     own code while that thread holds the event's lock: it must take no lock (it did: `_stop.set()`,
     a deadlock that left the tap waiting forever) and must not raise inside that code."""
-    run = subprocess.run(
-        [sys.executable, "-c", SIGNAL_AT_EVERY_POINT, str(int(signum))],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **ISOLATED_ENV},
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    run = run_script(SIGNAL_AT_EVERY_POINT, str(int(signum)))
     assert int(run.stdout) > 10  # the points tried
 
 
@@ -434,7 +429,7 @@ def test_sigterm_ends_secret_manager_retries(tmp_path):
             "streams": [stream("/limited", pagination={"type": "none"})],
             "secrets": {"endpoint": manager.endpoint, "timeout_seconds": 60},
         }
-        process = start(tmp_path, config)
+        process = start_tap(tmp_path, config)
         deadline = time.monotonic() + HANG
         while sum(manager.calls.values()) < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -474,15 +469,7 @@ else:
 
 
 def test_a_signal_delivered_to_another_thread_ends_a_main_thread_wait():
-    run = subprocess.run(
-        [sys.executable, "-c", SIGNAL_TO_ANOTHER_THREAD],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **ISOLATED_ENV},
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    run = run_script(SIGNAL_TO_ANOTHER_THREAD)
     name, seconds = run.stdout.split()
     assert name == "SIGTERM"
     assert int(seconds) < 10  # not the 30 s the wait was for
