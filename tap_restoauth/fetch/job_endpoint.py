@@ -116,17 +116,7 @@ class JobEndpoint(Endpoint):
         """Create a job and wait until it is done; ApiError when it fails or times out."""
         with self._slot(abandoned):
             request = self._create_request(context, values)
-            created = self.client.get_json(
-                ApiRequest(
-                    self.stream.name,
-                    self.stream.method,
-                    request.url,
-                    params=request.params,
-                    body=request.body,
-                    headers=request.headers,
-                    rules=self.stream.response_rules,
-                )
-            )
+            created = self.client.get_json(self.api_request(request))
             where = f"{self.stream.name}: {self.stream.method} {mask_url(request.url)}"
             if created is None:
                 raise ApiError(f"{where}: a response rule ignored the job's creation; no job to wait for")
